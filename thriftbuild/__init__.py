@@ -1,0 +1,5 @@
+"""thriftbuild: Apache Thrift for Python teams, from IDL to production."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
