@@ -19,8 +19,10 @@ BACKEND_CHOICES = ("auto", "compiler", "python")
 class Backend(Protocol):
     """What the build step asks of a code generator."""
 
-    #: Short name shown in the build log: ``"compiler"`` or ``"python"``.
-    name: str
+    @property
+    def name(self) -> str:
+        """Short name shown in the build log: ``"compiler"`` or ``"python"``."""
+        ...
 
     def identity(self) -> str:
         """Name and version of the generator; a change regenerates everything."""
