@@ -92,6 +92,8 @@ class Codec:
             name = self.struct_name(rtype)
             if rtype.immutable:
                 return [f"{indent}{target} = {name}.read(iprot)"]
+            if rtype.shadowed:
+                return [f"{indent}{target} = {name}()", f"{indent}{name}.read({target}, iprot)"]
             return [f"{indent}{target} = {name}()", f"{indent}{target}.read(iprot)"]
         n = self.tmp()
         inner = indent + "    "
@@ -129,6 +131,8 @@ class Codec:
         if kind in _SUFFIX:
             return [f"{indent}oprot.write{_SUFFIX[kind]}({value})"]
         if kind == "struct":
+            if rtype.shadowed:
+                return [f"{indent}{self.struct_name(rtype)}.write({value}, oprot)"]
             return [f"{indent}{value}.write(oprot)"]
         n = self.tmp()
         inner = indent + "    "

@@ -123,6 +123,12 @@ class ConstRenderer:
         """The Python expression for ``value`` as a ``rtype``; raises on a mismatch."""
         if value.kind == "ident":
             ident = str(value.value)
+            if rtype.kind == "enum" and "." in ident:
+                # Like the compiler, an enum-typed value is looked up by its last part in
+                # the declared enum (EnumTest.thrift writes MyEnum1.ME2_2 for a MyEnum2).
+                own = self.enum_member(rtype, ident.rsplit(".", 1)[1])
+                if own is not None:
+                    return own
             ref = self.reference(ident, value.pos)
             if ref is None:
                 raise self.error(value.pos, f"no constant or enum value named '{ident}'")
@@ -162,6 +168,8 @@ class ConstRenderer:
                 raise self.mismatch(rtype, value, name)
             return self.enum_int(rtype, value, name)
         if kind in ("list", "set"):
+            if value.kind == "map" and not value.items():
+                value = idl.ConstValue("list", value.pos, [])  # the compiler takes {} too
             if value.kind != "list":
                 raise self.mismatch(rtype, value, name)
             items = [self.render(rtype.args[0], v, name) for v in value.elements()]
@@ -170,6 +178,8 @@ class ConstRenderer:
                 return f"({body})" if rtype.immutable else f"[{body}]"
             return f"frozenset(({body}))" if rtype.immutable else f"set(({body}))"
         if kind == "map":
+            if value.kind == "list" and not value.elements():
+                value = idl.ConstValue("map", value.pos, [])  # the compiler takes [] too
             if value.kind != "map":
                 raise self.mismatch(rtype, value, name)
             pairs = [
@@ -183,6 +193,16 @@ class ConstRenderer:
         if kind == "struct":
             return self.struct_value(rtype, value, name)
         raise self.mismatch(rtype, value, name)
+
+    def enum_member(self, rtype: RType, member: str) -> str | None:
+        """The value of ``member`` of enum ``rtype``, or None."""
+        assert rtype.source is not None
+        enum = self.program.symbols(rtype.source)[rtype.name]
+        assert isinstance(enum, idl.Enum)
+        for value in enum.values:
+            if value.name == member:
+                return str(value.value)
+        return None
 
     def enum_int(self, rtype: RType, value: idl.ConstValue, name: str) -> str:
         assert rtype.source is not None

@@ -45,9 +45,14 @@ def struct_class(codec: Codec, struct: RStruct, slots: bool) -> list[str]:
     by_id = struct.sorted_fields
     me = instance_name([f.name for f in fields])
     out = [f"class {name}({base}):", *_docstring(fields, "    ")]
+    shadowing = struct.shadowing
     if slots:
+        # A slot cannot share its name with a method (the compiler's output fails to
+        # import then); such fields live in the instance __dict__ instead.
         out += ["", "    __slots__ = ("]
-        out += [f"        {f.name!r}," for f in by_id]
+        out += [f"        {f.name!r}," for f in by_id if f.name not in shadowing]
+        if shadowing:
+            out.append("        '__dict__',")
         out += ["    )", ""]
     out.append("")
     if fields:
@@ -75,7 +80,7 @@ def struct_class(codec: Codec, struct: RStruct, slots: bool) -> list[str]:
     out += ["        return", ""]
     if struct.kind == "exception":
         out += ["    def __str__(self):", "        return repr(self)", ""]
-    out += _compare(slots)
+    out += _compare(slots, [f.name for f in by_id] if shadowing else None)
     return out
 
 
@@ -191,7 +196,26 @@ def _write(codec: Codec, struct: RStruct) -> list[str]:
     return [*out, "        oprot.writeFieldStop()", "        oprot.writeStructEnd()", ""]
 
 
-def _compare(slots: bool) -> list[str]:
+def _compare(slots: bool, names: list[str] | None) -> list[str]:
+    if slots and names is not None:
+        listed = "(" + "".join(f"{n!r}, " for n in names) + ")"
+        return [
+            "    def __repr__(self):",
+            "        L = ['%s=%r' % (key, getattr(self, key))",
+            f"             for key in {listed}]",
+            "        return '%s(%s)' % (self.__class__.__name__, ', '.join(L))",
+            "",
+            "    def __eq__(self, other):",
+            "        if not isinstance(other, self.__class__):",
+            "            return False",
+            f"        for attr in {listed}:",
+            "            if getattr(self, attr) != getattr(other, attr):",
+            "                return False",
+            "        return True",
+            "",
+            "    def __ne__(self, other):",
+            "        return not (self == other)",
+        ]
     if slots:
         return [
             "    def __repr__(self):",

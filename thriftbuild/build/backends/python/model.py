@@ -6,7 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["RConst", "REnum", "RField", "RFunction", "RService", "RStruct", "RType"]
+__all__ = ["METHOD_NAMES", "RConst", "REnum", "RField", "RFunction", "RService", "RStruct", "RType"]
+
+#: Generated methods a field of the same name would hide.
+METHOD_NAMES = frozenset({"read", "write", "validate"})
 
 
 @dataclass(frozen=True)
@@ -21,6 +24,8 @@ class RType:
         source: the file that defines the enum or struct.
         immutable: a ``python.immutable`` container, or a struct read through the
             classmethod ``read`` (exceptions and ``python.immutable`` structs).
+        shadowed: a struct with a field named ``read`` or ``write``: its methods are
+            called through the class, since the instance attribute hides them.
     """
 
     kind: str
@@ -28,6 +33,7 @@ class RType:
     name: str = ""
     source: Path | None = None
     immutable: bool = False
+    shadowed: bool = False
 
 
 @dataclass
@@ -49,6 +55,11 @@ class RStruct:
     name: str
     fields: list[RField]
     immutable: bool = False
+
+    @property
+    def shadowing(self) -> list[str]:
+        """Field names that hide one of the generated methods."""
+        return [f.name for f in self.fields if f.name in METHOD_NAMES]
 
     @property
     def sorted_fields(self) -> list[RField]:

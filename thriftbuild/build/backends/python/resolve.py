@@ -133,7 +133,10 @@ class Program:
             return RType("enum", name=node.name, source=where)
         if isinstance(node, idl.Struct):
             frozen = node.kind == "exception" or "python.immutable" in node.annotations
-            return RType("struct", name=node.name, source=where, immutable=frozen)
+            shadowed = any(f.name in ("read", "write") for f in node.fields)
+            return RType(
+                "struct", name=node.name, source=where, immutable=frozen, shadowed=shadowed
+            )
         raise self.error(path, ref.pos, f"'{ref.name}' is a service, not a type")
 
     # -- checks ----------------------------------------------------------------------
