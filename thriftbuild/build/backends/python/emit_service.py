@@ -20,6 +20,15 @@ def _params(fn: RFunction) -> tuple[str, str]:
     return me, "".join(f", {n}" for n in names)
 
 
+def _args_class(fn: RFunction) -> str:
+    # An argument may be named like the args class (NameConflictTest's Foo_args), which
+    # hides the class inside send_<m>; the compiler's output breaks there.
+    name = f"{fn.name}_args"
+    if any(a.name == name for a in fn.args):
+        return f"globals()[{name!r}]"
+    return name
+
+
 def _iface(service: RService, base: str | None) -> list[str]:
     out = [f"class Iface({base + '.Iface' if base else 'object'}):"]
     for fn in service.functions:
@@ -62,7 +71,7 @@ def _client(service: RService, base: str | None) -> list[str]:
             f"    def send_{fn.name}({me}{params}):",
             f"        {me}._oprot.writeMessageBegin({fn.name!r}, TMessageType.{mtype}, "
             f"{me}._seqid)",
-            f"        _args = {fn.name}_args()",
+            f"        _args = {_args_class(fn)}()",
         ]
         out += [f"        _args.{a.name} = {a.name}" for a in fn.args]
         out += [
