@@ -44,8 +44,17 @@ PROTOCOLS = {
     "compact-accelerated": TCompactProtocol.TCompactProtocolAcceleratedFactory(),
 }
 
-#: Constants where the compiler is wrong and we are right (docs/divergences.md).
-DIVERGENT_CONSTANTS = {("DoubleConstantsTest", "DOUBLE_ASSIGNED_TO_INT_TYPE_EPSILON")}
+#: Generated modules the compiler side cannot import or run, so only the Python side is
+#: exercised (against itself). Keyed by (file stem, module or "*", slots). Each entry is
+#: checked to still fail, so a fix upstream makes this test fail until it is removed.
+COMPILER_SIDE_BROKEN = {
+    ("DebugProtoTest", "Inherited", True): "same-file `extends` leaves `import DebugProtoTest.Srv`",
+    ("DebugProtoTest", "Inherited", False): "same-file `extends` leaves `import DebugProtoTest.Srv`",
+    ("NameConflictTest", "*", True): "fields named read/write clash with methods in __slots__",
+    ("NameConflictTest", "extern", False): "argument Foo_args hides class Foo_args; "
+    "fields named read/write hide the methods nested values are written with",
+}
+
 
 
 def _corpus_files() -> list[str]:
@@ -119,11 +128,17 @@ class Sides:
     stem: str
     compiler: types.ModuleType
     python: types.ModuleType
+    slots: bool
 
-    def modules(self, name: str) -> tuple[types.ModuleType, types.ModuleType]:
-        c = importlib.import_module(f"{self.compiler.__name__}.{name}")
+    def modules(self, name: str) -> tuple[types.ModuleType | None, types.ModuleType]:
+        """The compiler's and our module ``name``; the first is None when it is broken."""
         p = importlib.import_module(f"{self.python.__name__}.{name}")
-        return c, p
+        known = COMPILER_SIDE_BROKEN.get((self.stem, name, self.slots)) or (
+            COMPILER_SIDE_BROKEN.get((self.stem, "*", self.slots))
+        )
+        if known is not None:
+            return None, p
+        return importlib.import_module(f"{self.compiler.__name__}.{name}"), p
 
 
 _SEEN: dict[str, int] = {}
@@ -141,11 +156,13 @@ def sides(request: pytest.FixtureRequest, compiler: str, import_root: Path) -> S
         with pytest.raises(IdlError):
             _generate("python", relative, f"tbp{index}", import_root, slots=True)
         pytest.skip(f"the compiler rejects {relative} and so does the Python backend: {exc}")
-    _generate("python", relative, f"tbp{index}", import_root, slots=index % 2 == 0)
+    slots = index % 2 == 0
+    _generate("python", relative, f"tbp{index}", import_root, slots=slots)
     return Sides(
         stem,
         importlib.import_module(f"tbc{index}.{module}"),
         importlib.import_module(f"tbp{index}.{module}"),
+        slots,
     )
 
 
@@ -185,6 +202,11 @@ def test_conformance_corpus_file_same_public_api(sides: Sides) -> None:
     assert sides.compiler.__all__ == sides.python.__all__
     for name in sides.python.__all__:
         c_mod, p_mod = sides.modules(name)
+        if c_mod is None:
+            with pytest.raises(Exception):  # noqa: B017 - still broken on the compiler side
+                c_mod = importlib.import_module(f"{sides.compiler.__name__}.{name}")
+                _exercise(c_mod, c_mod)
+            continue
         c_names, p_names = _public(c_mod), _public(p_mod)
         assert sorted(c_names) == sorted(p_names), name
         for attr, c_value in c_names.items():
@@ -206,7 +228,7 @@ def test_conformance_corpus_file_same_public_api(sides: Sides) -> None:
                         if not method.startswith("_"):
                             c_params = _params(getattr(c_value, method))
                             assert c_params == _params(getattr(p_value, method)), where
-            elif name == "constants" and (sides.stem, attr) not in DIVERGENT_CONSTANTS:
+            elif name == "constants":
                 assert _normal_spec(c_value) == _normal_spec(p_value), where
 
 
@@ -215,7 +237,7 @@ def _struct_classes(sides: Sides) -> list[tuple[str, type, type]]:
     for name in sides.python.__all__:
         c_mod, p_mod = sides.modules(name)
         for attr, p_value in sorted(_public(p_mod).items()):
-            c_value = getattr(c_mod, attr)
+            c_value = getattr(c_mod or p_mod, attr)
             if _is_struct(p_value) and p_value.__module__ == p_mod.__name__:
                 found.append((f"{name}.{attr}", c_value, p_value))
     return found
@@ -232,7 +254,7 @@ def _decode(cls: type, data: bytes, factory: Any) -> Any:
 
 
 @settings(
-    max_examples=12,
+    max_examples=10,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -348,5 +370,6 @@ def test_conformance_services_cross_backend_calls_succeed(sides: Sides) -> None:
         if name in ("ttypes", "constants"):
             continue
         c_mod, p_mod = sides.modules(name)
-        _exercise(p_mod, c_mod)
-        _exercise(c_mod, p_mod)
+        _exercise(p_mod, c_mod or p_mod)
+        if c_mod is not None:
+            _exercise(c_mod, p_mod)
