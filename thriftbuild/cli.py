@@ -15,10 +15,14 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from thriftbuild import __version__
 from thriftbuild.build.backends import BACKEND_CHOICES, select_backend
-from thriftbuild.errors import ThriftBuildError
+from thriftbuild.errors import ConfigurationError, ThriftBuildError
+
+if TYPE_CHECKING:
+    from thriftbuild.build.commands import BuildThriftCommand
 
 __all__ = ["main"]
 
@@ -96,11 +100,16 @@ def _generate_out(args: argparse.Namespace) -> int:
     return 0
 
 
-def _in_place_command(args: argparse.Namespace) -> object:
+def _in_place_command(args: argparse.Namespace) -> BuildThriftCommand:
+    from thriftbuild.build.commands import BuildThriftCommand
     from thriftbuild.build.project import load_distribution
 
     dist = load_distribution(Path.cwd())
     command = dist.get_command_obj("build_thrift")
+    if not isinstance(command, BuildThriftCommand):
+        raise ConfigurationError(
+            "build_thrift is overridden by a command thriftbuild does not know"
+        )
     command.inplace = True
     command.backend = args.backend
     command.compiler = args.compiler
@@ -120,7 +129,7 @@ def _generate_in_place(args: argparse.Namespace) -> int:
     command.force = args.force
     if not args.quiet:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
-    command.run()  # type: ignore[attr-defined]
+    command.run()
     return 0
 
 
@@ -128,8 +137,8 @@ def _check(args: argparse.Namespace) -> int:
     from thriftbuild.build.generate import stale_packages
 
     command = _in_place_command(args)
-    settings = command.settings  # type: ignore[attr-defined]
-    plan = command.plan()  # type: ignore[attr-defined]
+    settings = command.settings
+    plan = command.plan()
     backend = select_backend(settings.backend, settings.effective_compiler())
     stale = stale_packages(
         plan,
