@@ -1,8 +1,7 @@
 """thriftbuild: Apache Thrift for Python teams, from IDL to production.
 
-Public names are imported lazily (PEP 562), so ``import thriftbuild`` from the
-build side pulls in neither the runtime nor thrift, and the runtime never pulls in
-setuptools.
+Public names are resolved lazily, so ``import thriftbuild`` costs nothing and a
+service never pulls in setuptools, nor a wheel build the runtime.
 """
 
 from __future__ import annotations
@@ -10,31 +9,16 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    from thriftbuild.client import (
-        ClientContext,
-        PooledClientProxy,
-        ThriftClient,
-        ThriftContextFactory,
-        configure_context,
-    )
-    from thriftbuild.config import Endpoint, EndpointConfiguration, InternetAddress, Timespan
-    from thriftbuild.errors import (
-        CallTimeoutError,
-        ClientConfigError,
-        ConnectFailedError,
-        ConnectionLostError,
-        PoolExhaustedError,
-        ResponseMismatchError,
-        RetriesExhaustedError,
-        ThriftClientError,
-    )
-    from thriftbuild.pool import ThriftConnectionPool, thrift_pool_from_config
-    from thriftbuild.retry import RetryPolicy
-
 __version__ = "0.1.0"
 
-_LAZY = {
+# Public name -> module that defines it.
+_EXPORTS: dict[str, str] = {
+    # build side
+    "ThriftBuildPyCommand": "thriftbuild.build.commands",
+    "BuildThriftCommand": "thriftbuild.build.commands",
+    "generate_to_directory": "thriftbuild.build.generate",
+    "ThriftBuildError": "thriftbuild.errors",
+    # runtime side
     "CallTimeoutError": "thriftbuild.errors",
     "ClientConfigError": "thriftbuild.errors",
     "ConnectFailedError": "thriftbuild.errors",
@@ -57,8 +41,8 @@ _LAZY = {
     "RetryPolicy": "thriftbuild.retry",
 }
 
-
 __all__ = [
+    "BuildThriftCommand",
     "CallTimeoutError",
     "ClientConfigError",
     "ClientContext",
@@ -72,6 +56,8 @@ __all__ = [
     "ResponseMismatchError",
     "RetriesExhaustedError",
     "RetryPolicy",
+    "ThriftBuildError",
+    "ThriftBuildPyCommand",
     "ThriftClient",
     "ThriftClientError",
     "ThriftConnectionPool",
@@ -79,12 +65,38 @@ __all__ = [
     "Timespan",
     "__version__",
     "configure_context",
+    "generate_to_directory",
     "thrift_pool_from_config",
 ]
 
+if TYPE_CHECKING:
+    from thriftbuild.build.commands import BuildThriftCommand, ThriftBuildPyCommand
+    from thriftbuild.build.generate import generate_to_directory
+    from thriftbuild.client import (
+        ClientContext,
+        PooledClientProxy,
+        ThriftClient,
+        ThriftContextFactory,
+        configure_context,
+    )
+    from thriftbuild.config import Endpoint, EndpointConfiguration, InternetAddress, Timespan
+    from thriftbuild.errors import (
+        CallTimeoutError,
+        ClientConfigError,
+        ConnectFailedError,
+        ConnectionLostError,
+        PoolExhaustedError,
+        ResponseMismatchError,
+        RetriesExhaustedError,
+        ThriftBuildError,
+        ThriftClientError,
+    )
+    from thriftbuild.pool import ThriftConnectionPool, thrift_pool_from_config
+    from thriftbuild.retry import RetryPolicy
+
 
 def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
+    module = _EXPORTS.get(name)
     if module is None:
         raise AttributeError(f"module 'thriftbuild' has no attribute {name!r}")
     value = getattr(importlib.import_module(module), name)
@@ -93,4 +105,4 @@ def __getattr__(name: str) -> Any:
 
 
 def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(__all__))
+    return sorted(__all__)
