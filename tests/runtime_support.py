@@ -66,7 +66,7 @@ def wait_until(predicate: Callable[[], bool], timeout: float = 10.0, what: str =
 
 def open_fds() -> int:
     """How many file descriptors this process has open."""
-    return len(os.listdir("/proc/self/fd"))
+    return sum(1 for _ in Path("/proc/self/fd").iterdir())
 
 
 # -- code generation ---------------------------------------------------------------------
@@ -123,10 +123,16 @@ class EchoHandler:
         self._lock = threading.Lock()
         self.counters: dict[str, int] = {}
         self.notes: list[str] = []
+        self.calls: dict[str, int] = {}
+        self.sleeping = threading.Event()  # set while a sleep() call is on the server
         self.local = threading.local()
 
+    def _count(self, name: str) -> None:
+        with self._lock:
+            self.calls[name] = self.calls.get(name, 0) + 1
+
     def ping(self) -> None:
-        return None
+        self._count("ping")
 
     def echo_bytes(self, data: bytes) -> bytes:
         return data
@@ -135,10 +141,13 @@ class EchoHandler:
         return text
 
     def sleep(self, ms: int) -> int:
+        self._count("sleep")
+        self.sleeping.set()
         time.sleep(ms / 1000)
         return ms
 
     def fail(self, message: str, code: int) -> None:
+        self._count("fail")
         raise self._ttypes.EchoError(message=message, code=code)
 
     def header(self, name: str) -> str:
@@ -215,7 +224,7 @@ class _Listener:
     def _run(self, conn: socket.socket) -> None:
         try:
             self.serve_one(conn)
-        except Exception:  # noqa: S110 - a dropped connection is the client's problem
+        except Exception:
             pass
         finally:
             with self._lock:

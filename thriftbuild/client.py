@@ -10,12 +10,11 @@ maybe-executed failures only when the method is marked idempotent.
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import math
 import time
 import types
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from thrift.transport.TTransport import TTransportException
@@ -100,7 +99,12 @@ class PooledClientProxy:
         """The connection pool this proxy calls through."""
         return self._pool
 
-    @contextlib.contextmanager
+    def __enter__(self) -> PooledClientProxy:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        return None
+
     def retrying(
         self,
         attempts: int | None = None,
@@ -109,8 +113,12 @@ class PooledClientProxy:
         *,
         idempotent: bool | Iterable[str] | None = None,
         max_backoff: float = 1.0,
-    ) -> Iterator[PooledClientProxy]:
-        """A proxy whose calls retry transient failures.
+    ) -> PooledClientProxy:
+        """A proxy whose calls retry transient failures (usable in a ``with`` block).
+
+        ``with proxy.retrying(attempts=3) as svc: svc.ping()`` works as in baseplate;
+        the proxy is its own context manager (a generator-based one would fail on
+        Apache's immutable generated exceptions), so it can also be kept and reused.
 
         Args:
             attempts: the most tries per call, counting the first (a hard cap).
@@ -123,12 +131,12 @@ class PooledClientProxy:
                 Defaults to the factory's setting.
             max_backoff: the longest pause.
 
-        Yields:
+        Returns:
             The retrying proxy.
         """
         policy = RetryPolicy.new(attempts, budget, backoff, max_backoff=max_backoff)
         marked = self._idempotent if idempotent is None else _idempotent_set(idempotent)
-        yield type(self)(self._factory, self._name, policy, marked)
+        return type(self)(self._factory, self._name, policy, marked)
 
     def _invoke(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         policy = self._policy

@@ -23,7 +23,7 @@ import socket
 import threading
 import time
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
@@ -402,9 +402,8 @@ class ThriftConnectionPool:
             endpoint=self._endpoint_text,
         ) from last
 
-    @contextlib.contextmanager
-    def connection(self) -> Iterator[Any]:
-        """Check out a connection and yield its protocol (baseplate's API).
+    def connection(self) -> _Lease:
+        """Check out a connection for a ``with`` block, which gets its protocol.
 
         The connection goes back to the pool when the block ends normally or through
         an exception declared in the IDL; any other exception (including
@@ -412,20 +411,32 @@ class ThriftConnectionPool:
         the exchange on the wire is unknown. Each socket operation is bounded by
         ``timeout``.
 
-        Yields:
-            A Thrift protocol; pass it to a generated ``Client``.
+        Returns:
+            A context manager yielding a Thrift protocol; pass it to a generated
+            ``Client``.
         """
-        conn = self.checkout()
+        return _Lease(self)
+
+
+class _Lease:
+    """``pool.connection()``: a class, not a generator, because Apache's generated
+    exceptions are immutable and ``contextlib`` would fail setting their traceback."""
+
+    __slots__ = ("_conn", "_pool")
+
+    def __init__(self, pool: ThriftConnectionPool) -> None:
+        self._pool = pool
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Any:
+        conn = self._conn = self._pool.checkout()
         conn.channel.begin_call(None, "")
-        clean = False
-        try:
-            yield conn.protocol
-            clean = True
-        except BaseException as exc:
-            clean = is_idl_exception(exc)
-            raise
-        finally:
-            self.checkin(conn, clean)
+        return conn.protocol
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pool.checkin(conn, exc is None or is_idl_exception(exc))
 
 
 def thrift_pool_from_config(
