@@ -17,7 +17,6 @@ import argparse
 import contextlib
 import importlib
 import importlib.util
-import os
 import select
 import socket
 import subprocess
