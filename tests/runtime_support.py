@@ -32,6 +32,7 @@ import pytest
 from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
 from thrift.protocol.TCompactProtocol import TCompactProtocolAcceleratedFactory
 from thrift.protocol.THeaderProtocol import THeaderProtocol
+from thrift.protocol.TJSONProtocol import TJSONProtocolFactory
 from thrift.transport.THeaderTransport import THeaderClientType
 from thrift.transport.TSocket import TSocket
 from thrift.transport.TTransport import (
@@ -172,12 +173,12 @@ def server_protocol(kind: str, sock: TSocket) -> Any:
         return THeaderProtocol(sock, _ALL_CLIENT_TYPES)
     proto, _, framing = kind.partition("-")
     trans = TFramedTransport(sock) if framing == "framed" else TBufferedTransport(sock)
-    factory = (
-        TCompactProtocolAcceleratedFactory()
-        if proto == "compact"
-        else TBinaryProtocolAcceleratedFactory()
-    )
-    return factory.getProtocol(trans)
+    factories = {
+        "binary": TBinaryProtocolAcceleratedFactory,
+        "compact": TCompactProtocolAcceleratedFactory,
+        "json": TJSONProtocolFactory,
+    }
+    return factories[proto]().getProtocol(trans)
 
 
 class _Listener:
