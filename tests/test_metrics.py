@@ -41,8 +41,7 @@ def test_metrics_scraped_after_real_calls_labelled_by_client_name(echo: Any) -> 
         server.handler.sleeping.wait(10)
         during = {
             "in_flight": registry.get_sample_value(
-                "thrift_client_active_requests",
-                {"thrift_client_name": "foo", "thrift_method": "sleep"},
+                "thrift_client_active_requests", {"thrift_client_name": "foo"}
             ),
             "in_use": registry.get_sample_value(
                 "thrift_client_pool_active_connections", {"thrift_client_name": "foo"}
@@ -88,9 +87,19 @@ def test_metrics_scraped_after_real_calls_labelled_by_client_name(echo: Any) -> 
         "thrift_client_latency_seconds_count", thrift_method="ping", thrift_success="true"
     )
     assert latency == 5
-    assert value("thrift_client_active_requests", thrift_method="ping") == 0
+    assert value("thrift_client_active_requests") == 0
+    fast = value(
+        "thrift_client_latency_seconds_bucket",
+        thrift_method="ping",
+        thrift_success="true",
+        le="10.0",
+    )
+    assert fast == 5
     page = prometheus_client.generate_latest(registry).decode()
-    assert 'thrift_client_latency_seconds_bucket{le="0.001",thrift_client_name="foo"' in page
+    assert (
+        'thrift_client_requests_total{thrift_client_name="foo",thrift_exception_type="",'
+        'thrift_method="ping",thrift_success="true"} 5.0'
+    ) in page
 
 
 def test_metrics_idle_gauge_follows_pool(echo: Any) -> None:

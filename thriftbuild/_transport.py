@@ -21,6 +21,7 @@ import socket
 import struct
 import time
 import zlib
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -36,7 +37,7 @@ from thrift.protocol.TCompactProtocol import (
 )
 from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
 from thrift.protocol.TProtocol import TProtocolException
-from thrift.Thrift import TMessageType
+from thrift.Thrift import TApplicationException, TMessageType
 from thrift.transport.TTransport import (
     CReadableTransport,
     TFramedTransportFactory,
@@ -62,6 +63,8 @@ _I32 = struct.Struct("!i")
 _U32x2 = struct.Struct("!II")
 _HEADER_MAGIC = 0x0FFF
 _HEADER_FIXED = struct.Struct("!iHHiH")  # length, magic, flags, seqid, header words
+_DEADLINE_BUDGET = b"Deadline-Budget"
+_budget_blocks: dict[tuple[int, int], bytes] = {}
 _ZLIB = 0x01
 _KEY_VALUE = 0x01
 _RECV_CHUNK = 65536
@@ -81,6 +84,22 @@ def _varint(value: int) -> bytes:
             return bytes(out)
         out.append((value & 0x7F) | 0x80)
         value >>= 7
+
+
+def _budget_block(protocol_id: int, budget_ms: int) -> bytes:
+    """The THeader header block carrying only a Deadline-Budget header (cached)."""
+    key = (protocol_id, budget_ms)
+    block = _budget_blocks.get(key)
+    if block is None:
+        value = str(budget_ms).encode()
+        raw = bytearray(_varint(protocol_id) + b"\x00" + _varint(_KEY_VALUE) + _varint(1))
+        raw += _varint(len(_DEADLINE_BUDGET)) + _DEADLINE_BUDGET + _varint(len(value)) + value
+        raw += b"\x00" * (-len(raw) % 4)
+        block = bytes(raw)
+        if len(_budget_blocks) > 20000:  # budgets are small integers; this never fills
+            _budget_blocks.clear()
+        _budget_blocks[key] = block
+    return block
 
 
 def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
@@ -131,10 +150,11 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self._pending = b""
         self._poller: Any = None
         self.protocol_id = HEADER_BINARY
+        self._header_block = b"\x00\x00\x00\x00"
         self.seq_id = 0
         self.read_headers: dict[bytes, bytes] = {}
         self._write_headers: dict[bytes, bytes] = {}
-        self._header_block = b""
+        self.budget_ms: int | None = None  # Deadline-Budget header for the next frame
 
     # -- lifecycle -----------------------------------------------------------------
 
@@ -158,6 +178,16 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self._deadline = deadline
         self.method = method
         self.sent = False
+
+    def set_protocol_id(self, protocol_id: int) -> None:
+        """Choose the THeader sub-protocol (binary or compact) of frames written."""
+        self.protocol_id = protocol_id
+        raw = _varint(protocol_id) + b"\x00"  # the id, then zero transforms
+        self._header_block = raw + b"\x00" * (-len(raw) % 4)
+
+    def has_unread(self) -> bool:
+        """Whether bytes of a message are buffered but were never read (cheap, no I/O)."""
+        return bool(self._pending) or bool(self._rbuf.read(1))
 
     def is_reusable(self) -> bool:
         """Whether the socket is open with nothing unread, neither buffered nor pending.
@@ -284,7 +314,12 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def _header_frame(self, payload: bytes) -> bytes:
         headers = self._write_headers
-        if headers:
+        budget, self.budget_ms = self.budget_ms, None
+        if budget is not None and not headers:
+            header_block = _budget_block(self.protocol_id, budget)
+        elif budget is not None or headers:
+            if budget is not None:
+                headers[_DEADLINE_BUDGET] = str(budget).encode()
             block = bytearray(_varint(self.protocol_id) + b"\x00")
             block += _varint(_KEY_VALUE) + _varint(len(headers))
             for key, value in headers.items():
@@ -294,9 +329,6 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             headers.clear()
         else:
             header_block = self._header_block
-            if not header_block:
-                raw = _varint(self.protocol_id) + b"\x00"
-                header_block = self._header_block = raw + b"\x00" * (-len(raw) % 4)
         size = 10 + len(header_block) + len(payload)
         if size > _MAX_FRAME:
             raise self._lost("request frame too large", None, TTransportException.SIZE_LIMIT)
@@ -355,6 +387,12 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         return buf[4:end]
 
     def _parse_header_frame(self, frame: bytes) -> bytes:
+        # Fast path: what Apache's and our servers send back, one header word holding
+        # the sub-protocol id, no transforms and no headers.
+        if frame[8:14] == b"\x00\x01" + self._header_block and frame[:2] == b"\x0f\xff":
+            if self.read_headers:
+                self.read_headers = {}
+            return frame[14:]
         try:
             magic, _flags, _seq, words = struct.unpack_from("!HHiH", frame)
             if magic != _HEADER_MAGIC:
@@ -407,7 +445,90 @@ def _check_reply(expect: tuple[str, int] | None, name: str, ttype: int, seqid: i
         )
 
 
-class FastBinaryProtocol(TBinaryProtocolAccelerated):  # type: ignore[misc]
+class MethodInfo:
+    """What a direct call needs to know about one service method.
+
+    Built from the generated module's ``<method>_args`` / ``<method>_result``
+    classes; :meth:`FastBinaryProtocol.invoke` uses it to do what the generated
+    ``Client.<method>()`` does, in one step.
+    """
+
+    __slots__ = (
+        "args_cls",
+        "args_spec",
+        "exceptions",
+        "name",
+        "oneway",
+        "result_cls",
+        "result_spec",
+        "returns",
+    )
+
+    def __init__(self, name: str, args_cls: Any, result_cls: Any | None) -> None:
+        self.name = name
+        self.args_cls = args_cls
+        self.args_spec = [args_cls, args_cls.thrift_spec]
+        self.oneway = result_cls is None
+        self.result_cls = result_cls
+        self.result_spec = None if result_cls is None else [result_cls, result_cls.thrift_spec]
+        spec: tuple[Any, ...] = () if result_cls is None else tuple(result_cls.thrift_spec)
+        self.returns = bool(spec) and spec[0] is not None
+        self.exceptions = tuple(field[2] for field in spec[1:] if field is not None)
+
+    def unpack(self, result: Any) -> Any:
+        """The call's value from a decoded ``<method>_result``, as generated code does."""
+        if self.returns and result.success is not None:
+            return result.success
+        for name in self.exceptions:
+            exc = getattr(result, name)
+            if exc is not None:
+                raise exc
+        if self.returns:
+            raise TApplicationException(
+                TApplicationException.MISSING_RESULT, f"{self.name} failed: unknown result"
+            )
+        return None
+
+
+class _DirectCalls:
+    """``invoke``: one call without the generated client's layers (fast protocols)."""
+
+    channel: Channel
+    expect: tuple[str, int] | None
+    _fast_encode: Any
+    _fast_decode: Any
+
+    readMessageBegin: Callable[[], tuple[str, int, int]]
+    write_head: Callable[[str, int, int], None]
+
+    def invoke(
+        self, info: MethodInfo, args: tuple[Any, ...], kwargs: dict[str, Any], seqid: int
+    ) -> Any:
+        """Call ``info``'s method with ``args`` under ``seqid`` and return its value."""
+        argobj = info.args_cls(*args, **kwargs)
+        channel = self.channel
+        channel.seq_id = seqid
+        if info.oneway:
+            self.write_head(info.name, TMessageType.ONEWAY, seqid)
+            self.expect = None
+        else:
+            self.write_head(info.name, TMessageType.CALL, seqid)
+            self.expect = (info.name, seqid)
+        channel.write(self._fast_encode(argobj, info.args_spec))
+        channel.flush()
+        if info.oneway:
+            return None
+        _name, mtype, _seqid = self.readMessageBegin()
+        if mtype == TMessageType.EXCEPTION:
+            exc = TApplicationException()
+            exc.read(self)
+            raise exc
+        result = info.result_cls()  # type: ignore[misc]  # not None: not oneway
+        self._fast_decode(result, self, info.result_spec)
+        return info.unpack(result)
+
+
+class FastBinaryProtocol(_DirectCalls, TBinaryProtocolAccelerated):  # type: ignore[misc]
     """Accelerated binary protocol that checks each reply against its request."""
 
     supports_headers = False
@@ -416,13 +537,16 @@ class FastBinaryProtocol(TBinaryProtocolAccelerated):  # type: ignore[misc]
         super().__init__(channel, strictRead=True, strictWrite=True)
         self.channel = channel
         self.expect: tuple[str, int] | None = None
+        self.direct = self._fast_encode is not None and self._fast_decode is not None
+
+    def write_head(self, name: str, ttype: int, seqid: int) -> None:
+        raw = name.encode()
+        head = _U32x2.pack(_BINARY_VERSION_1 | ttype, len(raw))
+        self.channel.write(head + raw + _I32.pack(seqid))
 
     def writeMessageBegin(self, name: str, ttype: int, seqid: int) -> None:
-        raw = name.encode()
         self.channel.seq_id = seqid
-        self.channel.write(
-            _U32x2.pack(_BINARY_VERSION_1 | ttype, len(raw)) + raw + _I32.pack(seqid)
-        )
+        self.write_head(name, ttype, seqid)
         self.expect = (name, seqid) if ttype == TMessageType.CALL else None
 
     def readMessageBegin(self) -> tuple[str, int, int]:
@@ -439,15 +563,21 @@ class FastBinaryProtocol(TBinaryProtocolAccelerated):  # type: ignore[misc]
         return name, ttype, seqid
 
 
-class FastCompactProtocol(TCompactProtocolAccelerated):  # type: ignore[misc]
+class FastCompactProtocol(_DirectCalls, TCompactProtocolAccelerated):  # type: ignore[misc]
     """Accelerated compact protocol that checks each reply against its request."""
 
     supports_headers = False
+
+    def write_head(self, name: str, ttype: int, seqid: int) -> None:
+        raw = name.encode()
+        head = bytes((0x82, 0x01 | (ttype << 5))) + _varint(seqid & 0xFFFFFFFF)
+        self.channel.write(head + _varint(len(raw)) + raw)
 
     def __init__(self, channel: Channel) -> None:
         super().__init__(channel)
         self.channel = channel
         self.expect: tuple[str, int] | None = None
+        self.direct = self._fast_encode is not None and self._fast_decode is not None
 
     def writeMessageBegin(self, name: str, ttype: int, seqid: int) -> None:
         self.channel.seq_id = seqid
@@ -455,10 +585,33 @@ class FastCompactProtocol(TCompactProtocolAccelerated):  # type: ignore[misc]
         self.expect = (name, seqid) if ttype == TMessageType.CALL else None
 
     def readMessageBegin(self) -> tuple[str, int, int]:
-        name, ttype, seqid = super().readMessageBegin()
+        read = self.channel.readAll
+        proto_id, ver_type = read(2)
+        if proto_id != 0x82 or ver_type & 0x1F != 0x01:
+            raise TProtocolException(TProtocolException.BAD_VERSION, "bad compact message header")
+        seqid = _read_stream_varint(read)
+        if seqid > 0x7FFFFFFF:
+            seqid -= 0x100000000
+        size = _read_stream_varint(read)
+        if size > _MAX_FRAME:
+            raise TProtocolException(TProtocolException.SIZE_LIMIT, "message name too long")
+        name = read(size).decode("utf-8", "replace")
+        ttype = ver_type >> 5
         expect, self.expect = self.expect, None
         _check_reply(expect, name, ttype, seqid)
         return name, ttype, seqid
+
+
+def _read_stream_varint(read: Callable[[int], bytes]) -> int:
+    result = shift = 0
+    while True:
+        (byte,) = read(1)
+        result |= (byte & 0x7F) << shift
+        if not byte & 0x80:
+            return result
+        shift += 7
+        if shift > 35:
+            raise TProtocolException(TProtocolException.INVALID_DATA, "varint too long")
 
 
 class HeaderBinaryProtocol(FastBinaryProtocol):
@@ -489,6 +642,7 @@ class CheckedProtocol:
     """Wraps a protocol we have no fast twin for, adding the reply check."""
 
     supports_headers = False
+    direct = False  # no fast codec to call directly: use the generated client
 
     def __init__(self, inner: Any, channel: Channel) -> None:
         self._inner = inner
@@ -532,9 +686,9 @@ def make_protocol(channel: Channel, protocol_factory: Any) -> Any:
     """A reply-checking protocol over ``channel`` equivalent to ``protocol_factory``'s."""
     if isinstance(protocol_factory, THeaderProtocolFactory):
         if protocol_factory.default_protocol == HEADER_COMPACT:
-            channel.protocol_id = HEADER_COMPACT
+            channel.set_protocol_id(HEADER_COMPACT)
             return HeaderCompactProtocol(channel)
-        channel.protocol_id = HEADER_BINARY
+        channel.set_protocol_id(HEADER_BINARY)
         return HeaderBinaryProtocol(channel)
     if isinstance(protocol_factory, (TBinaryProtocolFactory, TBinaryProtocolAcceleratedFactory)):
         return FastBinaryProtocol(channel)
@@ -551,6 +705,7 @@ __all__ = [
     "CheckedProtocol",
     "FastBinaryProtocol",
     "FastCompactProtocol",
+    "MethodInfo",
     "framing_for",
     "make_protocol",
 ]

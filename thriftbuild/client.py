@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import sys
 import time
 import types
 from collections.abc import Callable, Iterable, Mapping
@@ -19,6 +20,7 @@ from typing import Any
 
 from thrift.transport.TTransport import TTransportException
 
+from thriftbuild._transport import MethodInfo
 from thriftbuild.errors import RetriesExhaustedError, ThriftClientError
 from thriftbuild.metrics import CallInstruments, ClientMetrics, default_metrics
 from thriftbuild.pool import ThriftConnectionPool, is_idl_exception, thrift_pool_from_config
@@ -90,6 +92,7 @@ class PooledClientProxy:
         self._idempotent = idempotent
         self._calls = factory._instruments(name)
         self._headers = factory.pool.headers_supported
+        self._direct = factory.direct
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name!r} via {self._pool!r}>"
@@ -170,27 +173,32 @@ class PooledClientProxy:
     ) -> Any:
         pool = self._pool
         start = time.monotonic()
-        timeout = pool.timeout if time_left is None else min(pool.timeout, time_left)
+        timeout = pool.timeout
+        if time_left is not None and time_left < timeout:
+            timeout = time_left
         deadline = start + timeout
-        calls = self._calls
-        instruments = calls.get(method) if calls is not None else None
-        if instruments is not None:
-            instruments.in_flight.inc()
         error: BaseException | None = None
         try:
-            conn = pool.checkout(deadline)
+            conn = pool.checkout(deadline, start)
             clean = False
             try:
-                conn.channel.begin_call(deadline, method)
-                client = conn.clients.get(self._client_cls)
-                if client is None:
-                    client = conn.clients[self._client_cls] = self._client_cls(conn.protocol)
+                channel = conn.channel
+                channel.begin_call(deadline, method)
                 # A fresh sequence id per call makes a stale reply detectable.
-                conn.seqid = client._seqid = (conn.seqid + 1) & 0x7FFFFFFF
+                conn.seqid = seqid = (conn.seqid + 1) & 0x7FFFFFFF
+                protocol = conn.protocol
                 if self._headers:
                     budget_ms = math.ceil((deadline - time.monotonic()) * 1000)
-                    conn.protocol.set_header(_DEADLINE_HEADER, str(max(1, budget_ms)).encode())
-                result = getattr(client, method)(*args, **kwargs)
+                    channel.budget_ms = budget_ms if budget_ms > 0 else 1
+                info = self._direct.get(method) if protocol.direct else None
+                if info is not None:
+                    result = protocol.invoke(info, args, kwargs, seqid)
+                else:
+                    client = conn.clients.get(self._client_cls)
+                    if client is None:
+                        client = conn.clients[self._client_cls] = self._client_cls(protocol)
+                    client._seqid = seqid
+                    result = getattr(client, method)(*args, **kwargs)
                 clean = True
                 return result
             except BaseException as exc:
@@ -202,9 +210,9 @@ class PooledClientProxy:
             error = exc
             raise
         finally:
-            if instruments is not None:
-                instruments.in_flight.dec()
-                instruments.record(time.monotonic() - start, error)
+            calls = self._calls
+            if calls is not None:
+                calls[method].record(time.monotonic() - start, error)
 
 
 def _make_method(name: str, doc: str | None) -> Callable[..., Any]:
@@ -217,6 +225,32 @@ def _make_method(name: str, doc: str | None) -> Callable[..., Any]:
 
 
 _proxy_classes: dict[type, type[PooledClientProxy]] = {}
+
+
+def direct_calls(client_cls: type, names: Iterable[str]) -> dict[str, MethodInfo]:
+    """Methods the proxy may call without the generated client's layers.
+
+    A method qualifies when ``client_cls`` runs the generated code unchanged (it is
+    not overridden in a subclass) and the generated ``<method>_args`` (and, unless
+    oneway, ``<method>_result``) classes are in the client's module.
+    """
+    module = sys.modules.get(client_cls.__module__)
+    generated = getattr(module, "Client", None)
+    direct: dict[str, MethodInfo] = {}
+    if module is None or generated is None:
+        return direct
+    for name in names:
+        if getattr(client_cls, name, None) is not getattr(generated, name, None):
+            continue  # overridden: honour the override
+        args_cls = getattr(module, f"{name}_args", None)
+        oneway = not hasattr(generated, f"recv_{name}")
+        result_cls = None if oneway else getattr(module, f"{name}_result", None)
+        if getattr(args_cls, "thrift_spec", None) is None:
+            continue
+        if not oneway and getattr(result_cls, "thrift_spec", None) is None:
+            continue
+        direct[name] = MethodInfo(name, args_cls, result_cls)
+    return direct
 
 
 def _proxy_class(client_cls: type) -> type[PooledClientProxy]:
@@ -257,6 +291,7 @@ class ThriftContextFactory:
         self.client_cls = client_cls
         self.idempotent = _idempotent_set(idempotent)
         self.proxy_cls = _proxy_class(client_cls)
+        self.direct = direct_calls(client_cls, self.proxy_cls._method_names)
         resolved = default_metrics() if metrics is None or metrics is True else metrics
         self._metrics: ClientMetrics | None = resolved or None
         self._by_name: dict[str, dict[str, CallInstruments] | None] = {}

@@ -1,6 +1,6 @@
 """A thread-safe pool of Thrift client connections to one endpoint.
 
-Invariants (all pool state is guarded by ``_cond``'s lock; socket I/O never
+Invariants (all pool state is guarded by ``_lock``; socket I/O never
 happens while holding it):
 
 * ``_in_use + len(_idle) <= size``: ``size`` caps open connections.
@@ -172,7 +172,9 @@ class ThriftConnectionPool:
         self.name = name or str(endpoint)
         self._endpoint_text = str(endpoint)
 
-        self._cond = threading.Condition(threading.Lock())
+        # State changes take the plain lock (cheap); only waiting needs the Condition.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._idle: list[Connection] = []
         self._in_use = 0
         self._waiting = 0
@@ -183,14 +185,7 @@ class ThriftConnectionPool:
             metrics = default_metrics()
         self._metrics: PoolInstruments | None = metrics.pool(self.name) if metrics else None
         if self._metrics is not None:
-            ref = weakref.ref(self)
-
-            def reader(attr: str) -> Any:
-                return lambda: float(getattr(ref(), attr, 0))
-
-            self._metrics.watch(
-                reader("size"), reader("checkedout"), reader("idle"), reader("waiting")
-            )
+            self._metrics.watch(self)
         _live_pools.add(self)
 
     # -- state -----------------------------------------------------------------------
@@ -231,7 +226,7 @@ class ThriftConnectionPool:
 
         The pool stays usable: later calls open new connections.
         """
-        with self._cond:
+        with self._lock:
             idle, self._idle = self._idle, []
             self._epoch += 1
         for conn in idle:
@@ -243,7 +238,8 @@ class ThriftConnectionPool:
         # the child's copies of the descriptors leaves the parent's sockets untouched.
         for conn in self._idle:
             conn.close()
-        self._cond = threading.Condition(threading.Lock())
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
         self._idle = []
         self._in_use = 0
         self._waiting = 0
@@ -251,12 +247,13 @@ class ThriftConnectionPool:
 
     # -- checkout and checkin ----------------------------------------------------------
 
-    def checkout(self, deadline: float | None = None) -> Connection:
+    def checkout(self, deadline: float | None = None, start: float | None = None) -> Connection:
         """Take a connection, waiting for a slot and connecting as needed.
 
         Args:
             deadline: a ``time.monotonic()`` time bounding the wait and the connect;
                 ``timeout`` seconds from now if omitted.
+            start: when the caller started waiting (``time.monotonic()``), if known.
 
         Returns:
             A connection that must be given back with :meth:`checkin`.
@@ -265,11 +262,12 @@ class ThriftConnectionPool:
             PoolExhaustedError: no slot came free in time (nothing was sent).
             ConnectFailedError: every connection attempt failed (nothing was sent).
         """
-        start = time.monotonic()
+        if start is None:
+            start = time.monotonic()
         if deadline is None:
             deadline = start + self.timeout
-        cond = self._cond
-        with cond:
+        lock = self._lock
+        with lock:
             if self._in_use >= self.size:
                 self._wait_for_slot(deadline)
             self._in_use += 1
@@ -282,7 +280,7 @@ class ThriftConnectionPool:
                 if reason is None:
                     break
                 self._evict(conn, reason)
-                with cond:
+                with lock:
                     conn = self._idle.pop() if self._idle else None
             if conn is None:
                 conn = self._connect(deadline, generation, epoch)
@@ -290,7 +288,7 @@ class ThriftConnectionPool:
             self._release_slot(generation)
             raise
         if self._metrics is not None:
-            self._metrics.checkout_wait.observe(time.monotonic() - start)
+            self._metrics.waited(time.monotonic() - start)
         return conn
 
     def _wait_for_slot(self, deadline: float) -> None:
@@ -323,7 +321,7 @@ class ThriftConnectionPool:
             self._metrics.evicted(reason)
 
     def _release_slot(self, generation: int) -> None:
-        with self._cond:
+        with self._lock:
             if generation == self._generation:
                 self._in_use -= 1
             if self._waiting:
@@ -337,10 +335,11 @@ class ThriftConnectionPool:
             reusable: whether its last use ended cleanly (a complete exchange).
         """
         reason = "error"
-        if reusable and not conn.channel.is_reusable():
+        # Only a cheap buffer check here; the socket itself is checked at checkout,
+        # which also catches whatever arrives while the connection sits idle.
+        if reusable and conn.channel.has_unread():
             reusable, reason = False, "unhealthy"
-        cond = self._cond
-        with cond:
+        with self._lock:
             # A connection from before a fork belongs to the parent: its slot was
             # already reset in this process, so it is neither counted nor reused.
             current = conn.generation == self._generation
@@ -351,7 +350,7 @@ class ThriftConnectionPool:
                 if reusable:
                     self._idle.append(conn)
                 if self._waiting:
-                    cond.notify()
+                    self._cond.notify()
         if not (current and reusable):
             self._evict(conn, reason if current else "fork")
 
@@ -385,7 +384,7 @@ class ThriftConnectionPool:
             except OSError as exc:
                 last = exc
                 if self._metrics is not None:
-                    self._metrics.connect_failures.inc()
+                    self._metrics.connect_failed()
                 pause = self.connect_backoff * 2**attempt
                 if attempt + 1 < self.max_connection_attempts:
                     time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
@@ -393,7 +392,7 @@ class ThriftConnectionPool:
             channel = _transport.Channel(sock, self._endpoint_text, self._framing, self.timeout)
             protocol = _transport.make_protocol(channel, self.protocol_factory)
             if self._metrics is not None:
-                self._metrics.connects.inc()
+                self._metrics.connected()
             return Connection(channel, protocol, generation, epoch)
         why = f": {last}" if last is not None else " before the deadline"
         raise ConnectFailedError(
