@@ -16,6 +16,7 @@ generated clients never do.
 
 from __future__ import annotations
 
+import _socket
 import select
 import socket
 import struct
@@ -65,6 +66,7 @@ _HEADER_MAGIC = 0x0FFF
 _HEADER_FIXED = struct.Struct("!iHHiH")  # length, magic, flags, seqid, header words
 _DEADLINE_BUDGET = b"Deadline-Budget"
 _budget_blocks: dict[tuple[int, int], bytes] = {}
+_TIMEVAL = struct.Struct("@ll")
 _ZLIB = 0x01
 _KEY_VALUE = 0x01
 _RECV_CHUNK = 65536
@@ -84,6 +86,13 @@ def _varint(value: int) -> bytes:
             return bytes(out)
         out.append((value & 0x7F) | 0x80)
         value >>= 7
+
+
+def _as_timeout(exc: OSError) -> TimeoutError:
+    if isinstance(exc, TimeoutError):
+        return exc
+    # A kernel socket timeout (SO_RCVTIMEO) surfaces as EAGAIN; say what it means.
+    return TimeoutError(exc.errno, "timed out (socket timeout expired)")
 
 
 def _budget_block(protocol_id: int, budget_ms: int) -> bytes:
@@ -145,6 +154,16 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self.sent = False
         self._deadline: float | None = None
         self._timeout: float | None = sock.gettimeout()
+        # gevent's (and other) socket classes implement timeouts themselves; only a
+        # plain stdlib socket can leave them to the kernel.
+        self._kernel_timeouts = (
+            isinstance(sock, _socket.socket)
+            and type(sock).__module__ == "socket"  # not an SSL or gevent socket
+            and hasattr(socket, "SO_RCVTIMEO")
+        )
+        if self._kernel_timeouts:
+            sock.settimeout(None)
+            self._set_timeout(sock, self._timeout)
         self._wbuf: list[bytes] = []
         self._rbuf = BytesIO(b"")
         self._pending = b""
@@ -223,17 +242,31 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         if self._deadline is None:
             wanted = self.op_timeout
             if self._timeout != wanted:
-                sock.settimeout(wanted)
-                self._timeout = wanted
+                self._set_timeout(sock, wanted)
             return sock
         remaining = self._deadline - time.monotonic()
         if remaining <= 0:
             raise self._timed_out(None)
         current = self._timeout
         if current is None or not remaining - _TIMEOUT_SLACK <= current <= remaining:
-            sock.settimeout(remaining)
-            self._timeout = remaining
+            # A little under the time left, so that the next calls' (slightly
+            # different) remaining times still fall in the window above.
+            self._set_timeout(sock, max(0.001, remaining - _TIMEOUT_SLACK / 2))
         return sock
+
+    def _set_timeout(self, sock: socket.socket, seconds: float | None) -> None:
+        if self._kernel_timeouts:
+            # Blocking socket + SO_RCVTIMEO/SO_SNDTIMEO: the kernel enforces the
+            # timeout, so send()/recv() cost one syscall each. A Python-level socket
+            # timeout makes CPython poll() before every send and recv.
+            sec = 0.0 if seconds is None else max(seconds, 1e-6)  # 0 means "forever"
+            whole = int(sec)
+            value = _TIMEVAL.pack(whole, int((sec - whole) * 1_000_000))
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
+        else:
+            sock.settimeout(seconds)
+        self._timeout = seconds
 
     def _timed_out(self, exc: BaseException | None) -> ThriftClientError:
         where = f" in {self.method}()" if self.method else ""
@@ -268,8 +301,9 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 while view:
                     sock = self._arm()
                     view = view[sock.send(view) :]
-        except TimeoutError as exc:
-            raise self._timed_out(exc) from exc
+        except (TimeoutError, BlockingIOError) as exc:  # BlockingIOError: SO_*TIMEO expired
+            cause = _as_timeout(exc)
+            raise self._timed_out(cause) from cause
         except OSError as exc:
             raise self._lost(f"send failed ({exc})", exc) from exc
 
@@ -277,8 +311,9 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         sock = self._arm()
         try:
             data = sock.recv(size)
-        except TimeoutError as exc:
-            raise self._timed_out(exc) from exc
+        except (TimeoutError, BlockingIOError) as exc:  # BlockingIOError: SO_*TIMEO expired
+            cause = _as_timeout(exc)
+            raise self._timed_out(cause) from cause
         except OSError as exc:
             raise self._lost(f"receive failed ({exc})", exc) from exc
         if not data:
@@ -305,6 +340,10 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         wbuf = self._wbuf
         payload = wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)
         wbuf.clear()
+        self.send_message(payload)
+
+    def send_message(self, payload: bytes) -> None:
+        """Frame one whole message as configured and send it."""
         if self.framing == UNFRAMED:
             self._send(payload)
         elif self.framing == FRAMED:
@@ -456,6 +495,8 @@ class MethodInfo:
     __slots__ = (
         "args_cls",
         "args_spec",
+        "binary_heads",
+        "compact_name",
         "exceptions",
         "name",
         "oneway",
@@ -466,6 +507,9 @@ class MethodInfo:
 
     def __init__(self, name: str, args_cls: Any, result_cls: Any | None) -> None:
         self.name = name
+        raw = name.encode()
+        self.binary_heads: dict[int, bytes] = {}  # message type -> header up to the seqid
+        self.compact_name = _varint(len(raw)) + raw
         self.args_cls = args_cls
         self.args_spec = [args_cls, args_cls.thrift_spec]
         self.oneway = result_cls is None
@@ -491,38 +535,45 @@ class MethodInfo:
 
 
 class _DirectCalls:
-    """``invoke``: one call without the generated client's layers (fast protocols)."""
+    """``invoke``: one call without the generated client's layers (fast protocols).
+
+    The reply's message header is predictable, byte for byte: the method's name, the
+    REPLY type and the sequence id just sent. So it is read in one piece and compared
+    with the expected bytes, which is both the fastest parse and the seqid/name check.
+    """
 
     channel: Channel
     expect: tuple[str, int] | None
     _fast_encode: Any
     _fast_decode: Any
 
-    readMessageBegin: Callable[[], tuple[str, int, int]]
     write_head: Callable[[str, int, int], None]
+    message_head: Callable[[MethodInfo, int, int], bytes]
 
     def invoke(
         self, info: MethodInfo, args: tuple[Any, ...], kwargs: dict[str, Any], seqid: int
     ) -> Any:
         """Call ``info``'s method with ``args`` under ``seqid`` and return its value."""
-        argobj = info.args_cls(*args, **kwargs)
+        body = self._fast_encode(info.args_cls(*args, **kwargs), info.args_spec)
         channel = self.channel
         channel.seq_id = seqid
+        self.expect = None  # the reply is checked here, not by readMessageBegin
         if info.oneway:
-            self.write_head(info.name, TMessageType.ONEWAY, seqid)
-            self.expect = None
-        else:
-            self.write_head(info.name, TMessageType.CALL, seqid)
-            self.expect = (info.name, seqid)
-        channel.write(self._fast_encode(argobj, info.args_spec))
-        channel.flush()
-        if info.oneway:
+            channel.send_message(self.message_head(info, TMessageType.ONEWAY, seqid) + body)
             return None
-        _name, mtype, _seqid = self.readMessageBegin()
-        if mtype == TMessageType.EXCEPTION:
-            exc = TApplicationException()
-            exc.read(self)
-            raise exc
+        channel.send_message(self.message_head(info, TMessageType.CALL, seqid) + body)
+        want = self.message_head(info, TMessageType.REPLY, seqid)
+        got = channel.readAll(len(want))
+        if got != want:
+            if got == self.message_head(info, TMessageType.EXCEPTION, seqid):
+                exc = TApplicationException()
+                exc.read(self)
+                raise exc
+            raise ResponseMismatchError(
+                f"reply header {got.hex()} does not answer {info.name!r} seqid {seqid} "
+                f"(expected {want.hex()})",
+                method=info.name,
+            )
         result = info.result_cls()  # type: ignore[misc]  # not None: not oneway
         self._fast_decode(result, self, info.result_spec)
         return info.unpack(result)
@@ -543,6 +594,15 @@ class FastBinaryProtocol(_DirectCalls, TBinaryProtocolAccelerated):  # type: ign
         raw = name.encode()
         head = _U32x2.pack(_BINARY_VERSION_1 | ttype, len(raw))
         self.channel.write(head + raw + _I32.pack(seqid))
+
+    @staticmethod
+    def message_head(info: MethodInfo, ttype: int, seqid: int) -> bytes:
+        prefix = info.binary_heads.get(ttype)
+        if prefix is None:
+            raw = info.name.encode()
+            prefix = _U32x2.pack(_BINARY_VERSION_1 | ttype, len(raw)) + raw
+            info.binary_heads[ttype] = prefix
+        return prefix + _I32.pack(seqid)
 
     def writeMessageBegin(self, name: str, ttype: int, seqid: int) -> None:
         self.channel.seq_id = seqid
@@ -569,9 +629,21 @@ class FastCompactProtocol(_DirectCalls, TCompactProtocolAccelerated):  # type: i
     supports_headers = False
 
     def write_head(self, name: str, ttype: int, seqid: int) -> None:
+        self.channel.write(self._head(name, ttype, seqid))
+
+    @staticmethod
+    def _head(name: str, ttype: int, seqid: int) -> bytes:
         raw = name.encode()
         head = bytes((0x82, 0x01 | (ttype << 5))) + _varint(seqid & 0xFFFFFFFF)
-        self.channel.write(head + _varint(len(raw)) + raw)
+        return head + _varint(len(raw)) + raw
+
+    @staticmethod
+    def message_head(info: MethodInfo, ttype: int, seqid: int) -> bytes:
+        if seqid < 0x80:
+            varint = bytes((0x82, 0x01 | (ttype << 5), seqid))
+        else:
+            varint = bytes((0x82, 0x01 | (ttype << 5))) + _varint(seqid & 0xFFFFFFFF)
+        return varint + info.compact_name
 
     def __init__(self, channel: Channel) -> None:
         super().__init__(channel)
