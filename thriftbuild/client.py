@@ -178,8 +178,12 @@ class PooledClientProxy:
             timeout = time_left
         deadline = start + timeout
         error: BaseException | None = None
+        waited: float | None = None
+        calls = self._calls
         try:
-            conn = pool.checkout(deadline, start)
+            conn = pool.checkout(deadline, start, timed=calls is None)
+            if calls is not None:
+                waited = time.monotonic() - start
             clean = False
             try:
                 channel = conn.channel
@@ -210,13 +214,14 @@ class PooledClientProxy:
             error = exc
             raise
         finally:
-            calls = self._calls
             if calls is not None:
-                calls[method].record(time.monotonic() - start, error)
+                calls[method].record(time.monotonic() - start, error, waited)
 
 
 def _make_method(name: str, doc: str | None) -> Callable[..., Any]:
     def method(self: PooledClientProxy, *args: Any, **kwargs: Any) -> Any:
+        if self._policy is None:  # the common case, one frame shorter
+            return self._attempt(name, args, kwargs, None)
         return self._invoke(name, args, kwargs)
 
     method.__name__ = method.__qualname__ = name

@@ -100,6 +100,10 @@ class _Histogram:
         self.counts[bisect_left(BUCKETS, value)] += 1
         self.total += value
 
+    def add(self, other: _Histogram) -> None:
+        self.counts = [a + b for a, b in zip(self.counts, other.counts, strict=True)]
+        self.total += other.total
+
     def cumulative(self) -> list[tuple[str, float]]:
         out: list[tuple[str, float]] = []
         running = 0
@@ -127,8 +131,11 @@ class PoolInstruments:
 
     def waited(self, seconds: float) -> None:
         """Record one checkout's wait for a connection."""
-        with self.lock:
-            self.wait.observe(seconds)
+        wait = self.wait
+        index = bisect_left(BUCKETS, seconds)
+        with self.lock:  # the histogram's update, inlined: this runs on every call
+            wait.counts[index] += 1
+            wait.total += seconds
 
     def connected(self) -> None:
         with self.lock:
@@ -147,17 +154,36 @@ class PoolInstruments:
 class CallInstruments:
     """Latency and outcomes of one method called through one client name."""
 
-    __slots__ = ("failed", "latency_fail", "latency_ok", "lock")
+    __slots__ = ("failed", "latency_fail", "latency_ok", "lock", "wait")
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
         self.latency_ok = _Histogram()
         self.latency_fail = _Histogram()
+        self.wait = _Histogram()  # checkout waits of these calls (part of the pool's)
         self.failed: dict[str, int] = {}
 
-    def record(self, seconds: float, exc: BaseException | None) -> None:
-        """Record one finished call (``exc`` is what it raised, if anything)."""
+    def record(self, seconds: float, exc: BaseException | None, waited: float | None) -> None:
+        """Record one finished call.
+
+        Args:
+            seconds: how long the call took.
+            exc: what it raised, if anything.
+            waited: how long it waited for a connection, if it got one.
+        """
+        index = bisect_left(BUCKETS, seconds)
+        if exc is None and waited is not None:
+            ok, wait = self.latency_ok, self.wait
+            windex = bisect_left(BUCKETS, waited)
+            with self.lock:  # histogram updates inlined: this runs on every call
+                ok.counts[index] += 1
+                ok.total += seconds
+                wait.counts[windex] += 1
+                wait.total += waited
+            return
         with self.lock:
+            if waited is not None:
+                self.wait.observe(waited)
             if exc is None:
                 self.latency_ok.observe(seconds)
                 return
@@ -252,10 +278,22 @@ class ClientMetrics:
             "Connections closed instead of reused, by reason",
             labels=[_NAME, "reason"],
         )
+        call_waits: dict[str, _Histogram] = {}
+        for (name, _method), call in calls:
+            merged = call_waits.setdefault(name, _Histogram())
+            with call.lock:
+                merged.counts = [
+                    a + b for a, b in zip(merged.counts, call.wait.counts, strict=True)
+                ]
+                merged.total += call.wait.total
         for name, inst in pools:
             with inst.lock:
                 live = list(inst.pools)
-                buckets, total = inst.wait.cumulative(), inst.wait.total
+                both = _Histogram()
+                both.add(inst.wait)
+                if name in call_waits:
+                    both.add(call_waits[name])
+                buckets, total = both.cumulative(), both.total
                 opened, failed = inst.connects, inst.connect_failures
                 evicted = dict(inst.evictions)
             size = sum(p.size for p in live)

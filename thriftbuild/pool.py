@@ -247,13 +247,17 @@ class ThriftConnectionPool:
 
     # -- checkout and checkin ----------------------------------------------------------
 
-    def checkout(self, deadline: float | None = None, start: float | None = None) -> Connection:
+    def checkout(
+        self, deadline: float | None = None, start: float | None = None, *, timed: bool = True
+    ) -> Connection:
         """Take a connection, waiting for a slot and connecting as needed.
 
         Args:
             deadline: a ``time.monotonic()`` time bounding the wait and the connect;
                 ``timeout`` seconds from now if omitted.
             start: when the caller started waiting (``time.monotonic()``), if known.
+            timed: record the wait in the pool's metrics (callers that record it
+                themselves pass ``False``).
 
         Returns:
             A connection that must be given back with :meth:`checkin`.
@@ -276,8 +280,11 @@ class ThriftConnectionPool:
             epoch = self._epoch
         try:
             while conn is not None:
-                reason = self._unfit_reason(conn, start)
-                if reason is None:
+                if start - conn.born > self.max_age:
+                    reason = "max_age"
+                elif not conn.channel.is_reusable():
+                    reason = "unhealthy"
+                else:
                     break
                 self._evict(conn, reason)
                 with lock:
@@ -287,7 +294,7 @@ class ThriftConnectionPool:
         except BaseException:
             self._release_slot(generation)
             raise
-        if self._metrics is not None:
+        if timed and self._metrics is not None:
             self._metrics.waited(time.monotonic() - start)
         return conn
 
@@ -307,13 +314,6 @@ class ThriftConnectionPool:
                 self._cond.wait(remaining)
         finally:
             self._waiting -= 1
-
-    def _unfit_reason(self, conn: Connection, now: float) -> str | None:
-        if now - conn.born > self.max_age:
-            return "max_age"
-        if not conn.channel.is_reusable():
-            return "unhealthy"
-        return None
 
     def _evict(self, conn: Connection, reason: str) -> None:
         conn.close()
