@@ -6,17 +6,16 @@ import contextlib
 import importlib
 import shutil
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
 
 import pytest
 from thrift.protocol import TBinaryProtocol, TCompactProtocol
-from thrift.server import TServer
 from thrift.transport import TSocket, TTransport
 
 from tests.conftest import PROJECTS
+from tests.support.servers import serving
 from thriftbuild.build.backends.compiler import CompilerBackend
 from thriftbuild.build.generate import generate_to_directory
 from thriftbuild.build.model import GeneratorOptions
@@ -80,7 +79,7 @@ def test_accelerated_protocols_are_really_accelerated() -> None:
 def test_generated_structs_round_trip_through_every_protocol(
     classic: dict[str, ModuleType], factory: object
 ) -> None:
-    from thrift.TSerialization import deserialize, serialize
+    from thrift.transport.TTransport import TMemoryBuffer
 
     types, constants = classic["types_thrift.ttypes"], classic["types_thrift.constants"]
     values = [
@@ -96,8 +95,15 @@ def test_generated_structs_round_trip_through_every_protocol(
         types.Overflow(message="m", limit=-1),
     ]
     for value in values:
-        data = serialize(value, factory)
-        assert deserialize(type(value)(), data, factory) == value
+        buffer = TMemoryBuffer()
+        value.write(factory.getProtocol(buffer))  # type: ignore[attr-defined]
+        reader = factory.getProtocol(TMemoryBuffer(buffer.getvalue()))  # type: ignore[attr-defined]
+        cls = type(value)
+        # Exceptions are immutable: their read() is a classmethod returning a new instance.
+        decoded = cls.read(reader) if isinstance(cls.__dict__["read"], classmethod) else cls()
+        if not isinstance(cls.__dict__["read"], classmethod):
+            decoded.read(reader)
+        assert decoded == value
 
 
 def test_generated_constants_and_defaults_match_the_idl(classic: dict[str, ModuleType]) -> None:
@@ -148,33 +154,24 @@ def test_generated_service_answers_over_loopback_with_compact_protocol(
         def health(self) -> object:
             return base_types.Health(ok=True)
 
-    server_socket = TSocket.TServerSocket(host="127.0.0.1", port=0)
-    server_socket.listen()
-    port = server_socket.handle.getsockname()[1]
-    server_socket.listen = lambda: None  # serve() must keep this socket
-    server = TServer.TThreadedServer(
+    with serving(
         calculator.Processor(Handler()),
-        server_socket,
         TTransport.TFramedTransportFactory(),
         TCompactProtocol.TCompactProtocolAcceleratedFactory(),
-        daemon=True,
-    )
-    thread = threading.Thread(target=server.serve, daemon=True)
-    thread.start()
-    socket = TSocket.TSocket("127.0.0.1", port)
-    socket.setTimeout(5000)
-    transport = TTransport.TFramedTransport(socket)
-    client = calculator.Client(TCompactProtocol.TCompactProtocolAccelerated(transport))
-    transport.open()
-    try:
-        assert client.add(40, 2) == 42
-        assert client.health().ok is True
-        with pytest.raises(base_types.BaseError) as error:
-            client.divide(1.0, 2.0)
-        assert error.value.code == 7
-    finally:
-        transport.close()
-        server_socket.close()
+    ) as port:
+        socket = TSocket.TSocket("127.0.0.1", port)
+        socket.setTimeout(5000)
+        transport = TTransport.TFramedTransport(socket)
+        client = calculator.Client(TCompactProtocol.TCompactProtocolAccelerated(transport))
+        transport.open()
+        try:
+            assert client.add(40, 2) == 42
+            assert client.health().ok is True
+            with pytest.raises(base_types.BaseError) as error:
+                client.divide(1.0, 2.0)
+            assert error.value.code == 7
+        finally:
+            transport.close()
 
 
 def test_namespace_py_does_not_move_the_output(tmp_path: Path) -> None:
@@ -223,13 +220,11 @@ def test_syntax_error_names_file_and_line_and_writes_nothing(tmp_path: Path) -> 
     good = tmp_path / "good.thrift"
     good.write_text("struct Good { 1: i32 x }\n")
     bad = tmp_path / "bad.thrift"
-    bad.write_text('include "good.thrift"\nstruct Bad {\n  1: i32 x\n  2: i32 y z\n}\n')
+    bad.write_text('include "good.thrift"\nstruct Bad {\n  1: i32 x\n  2 i32 y\n}\n')
     out = tmp_path / "out"
     with pytest.raises(IdlError) as error:
         generate(good, bad, out=out)
-    message = str(error.value)
-    assert message.startswith(f"{bad.name}:4:") or ":4:" in message.split(" ")[0]
-    assert "bad.thrift" in message
+    assert str(error.value) == "bad.thrift:4:5: syntax error (at 'i32')"
     assert not out.exists() or not any(out.iterdir())
 
 

@@ -312,9 +312,18 @@ def plan_files(
     """Plan the build of the given IDL files, each a top-level ``<name>_thrift`` package.
 
     Files they include become top-level packages too, unless an installed
-    distribution already ships them.
+    distribution already ships them. Messages and generated headers name files
+    relative to ``root``: by default the working directory when every file is below
+    it, else the files' common parent directory.
     """
-    root = (root or Path.cwd()).resolve()
+    resolved = [path.resolve() for path in paths]
+    if root is None:
+        # Name files relative to the working directory when they are below it, else to
+        # their common parent: never by an absolute (machine-specific) path.
+        root = Path.cwd().resolve()
+        if resolved and not all(path.is_relative_to(root) for path in resolved):
+            root = Path(os.path.commonpath([path.parent for path in resolved]))
+    root = root.resolve()
     dirs = [d.resolve() for d in include_dirs]
 
     def place_external(path: Path, _includer: IdlSource) -> str:
@@ -322,7 +331,6 @@ def plan_files(
 
     installed = _installed_dirs(root) if search_installed else []
     planner = _Planner(root, dirs, installed, place_external)
-    resolved = [path.resolve() for path in paths]
     for path in resolved:
         if not path.is_file():
             raise IdlError(_display(path, root), 0, 0, "no such file")
