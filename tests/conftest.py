@@ -101,7 +101,9 @@ def wheelhouse(tmp_path_factory: pytest.TempPathFactory) -> Wheelhouse:
             target = source / name
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy2(origin, target)
-    run([sys.executable, "-m", "pip", "wheel", "-q", "-w", directory, source, "setuptools", "wheel"])
+    run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "-w", directory, source, "setuptools", "wheel"]
+    )
     return Wheelhouse(directory)
 
 

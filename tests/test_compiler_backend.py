@@ -36,7 +36,9 @@ MODULES = ("calculator_thrift", "types_thrift", "base_thrift", "shapes_thrift", 
 
 
 def generate(*files: Path, out: Path, include: tuple[Path, ...] = (), **kwargs: object) -> None:
-    generate_to_directory(list(files), out, include_dirs=list(include), backend="compiler", **kwargs)  # type: ignore[arg-type]
+    generate_to_directory(
+        list(files), out, include_dirs=list(include), backend="compiler", **kwargs
+    )  # type: ignore[arg-type]
 
 
 @pytest.fixture(scope="module")
@@ -111,7 +113,7 @@ def test_generated_constants_and_defaults_match_the_idl(classic: dict[str, Modul
     assert types.Color.BLUE == 16 and types.Color.ULTRAVIOLET == -32
     assert types.Color._VALUES_TO_NAMES[-1] == "INFRARED"
     assert constants.COLOR_NAMES == {types.Color.RED: "red", types.Color.BLUE: "blue"}
-    assert constants.DEEP == [{"x": {1, 2}}, {}]
+    assert [{"x": {1, 2}}, {}] == constants.DEEP
     assert constants.BIG == -(2**63)
     assert constants.SAMPLE.outline.vertices[0].y == 2.0
     default = types.Everything()
@@ -195,7 +197,9 @@ def test_same_inputs_in_other_directories_give_identical_bytes(tmp_path: Path) -
         project = tmp_path / name / "project"
         shutil.copytree(CLASSIC, project)
         out = tmp_path / name / "out"
-        generate(project / "classic" / "api" / "calculator.thrift", out=out, include=(project / "idl",))
+        generate(
+            project / "classic" / "api" / "calculator.thrift", out=out, include=(project / "idl",)
+        )
         trees.append(_tree(out))
     assert trees[0] == trees[1]
     assert all(str(tmp_path).encode() not in data for data in trees[0].values())
@@ -258,7 +262,7 @@ def test_missing_include_names_the_includer_and_every_searched_directory(tmp_pat
     with pytest.raises(IncludeNotFoundError) as error:
         generate(source, out=tmp_path / "out", include=(extra,))
     message = str(error.value)
-    assert message.startswith("main.thrift:2:9: include \"nowhere.thrift\" not found")
+    assert message.startswith('main.thrift:2:9: include "nowhere.thrift" not found')
     assert error.value.searched[:2] == (".", "idl")
 
 

@@ -10,13 +10,12 @@ import contextlib
 import sys
 import threading
 
-from thrift.protocol import TBinaryProtocol
-from thrift.server import TServer
-from thrift.transport import TSocket, TTransport
-
 from classic.api.calculator_thrift import Calculator
 from classic.api.types_thrift import constants, ttypes
 from classic.common.base_thrift import ttypes as base_types
+from thrift.protocol import TBinaryProtocol
+from thrift.server import TServer
+from thrift.transport import TSocket, TTransport
 
 fired: list[str] = []
 
