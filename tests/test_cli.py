@@ -102,3 +102,15 @@ def test_generate_paths_without_out_is_a_usage_error(tmp_path: Path) -> None:
     source.write_text("struct X {}\n")
     code, output = thriftbuild("generate", source, cwd=tmp_path, check=False)
     assert code != 0 and "PATHs need --out" in output
+
+
+def test_build_thrift_command_runs_alone_from_setup_py(tmp_path: Path) -> None:
+    project = tmp_path / "classic"
+    shutil.copytree(CLASSIC, project)
+    result = run(
+        [sys.executable, "setup.py", "build_thrift", "--inplace"], cwd=project, env=checkout_env()
+    )
+    assert "compiler backend" in result.stdout + result.stderr
+    assert (project / "classic/api/calculator_thrift/Calculator.py").is_file()
+    run([sys.executable, "setup.py", "build_thrift"], cwd=project, env=checkout_env())
+    assert (project / "build/lib/classic/api/calculator_thrift/Calculator.py").is_file()
