@@ -115,6 +115,7 @@ def test_generated_constants_and_defaults_match_the_idl(classic: dict[str, Modul
     assert constants.COLOR_NAMES == {types.Color.RED: "red", types.Color.BLUE: "blue"}
     assert [{"x": {1, 2}}, {}] == constants.DEEP
     assert constants.BIG == -(2**63)
+    assert (constants.SMALL, constants.SHORT, constants.MAGIC) == (-7, 32767, b"magic")
     assert constants.SAMPLE.outline.vertices[0].y == 2.0
     default = types.Everything()
     assert (default.a_byte, default.an_i64, default.a_string) == (-8, 2**63 - 1, "héllo")
