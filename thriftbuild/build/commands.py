@@ -104,6 +104,7 @@ class BuildThriftCommand(Command):
         self.strict: bool | None = None
         self.force: bool = False
         self._plan: BuildPlan | None = None
+        self._packages: dict[str, Path] | None = None
         self._results: list[PackageResult] = []
         self._copied_idl: dict[Path, Path] = {}
 
@@ -127,6 +128,13 @@ class BuildThriftCommand(Command):
     def in_tree(self) -> bool:
         return bool(self.inplace or self.editable_mode)
 
+    @property
+    def packages(self) -> dict[str, Path]:
+        """The distribution's packages and their source directories (computed once)."""
+        if self._packages is None:
+            self._packages = package_dirs(self.distribution)
+        return self._packages
+
     def plan(self) -> BuildPlan:
         """The build plan of the distribution (computed once)."""
         if self._plan is None:
@@ -134,7 +142,7 @@ class BuildThriftCommand(Command):
             try:
                 self._plan = plan_project(
                     root,
-                    package_dirs(self.distribution),
+                    self.packages,
                     include_dirs=self.settings.include_paths(root),
                     exclude=self.settings.exclude,
                 )
@@ -144,19 +152,17 @@ class BuildThriftCommand(Command):
 
     def destination(self, source: IdlSource) -> Path:
         """The package directory of ``source`` (in the tree, or below ``build_lib``)."""
-        packages = package_dirs(self.distribution)
         if self.in_tree:
-            return module_dir(source.module, packages)
+            return module_dir(source.module, self.packages)
         assert self.build_lib is not None
-        return module_dir(source.module, packages, Path(self.build_lib).resolve())
+        return module_dir(source.module, self.packages, Path(self.build_lib).resolve())
 
     def _output_roots(self) -> list[Path]:
-        packages = package_dirs(self.distribution)
         if self.in_tree:
-            return sorted(set(packages.values()))
+            return sorted(set(self.packages.values()))
         assert self.build_lib is not None
         base = Path(self.build_lib).resolve()
-        return sorted({base.joinpath(*name.split(".")) for name in packages})
+        return sorted({base.joinpath(*name.split(".")) for name in self.packages})
 
     def run(self) -> None:
         plan = self.plan()
@@ -227,10 +233,9 @@ class BuildThriftCommand(Command):
             return {str(target): str(source) for target, source in self._copied_idl.items()}
         assert self.build_lib is not None
         base = Path(self.build_lib).resolve()
-        packages = package_dirs(self.distribution)
         mapping: dict[str, str] = {}
         for result in self._results:
-            lib_dir = module_dir(result.source.module, packages, base)
+            lib_dir = module_dir(result.source.module, self.packages, base)
             for path in result.files:
                 if path.name != ".gitignore":
                     mapping[str(lib_dir / path.name)] = str(path)
