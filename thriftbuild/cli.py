@@ -144,7 +144,7 @@ def _check(args: argparse.Namespace) -> int:
         plan,
         backend,
         settings.generator_options(),
-        command._destination,  # type: ignore[attr-defined]
+        command.destination,
     )
     for source in stale:
         print(f"stale: {source.display_path} -> {source.module}")
