@@ -56,14 +56,8 @@ Call = Callable[[], Any]
 
 
 def generate(out: Path) -> str:
-    """Build the Echo IDL with our build step (the Apache compiler as a fallback)."""
+    """Build the Echo IDL with our build step (``python -m thriftbuild generate``)."""
     out.mkdir(parents=True, exist_ok=True)
-    try:
-        importlib.import_module("thriftbuild.build")
-    except ImportError:
-        cmd = ["thrift", "-gen", "py:slots", "-out", str(out), str(IDL)]
-        subprocess.run(cmd, check=True, capture_output=True)
-        return IDL.stem
     cmd = [sys.executable, "-m", "thriftbuild", "generate", "--out", str(out), str(IDL)]
     subprocess.run(cmd, check=True, capture_output=True, cwd=ROOT)
     return f"{IDL.stem}_thrift"

@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import importlib
-import importlib.util
 import select
 import socket
 import subprocess
@@ -74,19 +73,11 @@ def open_fds() -> int:
 
 def generate(idl: Path, out: Path) -> str:
     """Generate ``idl`` into ``out`` with our build step; returns the package name."""
-    # Our CLI, the build step every thriftbuild user runs. Until the build side is
-    # committed on this branch, fall back to the Apache compiler with the same options.
-    if importlib.util.find_spec("thriftbuild.build") is not None:
-        cmd = [sys.executable, "-m", "thriftbuild", "generate", "--out", str(out), str(idl)]
-        subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True, timeout=120)
-        return f"{idl.stem}_thrift"
-    subprocess.run(
-        ["thrift", "-gen", "py:slots", "-out", str(out), str(idl)],
-        check=True,
-        capture_output=True,
-        timeout=120,
-    )
-    return idl.stem
+    cmd = [sys.executable, "-m", "thriftbuild", "generate", "--out", str(out), str(idl)]
+    done = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    if done.returncode != 0:
+        raise RuntimeError(f"thriftbuild generate failed:\n{done.stdout}\n{done.stderr}")
+    return f"{idl.stem}_thrift"
 
 
 def import_service(out: Path, package: str, service: str) -> types.SimpleNamespace:

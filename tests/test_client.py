@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from runtime_support import RawServer, binary_reply, echo, echo_server, read_binary_call
 from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
 from thrift.protocol.TCompactProtocol import TCompactProtocolFactory
 from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
@@ -19,6 +18,7 @@ from thrift.Thrift import TApplicationException
 from thrift.transport.THeaderTransport import THeaderSubprotocolID
 from thrift.transport.TTransport import TTransportException
 
+from tests.runtime_support import RawServer, binary_reply, echo, echo_server, read_binary_call
 from thriftbuild import (
     ThriftClient,
     ThriftConnectionPool,

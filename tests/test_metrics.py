@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runtime_support import echo, echo_server, wait_until
 
+from tests.runtime_support import echo, echo_server, wait_until
 from thriftbuild import ThriftClient, configure_context, errors
 from thriftbuild.metrics import ClientMetrics
 
@@ -121,7 +121,7 @@ def test_runtime_without_prometheus_client_still_calls(echo: Any) -> None:
         import sys
         sys.modules["prometheus_client"] = None  # any import of it now fails
         sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parent.parent)!r}]
-        import runtime_support as rs
+        from tests import runtime_support as rs
         from thriftbuild import ThriftClient, configure_context
         from thriftbuild.metrics import default_metrics
         assert default_metrics() is None

@@ -8,11 +8,11 @@ import time
 from typing import Any
 
 import pytest
-from runtime_support import RawServer, echo, echo_server, wait_until
 from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
 from thrift.transport.THeaderTransport import THeaderSubprotocolID
 from thrift.transport.TTransport import TTransportException
 
+from tests.runtime_support import RawServer, echo, echo_server, wait_until
 from thriftbuild import errors
 from thriftbuild.pool import ThriftConnectionPool
 
@@ -233,7 +233,7 @@ def test_pool_idle_connection_closed_by_server_discarded_at_checkout(echo: Any) 
 
 
 def _reply_then_chatter(conn: socket.socket, server: RawServer) -> None:
-    from runtime_support import read_binary_call
+    from tests.runtime_support import read_binary_call
 
     while True:
         try:
@@ -246,7 +246,7 @@ def _reply_then_chatter(conn: socket.socket, server: RawServer) -> None:
 
 
 def test_pool_unexpected_bytes_on_idle_connection_discarded(echo: Any) -> None:
-    from runtime_support import binary_reply
+    from tests.runtime_support import binary_reply
 
     server = RawServer(_reply_then_chatter)
     server.make_reply = lambda name, seqid: binary_reply(  # type: ignore[attr-defined]

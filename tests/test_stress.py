@@ -16,14 +16,14 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(1, str(Path(__file__).resolve().parent.parent))
+# Run as a script (the gevent test does), ``tests`` must be importable from the root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pytest
-import runtime_support as rs
-from runtime_support import echo
 from thrift.transport.TTransport import TTransportException
 
+from tests import runtime_support as rs
+from tests.runtime_support import echo
 from thriftbuild import ThriftConnectionPool, ThriftContextFactory
 
 __all__ = ["echo"]  # the session fixture, re-exported for pytest
