@@ -13,24 +13,86 @@ __version__ = "0.1.0"
 
 # Public name -> module that defines it.
 _EXPORTS: dict[str, str] = {
+    # build side
     "ThriftBuildPyCommand": "thriftbuild.build.commands",
     "BuildThriftCommand": "thriftbuild.build.commands",
     "generate_to_directory": "thriftbuild.build.generate",
     "ThriftBuildError": "thriftbuild.errors",
+    # runtime side
+    "CallTimeoutError": "thriftbuild.errors",
+    "ClientConfigError": "thriftbuild.errors",
+    "ConnectFailedError": "thriftbuild.errors",
+    "ConnectionLostError": "thriftbuild.errors",
+    "PoolExhaustedError": "thriftbuild.errors",
+    "ResponseMismatchError": "thriftbuild.errors",
+    "RetriesExhaustedError": "thriftbuild.errors",
+    "ThriftClientError": "thriftbuild.errors",
+    "ClientContext": "thriftbuild.client",
+    "PooledClientProxy": "thriftbuild.client",
+    "ThriftClient": "thriftbuild.client",
+    "ThriftContextFactory": "thriftbuild.client",
+    "configure_context": "thriftbuild.client",
+    "Endpoint": "thriftbuild.config",
+    "EndpointConfiguration": "thriftbuild.config",
+    "InternetAddress": "thriftbuild.config",
+    "Timespan": "thriftbuild.config",
+    "ThriftConnectionPool": "thriftbuild.pool",
+    "thrift_pool_from_config": "thriftbuild.pool",
+    "RetryPolicy": "thriftbuild.retry",
 }
 
 __all__ = [
     "BuildThriftCommand",
+    "CallTimeoutError",
+    "ClientConfigError",
+    "ClientContext",
+    "ConnectFailedError",
+    "ConnectionLostError",
+    "Endpoint",
+    "EndpointConfiguration",
+    "InternetAddress",
+    "PoolExhaustedError",
+    "PooledClientProxy",
+    "ResponseMismatchError",
+    "RetriesExhaustedError",
+    "RetryPolicy",
     "ThriftBuildError",
     "ThriftBuildPyCommand",
+    "ThriftClient",
+    "ThriftClientError",
+    "ThriftConnectionPool",
+    "ThriftContextFactory",
+    "Timespan",
     "__version__",
+    "configure_context",
     "generate_to_directory",
+    "thrift_pool_from_config",
 ]
 
 if TYPE_CHECKING:
     from thriftbuild.build.commands import BuildThriftCommand, ThriftBuildPyCommand
     from thriftbuild.build.generate import generate_to_directory
-    from thriftbuild.errors import ThriftBuildError
+    from thriftbuild.client import (
+        ClientContext,
+        PooledClientProxy,
+        ThriftClient,
+        ThriftContextFactory,
+        configure_context,
+    )
+    from thriftbuild.config import Endpoint, EndpointConfiguration, InternetAddress, Timespan
+    from thriftbuild.errors import (
+        CallTimeoutError,
+        ClientConfigError,
+        ConnectFailedError,
+        ConnectionLostError,
+        PoolExhaustedError,
+        ResponseMismatchError,
+        RetriesExhaustedError,
+        ThriftBuildError,
+        ThriftClientError,
+    )
+    from thriftbuild.pool import ThriftConnectionPool, thrift_pool_from_config
+    from thriftbuild.retry import RetryPolicy
 
 
 def __getattr__(name: str) -> Any:

@@ -9,16 +9,27 @@ survives multiprocessing and pip's subprocess boundaries.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
+
+from thrift.transport.TTransport import TTransportException
 
 __all__ = [
+    "CallTimeoutError",
+    "ClientConfigError",
     "CompilerNotFoundError",
     "ConfigurationError",
+    "ConnectFailedError",
+    "ConnectionLostError",
     "GeneratorError",
     "IdlError",
     "IncludeCycleError",
     "IncludeNotFoundError",
     "OutputConflictError",
+    "PoolExhaustedError",
+    "ResponseMismatchError",
+    "RetriesExhaustedError",
     "ThriftBuildError",
+    "ThriftClientError",
 ]
 
 
@@ -92,3 +103,112 @@ class GeneratorError(ThriftBuildError):
 
 class OutputConflictError(ThriftBuildError):
     """Generated output would overwrite files thriftbuild does not own, or collide."""
+
+
+# --------------------------------------------------------------------------------------
+# Runtime side.  The pool's seed API promises that everything it raises derives from
+# thrift's TTransportException, so user code written for baseplate keeps catching it.
+
+
+class ClientConfigError(ValueError):
+    """A client setting in the application config is missing or invalid.
+
+    Attributes:
+        key: the full config key, e.g. ``foo.timeout``.
+        value: the raw value found (``None`` when the key is missing).
+        reason: what is wrong with it.
+    """
+
+    def __init__(self, key: str, value: str | None, reason: str) -> None:
+        super().__init__(key, value, reason)
+        self.key = key
+        self.value = value
+        self.reason = reason
+
+    def __str__(self) -> str:
+        if self.value is None:
+            return f"{self.key}: {self.reason}"
+        return f"{self.key} = {self.value!r}: {self.reason}"
+
+
+class ThriftClientError(TTransportException):  # type: ignore[misc]
+    """Base class of every error raised by the pooled client runtime.
+
+    Attributes:
+        type: a ``TTransportException`` type code (``NOT_OPEN``, ``TIMED_OUT``, ...).
+        message: one line naming the endpoint and, where known, the method.
+        endpoint: the endpoint as written in the config, or ``""``.
+        method: the Thrift method being called, or ``""``.
+        request_sent: ``False`` when no byte of the request reached the socket, so
+            the server provably did not execute it; ``True`` when it may have run.
+    """
+
+    default_type = TTransportException.UNKNOWN
+    #: Whether the request may have reached the server; subclasses fix it per failure.
+    default_request_sent = True
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str = "",
+        method: str = "",
+        request_sent: bool | None = None,
+        type: int | None = None,
+    ) -> None:
+        super().__init__(self.default_type if type is None else type, message)
+        self.endpoint = endpoint
+        self.method = method
+        self.request_sent = self.default_request_sent if request_sent is None else request_sent
+
+    def __str__(self) -> str:
+        return str(self.message)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        kwargs = {
+            "endpoint": self.endpoint,
+            "method": self.method,
+            "request_sent": self.request_sent,
+            "type": self.type,
+        }
+        return (_rebuild_client_error, (type(self), self.message, kwargs))
+
+
+def _rebuild_client_error(
+    cls: type[ThriftClientError], message: str, kwargs: dict[str, Any]
+) -> ThriftClientError:
+    return cls(message, **kwargs)
+
+
+class PoolExhaustedError(ThriftClientError):
+    """No connection slot came free within the pool's timeout; nothing was sent."""
+
+    default_type = TTransportException.NOT_OPEN
+    default_request_sent = False
+
+
+class ConnectFailedError(ThriftClientError):
+    """Every attempt to open a connection to the endpoint failed; nothing was sent."""
+
+    default_type = TTransportException.NOT_OPEN
+    default_request_sent = False
+
+
+class CallTimeoutError(ThriftClientError):
+    """The socket timed out during a call (``request_sent`` says whether it may have run)."""
+
+    default_type = TTransportException.TIMED_OUT
+
+
+class ConnectionLostError(ThriftClientError):
+    """The connection failed during a call: reset, EOF or another socket error."""
+
+    default_type = TTransportException.END_OF_FILE
+
+
+class ResponseMismatchError(ThriftClientError):
+    """A response did not answer the request sent (wrong sequence id or method name)."""
+
+
+class RetriesExhaustedError(ThriftClientError):
+    """A retrying call ran out of attempts or budget; the last failure is its cause."""

@@ -1,0 +1,53 @@
+"""Developer and CI sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``demo``, ``bench``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nox
+
+nox.options.sessions = ["lint", "typecheck", "tests"]
+nox.options.reuse_existing_virtualenvs = True
+
+ROOT = Path(__file__).parent
+PYTHON = "3.11"
+
+
+@nox.session(python=PYTHON)
+def tests(session: nox.Session) -> None:
+    """Run the test suite (the Apache compiler is used when installed; CI requires it)."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install("ruff>=0.6")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session(python=PYTHON)
+def typecheck(session: nox.Session) -> None:
+    """mypy --strict on the package."""
+    session.install("-e", ".[metrics]", "mypy>=1.10", "types-setuptools")
+    session.run("mypy", "--strict", "thriftbuild")
+
+
+@nox.session(python=PYTHON)
+def demo(session: nox.Session) -> None:
+    """Build examples/greeter with pip (thriftbuild generates its code), serve it, call it."""
+    wheels = Path(session.create_tmp()) / "wheels"
+    session.run("python", "-m", "pip", "wheel", "--no-deps", "-q", "-w", str(wheels), ".")
+    # The example's isolated build finds thriftbuild (not on PyPI) in the local wheels.
+    session.install("--find-links", str(wheels), "./examples/greeter")
+    session.run("python", "examples/demo.py")
+
+
+@nox.session(python=PYTHON)
+def bench(session: nox.Session) -> None:
+    """Benchmarks (never part of the tests): peers side by side, ratios printed."""
+    session.install("-e", ".[test]")
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run("python", str(script), *session.posargs)

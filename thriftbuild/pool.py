@@ -1,0 +1,498 @@
+"""A thread-safe pool of Thrift client connections to one endpoint.
+
+Invariants (all pool state is guarded by ``_lock``; socket I/O never
+happens while holding it):
+
+* ``_in_use + len(_idle) <= size``: ``size`` caps open connections.
+* A connection is in ``_idle`` only if its last use ended cleanly *and* it has
+  nothing unread; it is checked again for unexpected bytes or EOF at checkout,
+  because the server may have written or closed while it sat idle.
+* ``_idle`` is a stack: the most recently used connection is reused first, so idle
+  ones age out through ``max_age`` instead of being kept warm by round-robin.
+* After ``os.fork()`` the child drops every connection inherited from the parent
+  (closing only its own descriptors) and starts a new generation; a connection
+  from an old generation is never put back.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import os
+import socket
+import threading
+import time
+import weakref
+from collections.abc import Mapping
+from typing import Any
+
+from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
+from thrift.protocol.TProtocol import TProtocolException
+from thrift.Thrift import TApplicationException, TException
+from thrift.transport.THeaderTransport import THeaderSubprotocolID
+from thrift.transport.TTransport import TTransportException
+
+from thriftbuild import _transport, config
+from thriftbuild.errors import ClientConfigError, ConnectFailedError, PoolExhaustedError
+from thriftbuild.metrics import PoolInstruments, default_metrics
+
+__all__ = ["ThriftConnectionPool", "is_idl_exception", "thrift_pool_from_config"]
+
+_DEFAULT_PROTOCOL_FACTORY = THeaderProtocolFactory(default_protocol=THeaderSubprotocolID.COMPACT)
+
+
+def _protocol_by_name(text: str) -> Any:
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
+    from thrift.protocol.TCompactProtocol import TCompactProtocolAcceleratedFactory
+
+    factories = {
+        "header": _DEFAULT_PROTOCOL_FACTORY,
+        "header-compact": _DEFAULT_PROTOCOL_FACTORY,
+        "header-binary": THeaderProtocolFactory(default_protocol=THeaderSubprotocolID.BINARY),
+        "binary": TBinaryProtocolAcceleratedFactory(),
+        "compact": TCompactProtocolAcceleratedFactory(),
+    }
+    try:
+        return factories[text.strip().lower()]
+    except KeyError:
+        raise ValueError("expected one of: " + ", ".join(factories)) from None
+
+
+def _transport_by_name(text: str) -> str:
+    value = text.strip().lower()
+    if value not in ("buffered", "framed"):
+        raise ValueError("expected buffered or framed")
+    return value
+
+
+def is_idl_exception(exc: BaseException) -> bool:
+    """Whether ``exc`` is an exception declared in the IDL (the call itself went fine)."""
+    return (
+        isinstance(exc, TException)
+        and not isinstance(exc, (TTransportException, TApplicationException, TProtocolException))
+        and getattr(type(exc), "thrift_spec", None) is not None
+    )
+
+
+def _seconds(value: float | datetime.timedelta) -> float:
+    if isinstance(value, datetime.timedelta):
+        return value.total_seconds()
+    return float(value)
+
+
+class Connection:
+    """One open connection: its channel, its protocol and bookkeeping."""
+
+    __slots__ = ("born", "channel", "clients", "epoch", "generation", "protocol", "seqid")
+
+    def __init__(
+        self, channel: _transport.Channel, protocol: Any, generation: int, epoch: int
+    ) -> None:
+        self.channel = channel
+        self.protocol = protocol
+        self.born = time.monotonic()
+        self.generation = generation  # the pool's fork generation it belongs to
+        self.epoch = epoch  # the pool's close() epoch it was opened in
+        self.seqid = 0
+        self.clients: dict[type, Any] = {}
+
+    def close(self) -> None:
+        self.channel.close()
+
+
+_live_pools: weakref.WeakSet[ThriftConnectionPool] = weakref.WeakSet()
+
+
+def _reset_pools_after_fork() -> None:
+    for pool in list(_live_pools):
+        pool._after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_reset_pools_after_fork)
+
+
+class ThriftConnectionPool:
+    """A pool of connections to one Thrift endpoint (baseplate's API and defaults).
+
+    Connections open lazily, at most ``size`` at a time; a caller waits up to
+    ``timeout`` for a free slot. Every exception the pool raises derives from
+    ``TTransportException``.
+
+    Args:
+        endpoint: an :class:`~thriftbuild.config.EndpointConfiguration`, or its text
+            (``host:port``, ``[::1]:port``, ``unix:/path``).
+        size: most connections open at once.
+        max_age: seconds (or a timedelta) after which a connection is replaced.
+        timeout: seconds (or a timedelta) bounding the wait for a slot plus the
+            connect, and each socket operation of a call.
+        max_retries: connection attempts before giving up (at least one).
+        protocol_factory: a Thrift protocol factory; THeader with the compact
+            sub-protocol by default. Apache's header, binary and compact factories
+            get a faster, reply-checking equivalent; others are used as given.
+        max_connection_attempts: baseplate's newer name for ``max_retries``.
+        transport_factory: ``"buffered"`` (default) or ``"framed"`` (or thrift's
+            transport factories); ignored for THeader, which frames itself.
+        connect_backoff: pause after the first failed connect, doubled each time.
+        name: the client name used in metrics and messages (default: the endpoint).
+        metrics: a :class:`~thriftbuild.metrics.ClientMetrics`, ``None`` for the
+            default registry when prometheus_client is installed, or ``False``.
+    """
+
+    def __init__(
+        self,
+        endpoint: config.EndpointConfiguration | str,
+        size: int = 10,
+        max_age: float | datetime.timedelta = 120,
+        timeout: float | datetime.timedelta = 1,
+        max_retries: int = 3,
+        protocol_factory: Any = _DEFAULT_PROTOCOL_FACTORY,
+        *,
+        max_connection_attempts: int | None = None,
+        transport_factory: Any = None,
+        connect_backoff: float = 0.02,
+        name: str | None = None,
+        metrics: Any = None,
+    ) -> None:
+        if isinstance(endpoint, str):
+            endpoint = config.Endpoint(endpoint)
+        if size < 1:
+            raise ValueError(f"size must be at least 1, not {size}")
+        self.endpoint = endpoint
+        self.size = size
+        self.max_age = _seconds(max_age)
+        self.timeout = _seconds(timeout)
+        if not self.timeout > 0:
+            raise ValueError(f"timeout must be positive, not {timeout}")
+        attempts = max_retries if max_connection_attempts is None else max_connection_attempts
+        self.max_connection_attempts = max(1, attempts)
+        self.protocol_factory = protocol_factory
+        self._framing = _transport.framing_for(protocol_factory, transport_factory)
+        self.connect_backoff = connect_backoff
+        self.name = name or str(endpoint)
+        self._endpoint_text = str(endpoint)
+
+        # State changes take the plain lock (cheap); only waiting needs the Condition.
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._idle: list[Connection] = []
+        self._in_use = 0
+        self._waiting = 0
+        self._generation = 0  # bumped in a forked child: older connections are the parent's
+        self._epoch = 0  # bumped by close(): older connections are not reused
+
+        if metrics is None:
+            metrics = default_metrics()
+        self._metrics: PoolInstruments | None = metrics.pool(self.name) if metrics else None
+        if self._metrics is not None:
+            self._metrics.watch(self)
+        _live_pools.add(self)
+
+    # -- state -----------------------------------------------------------------------
+
+    @property
+    def max_retries(self) -> int:
+        """Connection attempts before giving up (baseplate's older name)."""
+        return self.max_connection_attempts
+
+    @property
+    def checkedout(self) -> int:
+        """Connection slots in use right now."""
+        return self._in_use
+
+    @property
+    def idle(self) -> int:
+        """Open connections waiting in the pool."""
+        return len(self._idle)
+
+    @property
+    def waiting(self) -> int:
+        """Callers blocked waiting for a slot."""
+        return self._waiting
+
+    @property
+    def headers_supported(self) -> bool:
+        """Whether calls through this pool can carry THeader headers."""
+        return self._framing == _transport.HEADER
+
+    def __repr__(self) -> str:
+        return (
+            f"<ThriftConnectionPool {self._endpoint_text} size={self.size} "
+            f"in_use={self._in_use} idle={len(self._idle)} waiting={self._waiting}>"
+        )
+
+    def close(self) -> None:
+        """Close every idle connection; ones in use are closed when given back.
+
+        The pool stays usable: later calls open new connections.
+        """
+        with self._lock:
+            idle, self._idle = self._idle, []
+            self._epoch += 1
+        for conn in idle:
+            conn.close()
+
+    def _after_fork(self) -> None:
+        # Runs in a forked child, where other threads are gone. The lock may have been
+        # held by one of them at fork time, so it is replaced, not acquired. Closing
+        # the child's copies of the descriptors leaves the parent's sockets untouched.
+        for conn in self._idle:
+            conn.close()
+        self._lock = threading.Lock()
+        self._cond = threading.Condition(self._lock)
+        self._idle = []
+        self._in_use = 0
+        self._waiting = 0
+        self._generation += 1
+
+    # -- checkout and checkin ----------------------------------------------------------
+
+    def checkout(
+        self, deadline: float | None = None, start: float | None = None, *, timed: bool = True
+    ) -> Connection:
+        """Take a connection, waiting for a slot and connecting as needed.
+
+        Args:
+            deadline: a ``time.monotonic()`` time bounding the wait and the connect;
+                ``timeout`` seconds from now if omitted.
+            start: when the caller started waiting (``time.monotonic()``), if known.
+            timed: record the wait in the pool's metrics (callers that record it
+                themselves pass ``False``).
+
+        Returns:
+            A connection that must be given back with :meth:`checkin`.
+
+        Raises:
+            PoolExhaustedError: no slot came free in time (nothing was sent).
+            ConnectFailedError: every connection attempt failed (nothing was sent).
+        """
+        if start is None:
+            start = time.monotonic()
+        if deadline is None:
+            deadline = start + self.timeout
+        lock = self._lock
+        with lock:
+            if self._in_use >= self.size:
+                self._wait_for_slot(deadline)
+            self._in_use += 1
+            conn = self._idle.pop() if self._idle else None
+            generation = self._generation
+            epoch = self._epoch
+        try:
+            while conn is not None:
+                if start - conn.born > self.max_age:
+                    reason = "max_age"
+                elif not conn.channel.is_reusable():
+                    reason = "unhealthy"
+                else:
+                    break
+                self._evict(conn, reason)
+                with lock:
+                    conn = self._idle.pop() if self._idle else None
+            if conn is None:
+                conn = self._connect(deadline, generation, epoch)
+        except BaseException:
+            self._release_slot(generation)
+            raise
+        if timed and self._metrics is not None:
+            self._metrics.waited(time.monotonic() - start)
+        return conn
+
+    def _wait_for_slot(self, deadline: float) -> None:
+        # Called with the lock held; Condition.wait releases it while blocked.
+        self._waiting += 1
+        try:
+            while self._in_use >= self.size:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise PoolExhaustedError(
+                        f"no connection to {self._endpoint_text} within {self.timeout:g}s "
+                        f"(pool size {self.size}, {self._in_use} in use, "
+                        f"{self._waiting - 1} other callers waiting)",
+                        endpoint=self._endpoint_text,
+                    )
+                self._cond.wait(remaining)
+        finally:
+            self._waiting -= 1
+
+    def _evict(self, conn: Connection, reason: str) -> None:
+        conn.close()
+        if self._metrics is not None:
+            self._metrics.evicted(reason)
+
+    def _release_slot(self, generation: int) -> None:
+        with self._lock:
+            if generation == self._generation:
+                self._in_use -= 1
+            if self._waiting:
+                self._cond.notify()
+
+    def checkin(self, conn: Connection, reusable: bool) -> None:
+        """Give a connection back; it is closed unless ``reusable`` and still fit.
+
+        Args:
+            conn: what :meth:`checkout` returned.
+            reusable: whether its last use ended cleanly (a complete exchange).
+        """
+        reason = "error"
+        # Only a cheap buffer check here; the socket itself is checked at checkout,
+        # which also catches whatever arrives while the connection sits idle.
+        if reusable and conn.channel.has_unread():
+            reusable, reason = False, "unhealthy"
+        with self._lock:
+            # A connection from before a fork belongs to the parent: its slot was
+            # already reset in this process, so it is neither counted nor reused.
+            current = conn.generation == self._generation
+            if current:
+                self._in_use -= 1
+                if reusable and conn.epoch != self._epoch:
+                    reusable, reason = False, "closed"
+                if reusable:
+                    self._idle.append(conn)
+                if self._waiting:
+                    self._cond.notify()
+        if not (current and reusable):
+            self._evict(conn, reason if current else "fork")
+
+    def _open_socket(self, timeout: float) -> socket.socket:
+        endpoint = self.endpoint
+        address = endpoint.address
+        if isinstance(address, str):
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            try:
+                sock.settimeout(timeout)
+                sock.connect(address)
+            except BaseException:
+                sock.close()
+                raise
+            return sock
+        sock = socket.create_connection((address.host, address.port), timeout=timeout)
+        with contextlib.suppress(OSError):  # not fatal: only latency suffers
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        return sock
+
+    def _connect(self, deadline: float, generation: int, epoch: int) -> Connection:
+        last: OSError | None = None
+        tried = 0
+        for attempt in range(self.max_connection_attempts):
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            tried += 1
+            try:
+                sock = self._open_socket(min(self.timeout, remaining))
+            except OSError as exc:
+                last = exc
+                if self._metrics is not None:
+                    self._metrics.connect_failed()
+                pause = self.connect_backoff * 2**attempt
+                if attempt + 1 < self.max_connection_attempts:
+                    time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+                continue
+            channel = _transport.Channel(sock, self._endpoint_text, self._framing, self.timeout)
+            protocol = _transport.make_protocol(channel, self.protocol_factory)
+            if self._metrics is not None:
+                self._metrics.connected()
+            return Connection(channel, protocol, generation, epoch)
+        why = f": {last}" if last is not None else " before the deadline"
+        raise ConnectFailedError(
+            f"could not connect to {self._endpoint_text} "
+            f"({tried} of {self.max_connection_attempts} attempts made){why}",
+            endpoint=self._endpoint_text,
+        ) from last
+
+    def connection(self) -> _Lease:
+        """Check out a connection for a ``with`` block, which gets its protocol.
+
+        The connection goes back to the pool when the block ends normally or through
+        an exception declared in the IDL; any other exception (including
+        ``KeyboardInterrupt`` and greenlet kills) closes it, because the state of
+        the exchange on the wire is unknown. Each socket operation is bounded by
+        ``timeout``.
+
+        Returns:
+            A context manager yielding a Thrift protocol; pass it to a generated
+            ``Client``.
+        """
+        return _Lease(self)
+
+
+class _Lease:
+    """``pool.connection()``: a class, not a generator, because Apache's generated
+    exceptions are immutable and ``contextlib`` would fail setting their traceback."""
+
+    __slots__ = ("_conn", "_pool")
+
+    def __init__(self, pool: ThriftConnectionPool) -> None:
+        self._pool = pool
+        self._conn: Connection | None = None
+
+    def __enter__(self) -> Any:
+        conn = self._conn = self._pool.checkout()
+        conn.channel.begin_call(None, "")
+        return conn.protocol
+
+    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
+        conn, self._conn = self._conn, None
+        if conn is not None:
+            self._pool.checkin(conn, exc is None or is_idl_exception(exc))
+
+
+def thrift_pool_from_config(
+    app_config: Mapping[str, str], prefix: str, **kwargs: Any
+) -> ThriftConnectionPool:
+    """Make a :class:`ThriftConnectionPool` from ``prefix``-ed keys of a flat config.
+
+    Keys: ``endpoint`` (required), ``size`` (default 10), ``max_age`` (Timespan,
+    default 1 minute), ``timeout`` (Timespan, default 1 second), ``max_retries`` or
+    ``max_connection_attempts`` (default 3), ``protocol`` (``header``,
+    ``header-binary``, ``binary``, ``compact``) and ``transport`` (``buffered``,
+    ``framed``). Keyword arguments win over the config.
+
+    Args:
+        app_config: the flat application config.
+        prefix: the section, e.g. ``"foo."`` (the dot is added when missing).
+        **kwargs: passed to :class:`ThriftConnectionPool`, overriding the config.
+
+    Returns:
+        The pool.
+
+    Raises:
+        ClientConfigError: a key is missing or invalid; it names the key and value.
+    """
+    if not prefix.endswith("."):
+        prefix += "."
+    spec = {
+        "endpoint": config.Option(config.Endpoint, required="endpoint" not in kwargs),
+        "size": config.Option(config.PositiveInteger),
+        "max_age": config.Option(config.Timespan),
+        "timeout": config.Option(config.Timespan),
+        "max_retries": config.Option(config.PositiveInteger),
+        "max_connection_attempts": config.Option(config.PositiveInteger),
+        "protocol": config.Option(_protocol_by_name),
+        "transport": config.Option(_transport_by_name),
+    }
+    options = config.parse_options(app_config, prefix, spec)
+    if "max_retries" in options and "max_connection_attempts" in options:
+        raise ClientConfigError(
+            prefix + "max_retries",
+            app_config.get(prefix + "max_retries"),
+            "set max_retries or max_connection_attempts, not both",
+        )
+    params: dict[str, Any] = {
+        "endpoint": options.get("endpoint"),
+        "size": options.get("size", 10),
+        "max_age": options.get("max_age", datetime.timedelta(minutes=1)),
+        "timeout": options.get("timeout", datetime.timedelta(seconds=1)),
+        "max_connection_attempts": options.get(
+            "max_connection_attempts", options.get("max_retries", 3)
+        ),
+    }
+    if "protocol" in options:
+        params["protocol_factory"] = options["protocol"]
+    if "transport" in options:
+        params["transport_factory"] = options["transport"]
+    if "max_retries" in kwargs:
+        params.pop("max_connection_attempts")
+    params.update(kwargs)
+    return ThriftConnectionPool(**params)
