@@ -11,7 +11,7 @@ from typing import Any
 from thrift.protocol import TBinaryProtocol
 from thrift.transport import TSocket, TTransport
 
-__all__ = ["serve", "client_for"]
+__all__ = ["client_for", "serve"]
 
 
 def _handle(processor: Any, conn: socket.socket) -> None:

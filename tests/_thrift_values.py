@@ -34,9 +34,7 @@ def _hashable(ttype: int, spec: Any, seen: frozenset[type] = frozenset()) -> boo
         return all(_hashable(e[1], e[3], seen | {cls}) for e in fields_of(cls))
     if ttype in (TType.LIST, TType.SET):
         return bool(spec[-1]) and _hashable(spec[0], spec[1], seen)
-    if ttype == TType.MAP:
-        return False
-    return True
+    return ttype != TType.MAP
 
 
 def fields_of(cls: type) -> list[tuple[Any, ...]]:
@@ -80,9 +78,7 @@ def struct_strategy(cls: type, depth: int = 0) -> st.SearchStrategy[Any]:
     if depth > 3:
         return st.just(("struct", ()))
     parts = [
-        st.one_of(st.none(), value_strategy(e[1], e[3], depth)).map(
-            lambda v, name=e[2]: (name, v)
-        )
+        st.one_of(st.none(), value_strategy(e[1], e[3], depth)).map(lambda v, name=e[2]: (name, v))
         for e in entries
     ]
     return st.tuples(*parts).map(lambda items: ("struct", tuple(items)))
@@ -124,7 +120,7 @@ def tree(ttype: int, spec: Any, value: Any) -> Any:
     if ttype == TType.LIST:
         return ("list", tuple(tree(spec[0], spec[1], v) for v in value))
     if ttype == TType.SET:
-        return ("set", tuple(sorted((repr(tree(spec[0], spec[1], v)) for v in value))))
+        return ("set", tuple(sorted(repr(tree(spec[0], spec[1], v)) for v in value)))
     if ttype == TType.MAP:
         pairs = ((tree(spec[0], spec[1], k), tree(spec[2], spec[3], v)) for k, v in value.items())
         return ("map", tuple(sorted(pairs, key=repr)))

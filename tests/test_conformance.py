@@ -12,8 +12,6 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
-import os
-import shutil
 import sys
 import threading
 import types
@@ -22,14 +20,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _thrift_server import client_for, serve
-from _thrift_values import decode, fields_of, realize, sample, struct_strategy, tree
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from thrift.protocol import TBinaryProtocol, TCompactProtocol
 from thrift.Thrift import TType
 from thrift.transport import TTransport
 
+from tests._thrift_server import client_for, serve
+from tests._thrift_values import decode, fields_of, realize, sample, struct_strategy, tree
+from tests.conftest import thrift_compiler
 from thriftbuild.build.backends import select_backend
 from thriftbuild.build.discovery import generated_name, plan_files
 from thriftbuild.build.model import GenerationRequest, GeneratorOptions
@@ -49,12 +48,15 @@ PROTOCOLS = {
 #: checked to still fail, so a fix upstream makes this test fail until it is removed.
 COMPILER_SIDE_BROKEN = {
     ("DebugProtoTest", "Inherited", True): "same-file `extends` leaves `import DebugProtoTest.Srv`",
-    ("DebugProtoTest", "Inherited", False): "same-file `extends` leaves `import DebugProtoTest.Srv`",
+    (
+        "DebugProtoTest",
+        "Inherited",
+        False,
+    ): "same-file `extends` leaves `import DebugProtoTest.Srv`",
     ("NameConflictTest", "*", True): "fields named read/write clash with methods in __slots__",
     ("NameConflictTest", "extern", False): "argument Foo_args hides class Foo_args; "
     "fields named read/write hide the methods nested values are written with",
 }
-
 
 
 def _corpus_files() -> list[str]:
@@ -76,15 +78,10 @@ FILES = _corpus_files()
 
 
 @pytest.fixture(scope="module")
-def compiler() -> str:
+def thrift_path() -> str | None:
     if not FILES:
         pytest.skip(f"IDL corpus not found at {CORPUS}")
-    found = shutil.which("thrift")
-    if found is None:
-        if os.environ.get("CI"):
-            pytest.fail("the Apache Thrift compiler `thrift` must be on PATH in CI")
-        pytest.skip("the Apache Thrift compiler `thrift` is not on PATH")
-    return found
+    return thrift_compiler()  # skips locally, fails in CI, when missing
 
 
 @pytest.fixture(scope="module")
@@ -100,8 +97,9 @@ def import_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 def _generate(backend_name: str, relative: str, prefix: str, root: Path, slots: bool) -> None:
     """Generate ``relative`` and its includes as packages under ``root/prefix``."""
     path = CORPUS / relative
-    plan = plan_files([path], include_dirs=_include_dirs(relative), root=CORPUS,
-                      search_installed=False)
+    plan = plan_files(
+        [path], include_dirs=_include_dirs(relative), root=CORPUS, search_installed=False
+    )
     backend = select_backend(backend_name)
     options = GeneratorOptions(("slots",) if slots else ())
     renamed = {
@@ -145,7 +143,7 @@ _SEEN: dict[str, int] = {}
 
 
 @pytest.fixture(scope="module", params=FILES or ["(no corpus)"])
-def sides(request: pytest.FixtureRequest, compiler: str, import_root: Path) -> Sides:
+def sides(request: pytest.FixtureRequest, thrift_path: str | None, import_root: Path) -> Sides:
     relative: str = request.param
     index = _SEEN.setdefault(relative, len(_SEEN))
     stem = Path(relative).stem
@@ -184,9 +182,20 @@ def _normal_spec(value: Any) -> Any:
     if isinstance(value, (set, frozenset)):
         return ("set", tuple(sorted(repr(_normal_spec(v)) for v in value)))
     if isinstance(value, dict):
-        return ("dict", tuple(sorted(repr((_normal_spec(k), _normal_spec(v))) for k, v in value.items())))
+        return (
+            "dict",
+            tuple(sorted(repr((_normal_spec(k), _normal_spec(v))) for k, v in value.items())),
+        )
     if hasattr(value, "thrift_spec"):
-        return ("struct", type(value).__name__, _normal_spec(vars(value) if hasattr(value, "__dict__") else [getattr(value, n) for n in value.__slots__]))
+        return (
+            "struct",
+            type(value).__name__,
+            _normal_spec(
+                vars(value)
+                if hasattr(value, "__dict__")
+                else [getattr(value, n) for n in value.__slots__]
+            ),
+        )
     return value
 
 
@@ -219,7 +228,9 @@ def test_conformance_corpus_file_same_public_api(sides: Sides) -> None:
                     assert c_value._VALUES_TO_NAMES == p_value._VALUES_TO_NAMES, where
                     assert c_value._NAMES_TO_VALUES == p_value._NAMES_TO_VALUES, where
                 if _is_struct(c_value):
-                    assert _normal_spec(c_value.thrift_spec) == _normal_spec(p_value.thrift_spec), where
+                    assert _normal_spec(c_value.thrift_spec) == _normal_spec(p_value.thrift_spec), (
+                        where
+                    )
                     assert _params(c_value.__init__) == _params(p_value.__init__), where
                     c_default = tree(TType.STRUCT, [c_value, None], c_value())
                     assert c_default == tree(TType.STRUCT, [p_value, None], p_value()), where
@@ -302,7 +313,9 @@ class _Handler:
         def call(*args: Any) -> Any:
             by_name = {e[2]: e for e in fields_of(args_cls)}
             names = _params(getattr(self.client_cls, method))
-            received = {n: tree(by_name[n][1], by_name[n][3], a) for n, a in zip(names, args)}
+            received = {
+                n: tree(by_name[n][1], by_name[n][3], a) for n, a in zip(names, args, strict=True)
+            }
             self.received.append((method, received))
             if result_cls is None:
                 self.oneway_done.set()
@@ -323,16 +336,18 @@ def _methods(client_cls: type) -> list[str]:
     return sorted(
         name
         for name in dir(client_cls)
-        if not name.startswith("_") and _find(client_cls, f"{name}_args") is not None
+        if not name.startswith("_")
+        and _find(client_cls, f"{name}_args") is not None
         and not name.startswith(("send_", "recv_"))
     )
 
 
 def _exercise(server_module: types.ModuleType, client_module: types.ModuleType) -> None:
     handler = _Handler(server_module.Client)
-    with serve(server_module.Processor(handler)) as port, client_for(
-        client_module.Client, port
-    ) as client:
+    with (
+        serve(server_module.Processor(handler)) as port,
+        client_for(client_module.Client, port) as client,
+    ):
         for method in _methods(client_module.Client):
             args_cls = _find(client_module.Client, f"{method}_args")
             result_cls = _find(client_module.Client, f"{method}_result")

@@ -139,8 +139,7 @@ class Codec:
         if kind == "map":
             key, val = rtype.args
             return [
-                f"{indent}oprot.writeMapBegin({self.ttype(key)}, {self.ttype(val)}, "
-                f"len({value}))",
+                f"{indent}oprot.writeMapBegin({self.ttype(key)}, {self.ttype(val)}, len({value}))",
                 f"{indent}for kiter{n}, viter{n} in {value}.items():",
                 *self.write(key, f"kiter{n}", inner),
                 *self.write(val, f"viter{n}", inner),

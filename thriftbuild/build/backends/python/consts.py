@@ -102,8 +102,9 @@ class ConstRenderer:
         parts = ident.split(".")
         if len(parts) >= 2:
             enum_ref = self.program.lookup(self.path, ".".join(parts[:-1]), pos)
-            if enum_ref is not None and isinstance(enum_ref[1], idl.Enum):
-                where, enum = enum_ref
+            enum = None if enum_ref is None else enum_ref[1]
+            if enum_ref is not None and isinstance(enum, idl.Enum):
+                where = enum_ref[0]
                 for value in enum.values:
                     if value.name == parts[-1]:
                         rtype = RType("enum", name=enum.name, source=where)
@@ -133,17 +134,21 @@ class ConstRenderer:
             if ref is None:
                 raise self.error(value.pos, f"no constant or enum value named '{ident}'")
             ref_type, expr, enum_value = ref
-            if rtype.kind == "enum" and ref_type.kind == "enum" and (
-                ref_type.name != rtype.name or ref_type.source != rtype.source
+            if (
+                rtype.kind == "enum"
+                and ref_type.kind == "enum"
+                and (ref_type.name != rtype.name or ref_type.source != rtype.source)
             ):
                 raise self.error(
                     value.pos, f"'{ident}' is not a value of enum {rtype.name} ('{name}')"
                 )
             if rtype.kind in _INT_RANGES and enum_value is not None:
                 return expr
-            if ref_type.kind != rtype.kind and not (
-                rtype.kind == "double" and ref_type.kind in _INT_RANGES
-            ) and not (rtype.kind in _INT_RANGES and ref_type.kind in _INT_RANGES):
+            if (
+                ref_type.kind != rtype.kind
+                and not (rtype.kind == "double" and ref_type.kind in _INT_RANGES)
+                and not (rtype.kind in _INT_RANGES and ref_type.kind in _INT_RANGES)
+            ):
                 raise self.mismatch(rtype, value, name)
             return expr
         kind = rtype.kind
@@ -209,9 +214,7 @@ class ConstRenderer:
         enum = self.program.symbols(rtype.source)[rtype.name]
         assert isinstance(enum, idl.Enum)
         if all(v.value != value.value for v in enum.values):
-            raise self.error(
-                value.pos, f"enum {rtype.name} has no value {value.value} ('{name}')"
-            )
+            raise self.error(value.pos, f"enum {rtype.name} has no value {value.value} ('{name}')")
         return str(value.value)
 
     def struct_value(self, rtype: RType, value: idl.ConstValue, name: str) -> str:

@@ -15,8 +15,7 @@ from thriftbuild.build.backends.python.resolve import Resolved
 __all__ = ["Emitter"]
 
 _PRELUDE = [
-    "from thrift.Thrift import TType, TMessageType, TFrozenDict, TException, "
-    "TApplicationException",
+    "from thrift.Thrift import TType, TMessageType, TFrozenDict, TException, TApplicationException",
     "from thrift.protocol.TProtocol import TProtocolException",
     "from thrift.TRecursive import fix_spec",
     "",

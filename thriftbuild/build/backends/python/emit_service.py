@@ -98,7 +98,10 @@ def _client(service: RService, base: str | None) -> list[str]:
         if fn.returns is not None:
             out += ["        if result.success is not None:", "            return result.success"]
         for t in fn.throws:
-            out += [f"        if result.{t.name} is not None:", f"            raise result.{t.name}"]
+            out += [
+                f"        if result.{t.name} is not None:",
+                f"            raise result.{t.name}",
+            ]
         if fn.returns is not None:
             out.append(
                 "        raise TApplicationException(TApplicationException.MISSING_RESULT, "

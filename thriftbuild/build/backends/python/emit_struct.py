@@ -75,7 +75,8 @@ def struct_class(codec: Codec, struct: RStruct, slots: bool) -> list[str]:
         if f.requiredness == "required":
             out += [
                 f"        if self.{f.name} is None:",
-                f"            raise TProtocolException(message='Required field {f.name} is unset!')",
+                "            raise TProtocolException("
+                f"message='Required field {f.name} is unset!')",
             ]
     out += ["        return", ""]
     if struct.kind == "exception":
@@ -94,12 +95,12 @@ def _immutable_methods(struct: RStruct) -> list[str]:
         return [
             "    def __setattr__(self, name, value):",
             f"        if name in {frozen}:",
-            "            raise TypeError(\"can't modify immutable instance\")",
+            '            raise TypeError("can\'t modify immutable instance")',
             f"        super({struct.name}, self).__setattr__(name, value)",
             "",
             "    def __delattr__(self, name):",
             f"        if name in {frozen}:",
-            "            raise TypeError(\"can't modify immutable instance\")",
+            '            raise TypeError("can\'t modify immutable instance")',
             f"        super({struct.name}, self).__delattr__(name)",
             "",
             "    def __hash__(self):",
@@ -108,10 +109,10 @@ def _immutable_methods(struct: RStruct) -> list[str]:
         ]
     return [
         "    def __setattr__(self, *args):",
-        "        raise TypeError(\"can't modify immutable instance\")",
+        '        raise TypeError("can\'t modify immutable instance")',
         "",
         "    def __delattr__(self, *args):",
-        "        raise TypeError(\"can't modify immutable instance\")",
+        '        raise TypeError("can\'t modify immutable instance")',
         "",
         "    def __hash__(self):",
         hash_line,
@@ -173,7 +174,11 @@ def _read_immutable(codec: Codec, struct: RStruct) -> list[str]:
     out += [f"        _v_{f.name} = None" for f in struct.fields]
     out += _read_loop_head()[1:]
     out += _field_dispatch(codec, struct, "_v_{0}")
-    out += ["            iprot.readFieldEnd()", "        iprot.readStructEnd()", "        return cls("]
+    out += [
+        "            iprot.readFieldEnd()",
+        "        iprot.readStructEnd()",
+        "        return cls(",
+    ]
     out += [f"            {f.name}=_v_{f.name}," for f in struct.fields]
     return [*out, "        )", ""]
 
@@ -182,7 +187,8 @@ def _write(codec: Codec, struct: RStruct) -> list[str]:
     out = [
         "    def write(self, oprot):",
         "        if oprot._fast_encode is not None and self.thrift_spec is not None:",
-        "            oprot.trans.write(oprot._fast_encode(self, [self.__class__, self.thrift_spec]))",
+        "            oprot.trans.write("
+        "oprot._fast_encode(self, [self.__class__, self.thrift_spec]))",
         "            return",
         f"        oprot.writeStructBegin({struct.name!r})",
     ]

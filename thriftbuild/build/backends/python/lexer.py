@@ -11,10 +11,46 @@ __all__ = ["KEYWORDS", "Token", "tokenize"]
 
 #: Words the Apache compiler's lexer reserves; they can never be identifiers.
 KEYWORDS = frozenset(
-    """include cpp_include namespace cpp_type xsd_all xsd_optional xsd_nillable xsd_attrs
-    void bool byte i8 i16 i32 i64 double string binary slist senum map list set oneway
-    async typedef struct union exception extends throws service enum const required
-    optional true false""".split()
+    (
+        "include",
+        "cpp_include",
+        "namespace",
+        "cpp_type",
+        "xsd_all",
+        "xsd_optional",
+        "xsd_nillable",
+        "xsd_attrs",
+        "void",
+        "bool",
+        "byte",
+        "i8",
+        "i16",
+        "i32",
+        "i64",
+        "double",
+        "string",
+        "binary",
+        "slist",
+        "senum",
+        "map",
+        "list",
+        "set",
+        "oneway",
+        "async",
+        "typedef",
+        "struct",
+        "union",
+        "exception",
+        "extends",
+        "throws",
+        "service",
+        "enum",
+        "const",
+        "required",
+        "optional",
+        "true",
+        "false",
+    )
 )
 
 # Declarations the compiler still recognises only to say they are gone.

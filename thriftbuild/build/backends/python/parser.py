@@ -19,8 +19,8 @@ from thriftbuild.build.backends.python.idl import (
     Pos,
     Service,
     Struct,
-    TypeRef,
     Typedef,
+    TypeRef,
 )
 from thriftbuild.build.backends.python.lexer import DEPRECATED, Token, tokenize
 from thriftbuild.errors import IdlError
@@ -135,10 +135,7 @@ class _Parser:
             self.separator()
             return True
         if self.accept("namespace"):
-            if self.accept("*"):
-                scope = "*"
-            else:
-                scope = self.ident("a language after 'namespace'").value
+            scope = "*" if self.accept("*") else self.ident("a language after 'namespace'").value
             name_tok = self.tok
             if name_tok.kind not in ("ident", "string", "keyword"):
                 raise self.expected("a namespace name")
@@ -171,7 +168,9 @@ class _Parser:
                 raise self.error(tok, f"'{tok.value}' must come before all definitions")
         if tok.kind == "ident" and tok.value in DEPRECATED:
             self.ident()
-        raise self.expected("a definition (const, typedef, enum, struct, union, exception, service)")
+        raise self.expected(
+            "a definition (const, typedef, enum, struct, union, exception, service)"
+        )
 
     def annotations(self) -> dict[str, str]:
         result: dict[str, str] = {}
@@ -333,7 +332,7 @@ class _Parser:
                 fid = self.int_value(start)
                 self.expect(":")
                 explicit = fid > 0
-                if not explicit and not _INT32_MIN <= fid:
+                if not explicit and not fid >= _INT32_MIN:
                     raise self.error(start, f"field id {start.value} is out of range")
             if fid > 32767:
                 raise self.error(start, f"field id {fid} is out of range (1..32767)")

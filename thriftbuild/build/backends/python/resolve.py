@@ -257,8 +257,10 @@ class Program:
             for f, raw in zip(throws, fn.throws, strict=True):
                 if f.type.kind != "struct" or not self.is_exception(f.type):
                     raise self.error(
-                        path, raw.type.pos, f"throws clause of '{fn.name}' names "
-                        f"'{raw.type.name}', which is not an exception"
+                        path,
+                        raw.type.pos,
+                        f"throws clause of '{fn.name}' names "
+                        f"'{raw.type.name}', which is not an exception",
                     )
             if fn.oneway and throws:
                 raise self.error(path, fn.pos, f"oneway function '{fn.name}' cannot throw")
