@@ -70,7 +70,7 @@ class ConstRenderer:
         if value.kind == "string":
             shown = f'"{value.value}"'
         return self.error(
-            value.pos, f"type error: '{name}' is declared as {_type_name(rtype)}, got {shown}"
+            value.pos, f"type error: {shown} is not a valid {_type_name(rtype)} (in '{name}')"
         )
 
     # -- references ------------------------------------------------------------------
@@ -127,9 +127,15 @@ class ConstRenderer:
             if rtype.kind == "enum" and "." in ident:
                 # Like the compiler, an enum-typed value is looked up by its last part in
                 # the declared enum (EnumTest.thrift writes MyEnum1.ME2_2 for a MyEnum2).
-                own = self.enum_member(rtype, ident.rsplit(".", 1)[1])
+                prefix, member = ident.rsplit(".", 1)
+                own = self.enum_member(rtype, member)
                 if own is not None:
                     return own
+                found = self.program.lookup(self.path, prefix, value.pos)
+                if found is not None and found[1] is self.program.symbols(rtype.source)[rtype.name]:  # type: ignore[index]
+                    raise self.error(
+                        value.pos, f"enum {rtype.name} has no value '{member}' (in '{name}')"
+                    )
             ref = self.reference(ident, value.pos)
             if ref is None:
                 raise self.error(value.pos, f"no constant or enum value named '{ident}'")
@@ -214,7 +220,9 @@ class ConstRenderer:
         enum = self.program.symbols(rtype.source)[rtype.name]
         assert isinstance(enum, idl.Enum)
         if all(v.value != value.value for v in enum.values):
-            raise self.error(value.pos, f"enum {rtype.name} has no value {value.value} ('{name}')")
+            raise self.error(
+                value.pos, f"enum {rtype.name} has no value {value.value} (in '{name}')"
+            )
         return str(value.value)
 
     def struct_value(self, rtype: RType, value: idl.ConstValue, name: str) -> str:
@@ -228,7 +236,7 @@ class ConstRenderer:
         for key, item in value.items():
             if key.kind != "string" or key.value not in fields:
                 raise self.error(
-                    key.pos, f"struct {rtype.name} has no field {key.value!r} ('{name}')"
+                    key.pos, f"struct {rtype.name} has no field {key.value!r} (in '{name}')"
                 )
             target = fields[str(key.value)]
             ftype = self.program.resolve_type(rtype.source, target.type)

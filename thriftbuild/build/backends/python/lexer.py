@@ -72,7 +72,7 @@ DEPRECATED = {
 _TOKEN = re.compile(
     r"""
     (?P<ws>[ \t\r\n\f]+)
-  | (?P<comment>//[^\n]*|\#[^\n]*|/\*.*?\*/)
+  | (?P<comment>//[^\n]*|\#[^\n]*|/\*.*?(?:\*/|\Z))
   | (?P<double>[+-]?(?:[0-9]+\.[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?|[+-]?[0-9]+[eE][+-]?[0-9]+)
   | (?P<hex>[+-]?0[xX][0-9A-Fa-f]+)
   | (?P<int>[+-]?[0-9]+)
@@ -130,8 +130,6 @@ def tokenize(text: str, path: str) -> list[Token]:
         column = pos - line_start + 1
         if m is None:
             ch = text[pos]
-            if text.startswith("/*", pos):
-                raise IdlError(path, line, column, "unterminated comment")
             if ch in "\"'":
                 raise IdlError(path, line, column, "unterminated string literal")
             raise IdlError(path, line, column, f"unexpected character {ch!r}")

@@ -154,14 +154,17 @@ class Program:
     ) -> list[RField]:
         """Resolve a field list, rejecting reused ids and names."""
         result: list[RField] = []
-        ids: set[int] = set()
+        ids: dict[int, str] = {}
         names: set[str] = set()
         for f in fields:
             self.check_name(path, f.name, f.pos)
-            if f.id in ids or f.name in names:
-                what = f"field id {f.id}" if f.id in ids else f"field name '{f.name}'"
-                raise self.error(path, f.pos, f"{what} of '{f.name}' is already used")
-            ids.add(f.id)
+            if f.name in names:
+                raise self.error(path, f.pos, f"field name '{f.name}' is already used")
+            if f.id in ids:
+                raise self.error(
+                    path, f.pos, f"field id {f.id} of '{f.name}' is already used by '{ids[f.id]}'"
+                )
+            ids[f.id] = f.name
             names.add(f.name)
             rtype = self.resolve_type(path, f.type)
             default = None
