@@ -132,7 +132,10 @@ class ConstRenderer:
                 if own is not None:
                     return own
                 found = self.program.lookup(self.path, prefix, value.pos)
-                if found is not None and found[1] is self.program.symbols(rtype.source)[rtype.name]:  # type: ignore[index]
+                if found is not None and (found[0], getattr(found[1], "name", "")) == (
+                    rtype.source,
+                    rtype.name,
+                ):
                     raise self.error(
                         value.pos, f"enum {rtype.name} has no value '{member}' (in '{name}')"
                     )
