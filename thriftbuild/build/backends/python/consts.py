@@ -32,6 +32,25 @@ def _type_name(rtype: RType) -> str:
     return rtype.kind
 
 
+_KIND_RANK = {"int": 0, "double": 1, "string": 2, "map": 3, "list": 4, "ident": 5}
+
+
+def _literal_order(value: idl.ConstValue) -> tuple[int, str | float]:
+    """The compiler's order of map-literal keys: by literal kind, then by value.
+
+    Map entries are written in dict order, so matching it keeps encodings of default
+    values byte-identical with the compiler's code.
+    """
+    rank = _KIND_RANK[value.kind]
+    if value.kind == "int":
+        return rank, int(value.value)  # type: ignore[call-overload]
+    if value.kind == "double":
+        return rank, float(value.value)  # type: ignore[arg-type]
+    if value.kind in ("string", "ident"):
+        return rank, str(value.value)
+    return rank, repr(value.value)
+
+
 class ConstRenderer:
     """Renders constant values of one file.
 
@@ -143,6 +162,10 @@ class ConstRenderer:
             if ref is None:
                 raise self.error(value.pos, f"no constant or enum value named '{ident}'")
             ref_type, expr, enum_value = ref
+            # The compiler takes neither a struct constant by name nor an integer
+            # constant where an enum is expected.
+            if rtype.kind == "struct" or (rtype.kind == "enum" and enum_value is None):
+                raise self.mismatch(rtype, value, name)
             if (
                 rtype.kind == "enum"
                 and ref_type.kind == "enum"
@@ -198,7 +221,7 @@ class ConstRenderer:
                 raise self.mismatch(rtype, value, name)
             pairs = [
                 f"{self.render(rtype.args[0], k, name)}: {self.render(rtype.args[1], v, name)}"
-                for k, v in value.items()
+                for k, v in sorted(value.items(), key=lambda item: _literal_order(item[0]))
             ]
             body = "{" + ", ".join(pairs) + "}"
             if rtype.immutable:

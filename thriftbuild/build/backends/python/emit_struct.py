@@ -171,7 +171,7 @@ def _read_immutable(codec: Codec, struct: RStruct) -> list[str]:
         "            return iprot._fast_decode(None, iprot, [cls, cls.thrift_spec])",
         "        iprot.readStructBegin()",
     ]
-    out += [f"        _v_{f.name} = None" for f in struct.fields]
+    out += [f"        _v_{f.name} = {_default(f)}" for f in struct.fields]
     out += _read_loop_head()[1:]
     out += _field_dispatch(codec, struct, "_v_{0}")
     out += [
