@@ -15,7 +15,7 @@ from thriftbuild.build.backends.python.emit import Emitter
 from thriftbuild.build.backends.python.parser import parse
 from thriftbuild.build.backends.python.resolve import Program
 from thriftbuild.build.model import GeneratedPackage, GenerationRequest
-from thriftbuild.errors import GeneratorError, IncludeCycleError
+from thriftbuild.errors import GeneratorError, IdlError, IncludeCycleError
 
 __all__ = ["PythonBackend", "parse"]
 
@@ -86,6 +86,8 @@ class PythonBackend:
             stack.pop()
 
         visit(request.source.path)
+        if options_strict(request):
+            _check_strict(documents[request.source.path], display[request.source.path])
         program = Program(documents, includes, display)
         modules = {p: s.module for p, s in sources.items()}
         options = request.options
@@ -93,3 +95,25 @@ class PythonBackend:
         emitter = Emitter(request.source.path, modules, header, "slots" in options.gen_options)
         resolved = program.resolve(request.source.path, emitter.qualify)
         return GeneratedPackage(request.source, emitter.files(resolved))
+
+
+def options_strict(request: GenerationRequest) -> bool:
+    """Whether the request asks for the compiler's ``-strict`` checks."""
+    return request.options.strict
+
+
+def _check_strict(doc: idl.Document, display: str) -> None:
+    # -strict's main rule: every field, argument and exception needs an explicit id.
+    lists = [s.fields for s in doc.structs]
+    for service in doc.services:
+        for fn in service.functions:
+            lists += [fn.args, fn.throws]
+    for fields in lists:
+        for f in fields:
+            if not f.explicit_id:
+                raise IdlError(
+                    display,
+                    f.pos.line,
+                    f.pos.column,
+                    f"field '{f.name}' has no explicit id (strict)",
+                )
