@@ -34,6 +34,8 @@ from thriftbuild.build.discovery import generated_name, plan_files
 from thriftbuild.build.model import GenerationRequest, GeneratorOptions
 from thriftbuild.errors import IdlError
 
+pytestmark = [pytest.mark.compiler]
+
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "idl-corpus"
 
 PROTOCOLS = {

@@ -23,7 +23,7 @@ from tests.conftest import CORPUS, FIXTURES, REPO, thrift_compiler
 from thriftbuild.build.backends import select_backend
 from thriftbuild.build.generate import generate_to_directory
 from thriftbuild.build.model import GeneratorOptions
-from thriftbuild.errors import IdlError
+from thriftbuild.errors import GeneratorError, IdlError
 
 DIVERGENCES = FIXTURES / "idl" / "python" / "divergences.thrift"
 FEATURES = FIXTURES / "idl" / "conformance"
@@ -127,6 +127,13 @@ def test_python_backend_strict_option_rejects_implicit_ids(tmp_path: Path) -> No
     with pytest.raises(IdlError, match=r"implicit\.thrift:2:10: field 'name' has no explicit id"):
         generate_to_directory(
             [idl], tmp_path / "strict", backend="python", options=GeneratorOptions(strict=True)
+        )
+
+
+def test_python_backend_unsupported_gen_option_fails_naming_it(tmp_path: Path) -> None:
+    with pytest.raises(GeneratorError, match=r"does not implement gen option\(s\) enum"):
+        generate_to_directory(
+            [DIVERGENCES], tmp_path, backend="python", options=GeneratorOptions(("slots", "enum"))
         )
 
 

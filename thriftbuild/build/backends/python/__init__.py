@@ -21,6 +21,10 @@ __all__ = ["PythonBackend", "parse"]
 
 _VERSION = "1"
 
+# Options of ``thrift --gen py`` this backend honours. new_style and the utf8strings
+# pair change nothing on Python 3 (classes are new-style, strings are str).
+_SUPPORTED = frozenset({"slots", "new_style", "utf8strings", "no_utf8strings"})
+
 
 class PythonBackend:
     """Generates Python packages from IDL without the Apache compiler.
@@ -61,6 +65,15 @@ class PythonBackend:
             IdlError: the IDL (of the file or of one it includes) is invalid.
             GeneratorError: a file cannot be read or an include was not resolved.
         """
+        unsupported = [
+            o for o in request.options.gen_options if o.split("=", 1)[0] not in _SUPPORTED
+        ]
+        if unsupported:
+            raise GeneratorError(
+                f"{request.source.display_path}: the python backend does not implement gen "
+                f"option(s) {', '.join(unsupported)} (it supports {', '.join(sorted(_SUPPORTED))});"
+                " use the compiler backend"
+            )
         sources = dict(request.sources)
         sources.setdefault(request.source.path, request.source)
         documents: dict[Path, idl.Document] = {}
