@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from thriftbuild.build.backends.python.codec import Codec
-from thriftbuild.build.backends.python.emit_service import service_body
+from thriftbuild.build.backends.python.emit_service import helper_structs, service_body
 from thriftbuild.build.backends.python.emit_struct import struct_class, struct_spec
+from thriftbuild.build.backends.python.emit_stubs import StubWriter
 from thriftbuild.build.backends.python.model import REnum
 from thriftbuild.build.backends.python.resolve import Resolved
 
@@ -64,6 +65,14 @@ class Emitter:
         }
         for service in resolved.services:
             files[f"{service.name}.py"] = self.service(resolved, service.name)
+        # Stubs: the annotations the IDL implies, for mypy and IDEs.
+        stubs = StubWriter(self.path, self.modules, self.qualify_service, self.imports(resolved))
+        files["ttypes.pyi"] = self.header + stubs.ttypes(resolved.enums, resolved.structs)
+        files["constants.pyi"] = self.header + stubs.constants(resolved.consts)
+        for service in resolved.services:
+            files[f"{service.name}.pyi"] = self.header + stubs.service(
+                service, helper_structs(service)
+            )
         return files
 
     def _text(self, lines: list[str]) -> str:

@@ -10,7 +10,7 @@ from thriftbuild.build.backends.python.codec import Codec
 from thriftbuild.build.backends.python.emit_struct import instance_name, struct_class, struct_spec
 from thriftbuild.build.backends.python.model import RField, RFunction, RService, RStruct
 
-__all__ = ["service_body"]
+__all__ = ["helper_structs", "service_body"]
 
 
 def _params(fn: RFunction) -> tuple[str, str]:
@@ -209,7 +209,8 @@ def _processor(service: RService, base: str | None, codec: Codec) -> list[str]:
     return [*out, ""]
 
 
-def _helper_structs(service: RService) -> list[RStruct]:
+def helper_structs(service: RService) -> list[RStruct]:
+    """The ``<method>_args`` and ``<method>_result`` structs of a service."""
     structs: list[RStruct] = []
     for fn in service.functions:
         structs.append(RStruct("struct", f"{fn.name}_args", list(fn.args)))
@@ -230,6 +231,6 @@ def service_body(
     base = None if service.base is None else qualify_service(*service.base)
     out = [*_iface(service, base), *_client(service, base), *_processor(service, base, codec)]
     out += ["# HELPER FUNCTIONS AND STRUCTURES", ""]
-    for struct in _helper_structs(service):
+    for struct in helper_structs(service):
         out += ["", *struct_class(codec, struct, slots), *struct_spec(codec, struct), ""]
     return out

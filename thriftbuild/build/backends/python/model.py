@@ -77,10 +77,11 @@ class REnum:
 
 @dataclass
 class RConst:
-    """A constant rendered as a Python expression."""
+    """A constant rendered as a Python expression, with its type."""
 
     name: str
     expr: str
+    type: RType
 
 
 @dataclass

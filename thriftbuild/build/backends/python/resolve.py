@@ -211,7 +211,7 @@ class Program:
                 rtype = self.resolve_type(path, node.type)
                 expr = renderer.render(rtype, node.value, name)
                 renderer.define(name, rtype, expr)
-                out.consts.append(RConst(name, expr))
+                out.consts.append(RConst(name, expr, rtype))
         for service in doc.services:
             out.services.append(self.resolve_service(path, service, renderer, out))
         for struct in out.structs:
