@@ -31,7 +31,7 @@ def _free_port() -> int:
 
 
 def _local_port(pool: ThriftConnectionPool) -> int:
-    return int(pool._idle[-1].channel._sock.getsockname()[1])  # type: ignore[union-attr]
+    return int(pool._tokens[-1].channel._sock.getsockname()[1])  # type: ignore[union-attr]
 
 
 def test_pool_defaults_match_seed_api() -> None:
@@ -224,7 +224,7 @@ def test_pool_idle_connection_closed_by_server_discarded_at_checkout(echo: Any) 
         with pool.connection() as prot:
             echo.service.Client(prot).ping()
         server.drop_connections()
-        conn = pool._idle[-1]
+        conn = pool._tokens[-1]
         wait_until(lambda: not conn.channel.is_reusable(), what="EOF to arrive")
         with pool.connection() as prot:
             assert echo.service.Client(prot).echo("fresh") == "fresh"

@@ -1,21 +1,29 @@
 """A thread-safe pool of Thrift client connections to one endpoint.
 
-Invariants (all pool state is guarded by ``_lock``; socket I/O never
-happens while holding it):
+The pool holds ``size`` tokens in a deque; a token is an idle connection or
+``None``, a free slot to open a connection with. Checking out pops a token, giving
+back pushes one, so ``size`` caps open connections and ``checkedout`` is
+``size - len(tokens)``. ``deque.pop``/``append`` are atomic, so the common path
+takes no lock; only callers who find no token take the lock to wait on a
+condition (registering as waiting before looking again, so no wake-up is lost).
+Socket I/O never happens under the lock.
 
-* ``_in_use + len(_idle) <= size``: ``size`` caps open connections.
-* A connection is in ``_idle`` only if its last use ended cleanly *and* it has
-  nothing unread; it is checked again for unexpected bytes or EOF at checkout,
-  because the server may have written or closed while it sat idle.
-* ``_idle`` is a stack: the most recently used connection is reused first, so idle
-  ones age out through ``max_age`` instead of being kept warm by round-robin.
+Invariants:
+
+* A connection is given back as a token only if its last use ended cleanly *and*
+  it has nothing unread; it is checked again for unexpected bytes or EOF at
+  checkout, because the server may have written or closed while it sat idle.
+* Idle connections are pushed on the right and taken from the right (most recently
+  used first, so spare ones age out through ``max_age``); free slots are pushed on
+  the left, so a free slot is used only when no idle connection is left.
 * After ``os.fork()`` the child drops every connection inherited from the parent
-  (closing only its own descriptors) and starts a new generation; a connection
-  from an old generation is never put back.
+  (closing only its own descriptors) and starts a new generation; a token from an
+  old generation is never given back.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import os
@@ -172,11 +180,11 @@ class ThriftConnectionPool:
         self.name = name or str(endpoint)
         self._endpoint_text = str(endpoint)
 
-        # State changes take the plain lock (cheap); only waiting needs the Condition.
-        self._lock = threading.Lock()
+        # ``size`` tokens: each is an idle connection or None (a free slot to connect
+        # with). A caller holds one token while it has a connection.
+        self._tokens: collections.deque[Connection | None] = collections.deque([None] * size)
+        self._lock = threading.Lock()  # guards waiting, and is the Condition's lock
         self._cond = threading.Condition(self._lock)
-        self._idle: list[Connection] = []
-        self._in_use = 0
         self._waiting = 0
         self._generation = 0  # bumped in a forked child: older connections are the parent's
         self._epoch = 0  # bumped by close(): older connections are not reused
@@ -198,12 +206,12 @@ class ThriftConnectionPool:
     @property
     def checkedout(self) -> int:
         """Connection slots in use right now."""
-        return self._in_use
+        return self.size - len(self._tokens)
 
     @property
     def idle(self) -> int:
         """Open connections waiting in the pool."""
-        return len(self._idle)
+        return sum(token is not None for token in list(self._tokens))
 
     @property
     def waiting(self) -> int:
@@ -218,7 +226,7 @@ class ThriftConnectionPool:
     def __repr__(self) -> str:
         return (
             f"<ThriftConnectionPool {self._endpoint_text} size={self.size} "
-            f"in_use={self._in_use} idle={len(self._idle)} waiting={self._waiting}>"
+            f"in_use={self.checkedout} idle={self.idle} waiting={self._waiting}>"
         )
 
     def close(self) -> None:
@@ -226,22 +234,30 @@ class ThriftConnectionPool:
 
         The pool stays usable: later calls open new connections.
         """
-        with self._lock:
-            idle, self._idle = self._idle, []
-            self._epoch += 1
-        for conn in idle:
+        self._epoch += 1  # connections given back later are closed, not kept
+        tokens = self._tokens
+        for _ in range(len(tokens)):
+            try:
+                conn = tokens.pop()
+            except IndexError:
+                break
+            if conn is None:
+                tokens.appendleft(None)
+                break  # tokens to the left of a free slot are free slots too
             conn.close()
+            tokens.appendleft(None)
+        self._wake()
 
     def _after_fork(self) -> None:
         # Runs in a forked child, where other threads are gone. The lock may have been
         # held by one of them at fork time, so it is replaced, not acquired. Closing
         # the child's copies of the descriptors leaves the parent's sockets untouched.
-        for conn in self._idle:
-            conn.close()
+        for conn in self._tokens:
+            if conn is not None:
+                conn.close()
+        self._tokens = collections.deque([None] * self.size)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._idle = []
-        self._in_use = 0
         self._waiting = 0
         self._generation += 1
 
@@ -270,62 +286,75 @@ class ThriftConnectionPool:
             start = time.monotonic()
         if deadline is None:
             deadline = start + self.timeout
-        lock = self._lock
-        with lock:
-            if self._in_use >= self.size:
-                self._wait_for_slot(deadline)
-            self._in_use += 1
-            conn = self._idle.pop() if self._idle else None
-            generation = self._generation
-            epoch = self._epoch
+        # The fast path takes no lock: deque.pop() is atomic, and a token is either
+        # an idle connection or a free slot.
         try:
-            while conn is not None:
+            conn = self._tokens.pop()
+        except IndexError:
+            conn = self._wait_for_token(deadline)
+        generation = self._generation
+        try:
+            if conn is not None:
                 if start - conn.born > self.max_age:
-                    reason = "max_age"
+                    self._evict(conn, "max_age")
+                    conn = None
                 elif not conn.channel.is_reusable():
-                    reason = "unhealthy"
-                else:
-                    break
-                self._evict(conn, reason)
-                with lock:
-                    conn = self._idle.pop() if self._idle else None
+                    self._evict(conn, "unhealthy")
+                    conn = None
             if conn is None:
-                conn = self._connect(deadline, generation, epoch)
+                conn = self._connect(deadline, generation, self._epoch)
         except BaseException:
-            self._release_slot(generation)
+            self._give_back(None, generation)
             raise
         if timed and self._metrics is not None:
             self._metrics.waited(time.monotonic() - start)
         return conn
 
-    def _wait_for_slot(self, deadline: float) -> None:
-        # Called with the lock held; Condition.wait releases it while blocked.
-        self._waiting += 1
-        try:
-            while self._in_use >= self.size:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise PoolExhaustedError(
-                        f"no connection to {self._endpoint_text} within {self.timeout:g}s "
-                        f"(pool size {self.size}, {self._in_use} in use, "
-                        f"{self._waiting - 1} other callers waiting)",
-                        endpoint=self._endpoint_text,
-                    )
-                self._cond.wait(remaining)
-        finally:
-            self._waiting -= 1
+    def _wait_for_token(self, deadline: float) -> Connection | None:
+        with self._lock:
+            # Registered as waiting before looking again, so a token given back from
+            # here on is either seen by the pop below or followed by a notify.
+            self._waiting += 1
+            try:
+                while True:
+                    try:
+                        return self._tokens.pop()
+                    except IndexError:
+                        pass
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise PoolExhaustedError(
+                            f"no connection to {self._endpoint_text} within "
+                            f"{self.timeout:g}s (pool size {self.size}, "
+                            f"{self.checkedout} in use, "
+                            f"{self._waiting - 1} other callers waiting)",
+                            endpoint=self._endpoint_text,
+                        )
+                    self._cond.wait(remaining)
+            finally:
+                self._waiting -= 1
+
+    def _wake(self) -> None:
+        if self._waiting:
+            with self._lock:
+                self._cond.notify()
 
     def _evict(self, conn: Connection, reason: str) -> None:
         conn.close()
         if self._metrics is not None:
             self._metrics.evicted(reason)
 
-    def _release_slot(self, generation: int) -> None:
-        with self._lock:
-            if generation == self._generation:
-                self._in_use -= 1
-            if self._waiting:
-                self._cond.notify()
+    def _give_back(self, conn: Connection | None, generation: int) -> None:
+        # A token from before a fork belongs to the parent: this process's tokens
+        # were already reset, so it is dropped, not counted twice.
+        if generation != self._generation:
+            return
+        if conn is None:
+            self._tokens.appendleft(None)  # free slots stay left of idle connections
+        else:
+            self._tokens.append(conn)
+        if self._waiting:
+            self._wake()
 
     def checkin(self, conn: Connection, reusable: bool) -> None:
         """Give a connection back; it is closed unless ``reusable`` and still fit.
@@ -339,20 +368,16 @@ class ThriftConnectionPool:
         # which also catches whatever arrives while the connection sits idle.
         if reusable and conn.channel.has_unread():
             reusable, reason = False, "unhealthy"
-        with self._lock:
-            # A connection from before a fork belongs to the parent: its slot was
-            # already reset in this process, so it is neither counted nor reused.
-            current = conn.generation == self._generation
-            if current:
-                self._in_use -= 1
-                if reusable and conn.epoch != self._epoch:
-                    reusable, reason = False, "closed"
-                if reusable:
-                    self._idle.append(conn)
-                if self._waiting:
-                    self._cond.notify()
-        if not (current and reusable):
-            self._evict(conn, reason if current else "fork")
+        if reusable and conn.epoch != self._epoch:
+            reusable, reason = False, "closed"
+        if conn.generation != self._generation:
+            self._evict(conn, "fork")
+            return
+        if not reusable:
+            self._evict(conn, reason)
+            self._give_back(None, conn.generation)
+        else:
+            self._give_back(conn, conn.generation)
 
     def _open_socket(self, timeout: float) -> socket.socket:
         endpoint = self.endpoint
