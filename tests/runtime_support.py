@@ -252,14 +252,34 @@ class _Listener:
 class EchoServer(_Listener):
     """The generated Echo processor served over real sockets, one thread per client."""
 
-    def __init__(self, echo: Any, protocol: str = "header", port: int = 0) -> None:
+    def __init__(self, echo: Any, protocol: str = "header", port: int = 0, tls: Any = None) -> None:
         super().__init__(port)
         self.handler = EchoHandler(echo.ttypes)
         self.processor = echo.service.Processor(self.handler)
         self.protocol = protocol
+        self.tls = tls  # an ssl.SSLContext to serve TLS with
+        self.handshakes = 0
 
     def serve_one(self, conn: socket.socket) -> None:
         conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls is not None:
+            conn.settimeout(5)
+            raw, conn = conn, self.tls.wrap_socket(conn, server_side=True)
+            conn.settimeout(None)
+            with self._lock:  # the TLS socket now owns the descriptor
+                self._conns.discard(raw)
+                self._conns.add(conn)
+            self.handshakes += 1
+            try:
+                self._serve_thrift(conn)
+            finally:
+                with self._lock:
+                    self._conns.discard(conn)
+                conn.close()
+            return
+        self._serve_thrift(conn)
+
+    def _serve_thrift(self, conn: socket.socket) -> None:
         tsock = TSocket()
         tsock.setHandle(conn)
         prot = server_protocol(self.protocol, tsock)
@@ -315,9 +335,9 @@ def binary_reply(echo: Any, name: str, seqid: int, result: Any) -> bytes:
 
 
 @contextlib.contextmanager
-def echo_server(echo: Any, protocol: str = "header") -> Iterator[EchoServer]:
+def echo_server(echo: Any, protocol: str = "header", tls: Any = None) -> Iterator[EchoServer]:
     """An :class:`EchoServer` that is always stopped."""
-    server = EchoServer(echo, protocol).start()
+    server = EchoServer(echo, protocol, tls=tls).start()
     try:
         yield server
     finally:

@@ -154,6 +154,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self.sent = False
         self._deadline: float | None = None
         self._timeout: float | None = sock.gettimeout()
+        self._tls_pending = getattr(sock, "pending", None)
         # gevent's (and other) socket classes implement timeouts themselves; only a
         # plain stdlib socket can leave them to the kernel.
         self._kernel_timeouts = (
@@ -218,6 +219,8 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         sock = self._sock
         if sock is None or self._pending or self._rbuf.read(1):
             return False
+        if self._tls_pending is not None and self._tls_pending():
+            return False  # TLS: decrypted bytes already buffered
         try:
             poller = self._poller
             if poller is None:
