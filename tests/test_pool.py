@@ -53,6 +53,27 @@ def test_pool_connection_yields_working_protocol(echo: Any) -> None:
         pool.close()
 
 
+@pytest.mark.parametrize("where", ["::1", "unix", "bare-path"])
+def test_pool_ipv6_and_unix_endpoints_connect(
+    echo: Any, where: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests.runtime_support import EchoServer
+
+    path = str(tmp_path_factory.mktemp("sock") / "echo.sock")
+    if where == "::1" and not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    server = EchoServer(echo, address="::1" if where == "::1" else path).start()
+    try:
+        endpoint = path if where == "bare-path" else server.endpoint
+        pool = _pool(endpoint)
+        with pool.connection() as prot:
+            assert echo.service.Client(prot).echo(where) == where
+        assert pool.idle == 1
+        pool.close()
+    finally:
+        server.stop()
+
+
 def test_pool_creation_does_not_connect_until_first_use(echo: Any) -> None:
     with echo_server(echo) as server:
         pool = _pool(server.endpoint)
