@@ -21,6 +21,7 @@ from typing import Any
 from thrift.transport.TTransport import TTransportException
 
 from thriftbuild._transport import MethodInfo
+from thriftbuild.balance import MultiEndpointPool
 from thriftbuild.errors import RetriesExhaustedError, ThriftClientError
 from thriftbuild.metrics import CallInstruments, ClientMetrics, default_metrics
 from thriftbuild.pool import ThriftConnectionPool, is_idl_exception, thrift_pool_from_config
@@ -98,7 +99,7 @@ class PooledClientProxy:
         return f"<{type(self).__name__} {self._name!r} via {self._pool!r}>"
 
     @property
-    def pool(self) -> ThriftConnectionPool:
+    def pool(self) -> ThriftConnectionPool | MultiEndpointPool:
         """The connection pool this proxy calls through."""
         return self._pool
 
@@ -286,7 +287,7 @@ class ThriftContextFactory:
 
     def __init__(
         self,
-        pool: ThriftConnectionPool,
+        pool: ThriftConnectionPool | MultiEndpointPool,
         client_cls: type,
         *,
         idempotent: bool | Iterable[str] | None = None,

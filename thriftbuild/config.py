@@ -151,6 +151,8 @@ def Endpoint(text: str) -> EndpointConfiguration:
         ValueError: the text is none of the accepted forms, or the port is out of range.
     """
     text = text.strip()
+    if "," in text:
+        raise ValueError("one endpoint expected here, not a comma-separated list")
     if text.startswith("unix:"):
         path = text[len("unix:") :]
         if not path:

@@ -465,7 +465,7 @@ class _Lease:
 
     __slots__ = ("_conn", "_pool")
 
-    def __init__(self, pool: ThriftConnectionPool) -> None:
+    def __init__(self, pool: Any) -> None:  # a ThriftConnectionPool or MultiEndpointPool
         self._pool = pool
         self._conn: Connection | None = None
 
@@ -506,13 +506,20 @@ def _tls_context(
     return context
 
 
-def thrift_pool_from_config(
-    app_config: Mapping[str, str], prefix: str, **kwargs: Any
-) -> ThriftConnectionPool:
+def _endpoints(text: str) -> Any:
+    if "," in text:
+        from thriftbuild.balance import parse_endpoints
+
+        return parse_endpoints(text)
+    return config.Endpoint(text)
+
+
+def thrift_pool_from_config(app_config: Mapping[str, str], prefix: str, **kwargs: Any) -> Any:
     """Make a :class:`ThriftConnectionPool` from ``prefix``-ed keys of a flat config.
 
-    Keys: ``endpoint`` (required), ``size`` (default 10), ``max_age`` (Timespan,
-    default 1 minute), ``timeout`` (Timespan, default 1 second), ``max_retries`` or
+    Keys: ``endpoint`` (required; several, comma-separated, for a balanced pool),
+    ``size`` (default 10), ``max_age`` (Timespan, default 1 minute), ``timeout``
+    (Timespan, default 1 second), ``max_retries`` or
     ``max_connection_attempts`` (default 3), ``protocol`` (``header``,
     ``header-binary``, ``binary``, ``compact``), ``transport`` (``buffered``,
     ``framed``), and for TLS ``tls.ca`` (CA bundle; the system's if omitted),
@@ -525,7 +532,9 @@ def thrift_pool_from_config(
         **kwargs: passed to :class:`ThriftConnectionPool`, overriding the config.
 
     Returns:
-        The pool.
+        The pool: a :class:`ThriftConnectionPool`, or for a comma-separated list of
+        endpoints a :class:`~thriftbuild.balance.MultiEndpointPool` (``size`` per
+        endpoint, calls balanced round-robin, failing hosts ejected for a while).
 
     Raises:
         ClientConfigError: a key is missing or invalid; it names the key and value.
@@ -533,7 +542,7 @@ def thrift_pool_from_config(
     if not prefix.endswith("."):
         prefix += "."
     spec = {
-        "endpoint": config.Option(config.Endpoint, required="endpoint" not in kwargs),
+        "endpoint": config.Option(_endpoints, required="endpoint" not in kwargs),
         "size": config.Option(config.PositiveInteger),
         "max_age": config.Option(config.Timespan),
         "timeout": config.Option(config.Timespan),
@@ -571,4 +580,8 @@ def thrift_pool_from_config(
     if "max_retries" in kwargs:
         params.pop("max_connection_attempts")
     params.update(kwargs)
+    if isinstance(params["endpoint"], list):
+        from thriftbuild.balance import MultiEndpointPool
+
+        return MultiEndpointPool(params.pop("endpoint"), **params)
     return ThriftConnectionPool(**params)
