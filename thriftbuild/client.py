@@ -20,7 +20,7 @@ from typing import Any
 
 from thrift.transport.TTransport import TTransportException
 
-from thriftbuild._transport import MethodInfo
+from thriftbuild._protocol import MethodInfo
 from thriftbuild.balance import MultiEndpointPool
 from thriftbuild.errors import RetriesExhaustedError, ThriftClientError
 from thriftbuild.metrics import CallInstruments, ClientMetrics, default_metrics

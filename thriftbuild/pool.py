@@ -41,7 +41,7 @@ from thrift.Thrift import TApplicationException, TException
 from thrift.transport.THeaderTransport import THeaderSubprotocolID
 from thrift.transport.TTransport import TTransportException
 
-from thriftbuild import _transport, config
+from thriftbuild import _protocol, _transport, config
 from thriftbuild.errors import ClientConfigError, ConnectFailedError, PoolExhaustedError
 from thriftbuild.metrics import PoolInstruments, default_metrics
 
@@ -182,7 +182,7 @@ class ThriftConnectionPool:
         attempts = max_retries if max_connection_attempts is None else max_connection_attempts
         self.max_connection_attempts = max(1, attempts)
         self.protocol_factory = protocol_factory
-        self._framing = _transport.framing_for(protocol_factory, transport_factory)
+        self._framing = _protocol.framing_for(protocol_factory, transport_factory)
         self.connect_backoff = connect_backoff
         self.name = name or str(endpoint)
         self._endpoint_text = str(endpoint)
@@ -432,7 +432,7 @@ class ThriftConnectionPool:
                     time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
                 continue
             channel = _transport.Channel(sock, self._endpoint_text, self._framing, self.timeout)
-            protocol = _transport.make_protocol(channel, self.protocol_factory)
+            protocol = _protocol.make_protocol(channel, self.protocol_factory)
             if self._metrics is not None:
                 self._metrics.connected()
             return Connection(channel, protocol, generation, epoch)
