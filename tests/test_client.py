@@ -408,3 +408,27 @@ def test_retrying_budget_bounds_each_attempt_socket_timeout(echo: Any, server: A
     budget = int(proxy.retrying(budget=0.25).header("Deadline-Budget"))
     assert 0 < budget <= 250
     proxy.pool.close()
+
+
+def _reset_at_once(conn: socket.socket, srv: RawServer) -> None:
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    conn.close()  # RST before the client sends anything
+
+
+def test_send_of_zero_bytes_marked_unsent_and_retryable_for_any_method(echo: Any) -> None:
+    from tests.runtime_support import wait_until
+    from thriftbuild.client import _retryable
+
+    with RawServer(_reset_at_once).start() as srv:
+        pool = ThriftConnectionPool(srv.endpoint, protocol_factory=BINARY, metrics=False)
+        conn = pool.checkout()
+        wait_until(lambda: not conn.channel.is_reusable(), what="the reset to arrive")
+        conn.channel.begin_call(None, "bump")
+        with pytest.raises(errors.ConnectionLostError) as info:
+            conn.channel.send_message(b"\x80\x01\x00\x01" + b"\x00" * 20)
+        pool.checkin(conn, False)
+        assert info.value.request_sent is False
+        assert isinstance(info.value.__cause__, OSError)
+        # Not idempotent, but provably never sent: a retrying proxy tries again.
+        assert _retryable(info.value, "bump", False)
+        assert pool.checkedout == 0
