@@ -1,0 +1,88 @@
+"""OpenTelemetry client spans, when opentelemetry-api is installed and configured.
+
+Each call attempt becomes a ``CLIENT`` span named ``<client name>/<method>`` with the
+RPC semantic-convention attributes; on THeader connections the trace context is
+propagated in the request headers (``traceparent``), which baseplate servers read.
+Without opentelemetry-api, or while no tracer provider is configured, nothing
+happens and calls pay for one check.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Tracing", "load"]
+
+
+class Tracing:
+    """Spans for one proxy's calls.
+
+    Args:
+        trace: the ``opentelemetry.trace`` module.
+        propagate: the ``opentelemetry.propagate`` module.
+        provider: a tracer provider to use instead of the global one.
+    """
+
+    def __init__(self, trace: Any, propagate: Any, provider: Any = None) -> None:
+        self._trace = trace
+        self._inject: Callable[[dict[str, str]], None] = propagate.inject
+        self._provider = provider
+        self._tracers: dict[int, Any] = {}
+
+    def tracer(self) -> Any:
+        """The tracer to use now, or ``None`` while no provider is configured."""
+        provider = self._provider
+        if provider is None:
+            provider = self._trace.get_tracer_provider()
+            if isinstance(provider, self._trace.ProxyTracerProvider):
+                return None  # the API alone, no SDK set up: spans would go nowhere
+        tracer = self._tracers.get(id(provider))
+        if tracer is None:
+            tracer = self._tracers[id(provider)] = provider.get_tracer("thriftbuild")
+        return tracer
+
+    def span(self, tracer: Any, client: str, method: str, endpoint: str) -> Any:
+        """Start a CLIENT span for one attempt (a context manager)."""
+        host, _, port = endpoint.rpartition(":")
+        attributes: dict[str, Any] = {
+            "rpc.system": "thrift",
+            "rpc.service": client,
+            "rpc.method": method,
+            "server.address": host.strip("[]") or endpoint,
+        }
+        if port.isdigit():
+            attributes["server.port"] = int(port)
+        return tracer.start_as_current_span(
+            f"{client}/{method}",
+            kind=self._trace.SpanKind.CLIENT,
+            attributes=attributes,
+            record_exception=False,
+            set_status_on_exception=False,
+        )
+
+    def headers(self) -> dict[str, str]:
+        """The current trace context as request headers."""
+        carrier: dict[str, str] = {}
+        self._inject(carrier)
+        return carrier
+
+    def failed(self, span: Any, exc: BaseException, expected: bool) -> None:
+        """Mark ``span`` with ``exc``; an IDL-declared exception is not an error."""
+        status = self._trace.Status
+        code = self._trace.StatusCode
+        if expected:
+            span.set_attribute("rpc.thrift.exception", type(exc).__name__)
+            span.set_status(status(code.OK))
+            return
+        span.record_exception(exc)
+        span.set_status(status(code.ERROR, f"{type(exc).__name__}: {exc}"))
+
+
+def load(provider: Any = None) -> Tracing | None:
+    """A :class:`Tracing`, or ``None`` when opentelemetry-api is not installed."""
+    try:
+        from opentelemetry import propagate, trace
+    except ImportError:
+        return None
+    return Tracing(trace, propagate, provider)
