@@ -9,6 +9,7 @@ happens and calls pay for one check.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -28,19 +29,29 @@ class Tracing:
         self._trace = trace
         self._inject: Callable[[dict[str, str]], None] = propagate.inject
         self._provider = provider
-        self._tracers: dict[int, Any] = {}
+        self._fixed = None if provider is None else provider.get_tracer("thriftbuild")
+        self._current: Any = None
+        self._current_provider: Any = None
+        self._recheck_at = 0.0
 
     def tracer(self) -> Any:
         """The tracer to use now, or ``None`` while no provider is configured."""
-        provider = self._provider
-        if provider is None:
-            provider = self._trace.get_tracer_provider()
-            if isinstance(provider, self._trace.ProxyTracerProvider):
-                return None  # the API alone, no SDK set up: spans would go nowhere
-        tracer = self._tracers.get(id(provider))
-        if tracer is None:
-            tracer = self._tracers[id(provider)] = provider.get_tracer("thriftbuild")
-        return tracer
+        if self._provider is not None:
+            return self._fixed
+        now = time.monotonic()
+        if now < self._recheck_at:
+            return self._current
+        # Asking for the global provider costs more than a call's other overhead, so
+        # it is looked up at most once a second: a provider configured later is
+        # picked up within a second.
+        self._recheck_at = now + 1.0
+        provider = self._trace.get_tracer_provider()
+        if isinstance(provider, self._trace.ProxyTracerProvider):
+            self._current = None  # the API alone, no SDK set up: spans would go nowhere
+        elif provider is not self._current_provider:
+            self._current = provider.get_tracer("thriftbuild")
+            self._current_provider = provider
+        return self._current
 
     def span(self, tracer: Any, client: str, method: str, endpoint: str) -> Any:
         """Start a CLIENT span for one attempt (a context manager)."""

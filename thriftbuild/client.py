@@ -247,8 +247,10 @@ class PooledClientProxy:
 
 def _make_method(name: str, doc: str | None) -> Callable[..., Any]:
     def method(self: PooledClientProxy, *args: Any, **kwargs: Any) -> Any:
-        if self._policy is None and self._tracing is None:  # the common case, fewer frames
-            return self._attempt(name, args, kwargs, None)
+        if self._policy is None:
+            tracing = self._tracing
+            if tracing is None or tracing.tracer() is None:  # the common case, fewer frames
+                return self._attempt(name, args, kwargs, None)
         return self._invoke(name, args, kwargs)
 
     method.__name__ = method.__qualname__ = name
