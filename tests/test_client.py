@@ -473,3 +473,19 @@ def test_proxy_tracing_false_makes_no_spans(echo: Any, server: Any) -> None:
     proxy = factory.proxy("echo")
     assert proxy.header("traceparent") == ""
     pool.close()
+
+
+def test_runtime_imports_neither_setuptools_nor_the_build_side() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import thriftbuild.client, thriftbuild.pool, thriftbuild.balance, thriftbuild.metrics\n"
+        "from thriftbuild import ThriftConnectionPool, configure_context, ThriftClient\n"
+        "ThriftConnectionPool('127.0.0.1:1')\n"
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
+        "('setuptools', 'distutils') or m.startswith('thriftbuild.build')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""
