@@ -103,14 +103,17 @@ class MultiEndpointPool:
 
     @property
     def checkedout(self) -> int:
+        """Connections checked out, over all endpoints."""
         return sum(site.pool.checkedout for site in self._sites)
 
     @property
     def idle(self) -> int:
+        """Idle connections, over all endpoints."""
         return sum(site.pool.idle for site in self._sites)
 
     @property
     def waiting(self) -> int:
+        """Callers waiting for a slot, over all endpoints."""
         return sum(site.pool.waiting for site in self._sites)
 
     def ejected(self) -> list[str]:

@@ -140,10 +140,12 @@ class PoolInstruments:
             wait.total += seconds
 
     def connected(self) -> None:
+        """Count a connection opened."""
         with self.lock:
             self.connects += 1
 
     def connect_failed(self) -> None:
+        """Count a failed connection attempt."""
         with self.lock:
             self.connect_failures += 1
 
@@ -248,6 +250,7 @@ class ClientMetrics:
             return found
 
     def describe(self) -> list[Any]:
+        """Nothing: the families depend on the live pools, so none is declared ahead."""
         # Registration without collecting: our families depend on live pools.
         return []
 
