@@ -152,7 +152,10 @@ def Endpoint(text: str) -> EndpointConfiguration:
     """
     text = text.strip()
     if "," in text:
-        raise ValueError("one endpoint expected here, not a comma-separated list")
+        raise ValueError(
+            "one endpoint expected here, not a comma-separated list "
+            "(MultiEndpointPool takes several; thrift_pool_from_config picks it for a list)"
+        )
     if text.startswith("unix:"):
         path = text[len("unix:") :]
         if not path:
