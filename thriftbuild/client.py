@@ -36,8 +36,6 @@ __all__ = [
     "configure_context",
 ]
 
-_DEADLINE_HEADER = b"Deadline-Budget"
-
 
 def service_methods(client_cls: type) -> list[str]:
     """The service methods of a generated ``Client`` class (those of its ``Iface``s)."""
@@ -127,7 +125,8 @@ class PooledClientProxy:
         Apache's immutable generated exceptions), so it can also be kept and reused.
 
         Args:
-            attempts: the most tries per call, counting the first (a hard cap).
+            attempts: the most tries per call, counting the first (a hard cap);
+                3 when neither ``attempts`` nor ``budget`` is given.
             budget: seconds a call may take over all its tries; each try's socket
                 timeout is ``min(pool timeout, time left)``.
             backoff: first pause between tries in seconds, doubling after.
@@ -140,6 +139,8 @@ class PooledClientProxy:
         Returns:
             The retrying proxy.
         """
+        if attempts is None and budget is None:
+            attempts = 3
         policy = RetryPolicy.new(attempts, budget, backoff, max_backoff=max_backoff)
         marked = self._idempotent if idempotent is None else _idempotent_set(idempotent)
         return type(self)(self._factory, self._name, policy, marked)
