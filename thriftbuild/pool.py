@@ -257,7 +257,9 @@ class ThriftConnectionPool:
                 break  # tokens to the left of a free slot are free slots too
             conn.close()
             tokens.appendleft(None)
-        self._wake()
+        if self._waiting:
+            with self._lock:
+                self._cond.notify_all()
 
     def _after_fork(self) -> None:
         # Runs in a forked child, where other threads are gone. The lock may have been
