@@ -41,6 +41,9 @@ from thriftbuild._transport import (
 )
 from thriftbuild.errors import ResponseMismatchError
 
+# Protocol id and version|type byte of a compact message header, by message type.
+_COMPACT_TYPES = {ttype: bytes((0x82, 0x01 | (ttype << 5))) for ttype in range(1, 5)}
+
 __all__ = [
     "CheckedProtocol",
     "FastBinaryProtocol",
@@ -130,7 +133,8 @@ class _DirectCalls:
     _fast_decode: Any
 
     write_head: Callable[[str, int, int], None]
-    message_head: Callable[[MethodInfo, int, int], bytes]
+    seq_bytes: Callable[[int], bytes]  # the sequence id as the message header holds it
+    message_head: Callable[[MethodInfo, int, bytes], bytes]
 
     def invoke(
         self, info: MethodInfo, args: tuple[Any, ...], kwargs: dict[str, Any], seqid: int
@@ -140,14 +144,15 @@ class _DirectCalls:
         channel = self.channel
         channel.seq_id = seqid
         self.expect = None  # the reply is checked here, not by readMessageBegin
+        seq = self.seq_bytes(seqid)
         if info.oneway:
-            channel.send_message(self.message_head(info, TMessageType.ONEWAY, seqid) + body)
+            channel.send_message(self.message_head(info, TMessageType.ONEWAY, seq) + body)
             return None
-        channel.send_message(self.message_head(info, TMessageType.CALL, seqid) + body)
-        want = self.message_head(info, TMessageType.REPLY, seqid)
+        channel.send_message(self.message_head(info, TMessageType.CALL, seq) + body)
+        want = self.message_head(info, TMessageType.REPLY, seq)
         got = channel.readAll(len(want))
         if got != want:
-            if got == self.message_head(info, TMessageType.EXCEPTION, seqid):
+            if got == self.message_head(info, TMessageType.EXCEPTION, seq):
                 exc = TApplicationException()
                 exc.read(self)
                 raise exc
@@ -177,14 +182,16 @@ class FastBinaryProtocol(_DirectCalls, TBinaryProtocolAccelerated):  # type: ign
         head = _U32x2.pack(_BINARY_VERSION_1 | ttype, len(raw))
         self.channel.write(head + raw + _I32.pack(seqid))
 
+    seq_bytes = staticmethod(_I32.pack)
+
     @staticmethod
-    def message_head(info: MethodInfo, ttype: int, seqid: int) -> bytes:
+    def message_head(info: MethodInfo, ttype: int, seq: bytes) -> bytes:
         prefix = info.binary_heads.get(ttype)
         if prefix is None:
             raw = info.name.encode()
             prefix = _U32x2.pack(_BINARY_VERSION_1 | ttype, len(raw)) + raw
             info.binary_heads[ttype] = prefix
-        return prefix + _I32.pack(seqid)
+        return prefix + seq
 
     def writeMessageBegin(self, name: str, ttype: int, seqid: int) -> None:
         self.channel.seq_id = seqid
@@ -220,12 +227,12 @@ class FastCompactProtocol(_DirectCalls, TCompactProtocolAccelerated):  # type: i
         return head + _varint(len(raw)) + raw
 
     @staticmethod
-    def message_head(info: MethodInfo, ttype: int, seqid: int) -> bytes:
-        if seqid < 0x80:
-            varint = bytes((0x82, 0x01 | (ttype << 5), seqid))
-        else:
-            varint = bytes((0x82, 0x01 | (ttype << 5))) + _varint(seqid & 0xFFFFFFFF)
-        return varint + info.compact_name
+    def seq_bytes(seqid: int) -> bytes:
+        return _varint(seqid & 0xFFFFFFFF)
+
+    @staticmethod
+    def message_head(info: MethodInfo, ttype: int, seq: bytes) -> bytes:
+        return _COMPACT_TYPES[ttype] + seq + info.compact_name
 
     def __init__(self, channel: Channel) -> None:
         super().__init__(channel)

@@ -55,6 +55,10 @@ _TIMEOUT_SLACK = 0.005
 
 
 def _varint(value: int) -> bytes:
+    if value < 0x80:
+        return bytes((value,))
+    if value < 0x4000:
+        return bytes((value & 0x7F | 0x80, value >> 7))
     out = bytearray()
     while True:
         if value & ~0x7F == 0:
