@@ -133,8 +133,10 @@ class ThriftConnectionPool:
             (``host:port``, ``[::1]:port``, ``unix:/path``).
         size: most connections open at once.
         max_age: seconds (or a timedelta) after which a connection is replaced.
-        timeout: seconds (or a timedelta) bounding the wait for a slot plus the
-            connect, and each socket operation of a call.
+        timeout: seconds (or a timedelta). A proxy call must finish within it, from
+            waiting for a slot through connecting to reading the reply; with
+            ``pool.connection()`` it bounds the wait plus the connect, and then each
+            socket operation.
         max_retries: connection attempts before giving up (at least one).
         protocol_factory: a Thrift protocol factory; THeader with the compact
             sub-protocol by default. Apache's header, binary and compact factories
