@@ -9,6 +9,7 @@ happens and calls pay for one check.
 
 from __future__ import annotations
 
+import importlib
 import time
 from collections.abc import Callable
 from typing import Any
@@ -93,7 +94,8 @@ class Tracing:
 def load(provider: Any = None) -> Tracing | None:
     """A :class:`Tracing`, or ``None`` when opentelemetry-api is not installed."""
     try:
-        from opentelemetry import propagate, trace
+        trace = importlib.import_module("opentelemetry.trace")
+        propagate = importlib.import_module("opentelemetry.propagate")
     except ImportError:
         return None
     return Tracing(trace, propagate, provider)

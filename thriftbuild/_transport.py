@@ -132,7 +132,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self.op_timeout = op_timeout
         self.method = ""
         self.sent = False
-        self._deadline: float | None = None
+        self.deadline: float | None = None  # monotonic end of the current call, if any
         self._timeout: float | None = sock.gettimeout()
         self._tls_pending = getattr(sock, "pending", None)
         # gevent's (and other) socket classes implement timeouts themselves; only a
@@ -175,7 +175,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def begin_call(self, deadline: float | None, method: str) -> None:
         """Start a call: bound its I/O by ``deadline`` (monotonic) and reset ``sent``."""
-        self._deadline = deadline
+        self.deadline = deadline
         self.method = method
         self.sent = False
 
@@ -222,12 +222,12 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 request_sent=self.sent,
                 type=TTransportException.NOT_OPEN,
             )
-        if self._deadline is None:
+        if self.deadline is None:
             wanted = self.op_timeout
             if self._timeout != wanted:
                 self._set_timeout(sock, wanted)
             return sock
-        remaining = self._deadline - time.monotonic()
+        remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise self._timed_out(None)
         current = self._timeout

@@ -212,7 +212,10 @@ class PooledClientProxy:
             clean = False
             try:
                 channel = conn.channel
-                channel.begin_call(deadline, method)
+                # begin_call(), inlined: bound this call's I/O, name it in errors.
+                channel.deadline = deadline
+                channel.method = method
+                channel.sent = False
                 # A fresh sequence id per call makes a stale reply detectable.
                 conn.seqid = seqid = (conn.seqid + 1) & 0x7FFFFFFF
                 protocol = conn.protocol

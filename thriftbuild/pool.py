@@ -388,11 +388,13 @@ class ThriftConnectionPool:
         if conn.generation != self._generation:
             self._evict(conn, "fork")
             return
-        if not reusable:
+        if reusable:
+            self._tokens.append(conn)  # _give_back's common case, inlined
+            if self._waiting:
+                self._wake()
+        else:
             self._evict(conn, reason)
             self._give_back(None, conn.generation)
-        else:
-            self._give_back(conn, conn.generation)
 
     def _open_socket(self, timeout: float) -> socket.socket:
         endpoint = self.endpoint
