@@ -175,13 +175,22 @@ def server_protocol(kind: str, sock: TSocket) -> Any:
 class _Listener:
     """Accept loop on a thread; one thread per connection running ``serve_one``."""
 
-    def __init__(self, port: int = 0) -> None:
-        self.sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self.sock.bind(("127.0.0.1", port))
+    def __init__(self, port: int = 0, address: str = "127.0.0.1") -> None:
+        # ``address``: "127.0.0.1", "::1", or a unix socket path (starting with "/").
+        if address.startswith("/"):
+            self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            self.sock.bind(address)
+            self.port = 0
+            self.endpoint = f"unix:{address}"
+        else:
+            family = socket.AF_INET6 if ":" in address else socket.AF_INET
+            self.sock = socket.socket(family, socket.SOCK_STREAM)
+            self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            self.sock.bind((address, port))
+            self.port = self.sock.getsockname()[1]
+            host = f"[{address}]" if family == socket.AF_INET6 else address
+            self.endpoint = f"{host}:{self.port}"
         self.sock.listen(128)
-        self.port = self.sock.getsockname()[1]
-        self.endpoint = f"127.0.0.1:{self.port}"
         self.accepted = 0
         self._conns: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -252,14 +261,42 @@ class _Listener:
 class EchoServer(_Listener):
     """The generated Echo processor served over real sockets, one thread per client."""
 
-    def __init__(self, echo: Any, protocol: str = "header", port: int = 0) -> None:
-        super().__init__(port)
+    def __init__(
+        self,
+        echo: Any,
+        protocol: str = "header",
+        port: int = 0,
+        tls: Any = None,
+        address: str = "127.0.0.1",
+    ) -> None:
+        super().__init__(port, address)
         self.handler = EchoHandler(echo.ttypes)
         self.processor = echo.service.Processor(self.handler)
         self.protocol = protocol
+        self.tls = tls  # an ssl.SSLContext to serve TLS with
+        self.handshakes = 0
 
     def serve_one(self, conn: socket.socket) -> None:
-        conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if conn.family != socket.AF_UNIX:
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.tls is not None:
+            conn.settimeout(5)
+            raw, conn = conn, self.tls.wrap_socket(conn, server_side=True)
+            conn.settimeout(None)
+            with self._lock:  # the TLS socket now owns the descriptor
+                self._conns.discard(raw)
+                self._conns.add(conn)
+            self.handshakes += 1
+            try:
+                self._serve_thrift(conn)
+            finally:
+                with self._lock:
+                    self._conns.discard(conn)
+                conn.close()
+            return
+        self._serve_thrift(conn)
+
+    def _serve_thrift(self, conn: socket.socket) -> None:
         tsock = TSocket()
         tsock.setHandle(conn)
         prot = server_protocol(self.protocol, tsock)
@@ -315,9 +352,9 @@ def binary_reply(echo: Any, name: str, seqid: int, result: Any) -> bytes:
 
 
 @contextlib.contextmanager
-def echo_server(echo: Any, protocol: str = "header") -> Iterator[EchoServer]:
+def echo_server(echo: Any, protocol: str = "header", tls: Any = None) -> Iterator[EchoServer]:
     """An :class:`EchoServer` that is always stopped."""
-    server = EchoServer(echo, protocol).start()
+    server = EchoServer(echo, protocol, tls=tls).start()
     try:
         yield server
     finally:

@@ -408,3 +408,84 @@ def test_retrying_budget_bounds_each_attempt_socket_timeout(echo: Any, server: A
     budget = int(proxy.retrying(budget=0.25).header("Deadline-Budget"))
     assert 0 < budget <= 250
     proxy.pool.close()
+
+
+def _reset_at_once(conn: socket.socket, srv: RawServer) -> None:
+    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+    conn.close()  # RST before the client sends anything
+
+
+def test_send_of_zero_bytes_marked_unsent_and_retryable_for_any_method(echo: Any) -> None:
+    from tests.runtime_support import wait_until
+    from thriftbuild.client import _retryable
+
+    with RawServer(_reset_at_once).start() as srv:
+        pool = ThriftConnectionPool(srv.endpoint, protocol_factory=BINARY, metrics=False)
+        conn = pool.checkout()
+        wait_until(lambda: not conn.channel.is_reusable(), what="the reset to arrive")
+        conn.channel.begin_call(None, "bump")
+        with pytest.raises(errors.ConnectionLostError) as info:
+            conn.channel.send_message(b"\x80\x01\x00\x01" + b"\x00" * 20)
+        pool.checkin(conn, False)
+        assert info.value.request_sent is False
+        assert isinstance(info.value.__cause__, OSError)
+        # Not idempotent, but provably never sent: a retrying proxy tries again.
+        assert _retryable(info.value, "bump", False)
+        assert pool.checkedout == 0
+
+
+def test_proxy_opentelemetry_client_span_per_call_with_traceparent(echo: Any, server: Any) -> None:
+    sdk = pytest.importorskip("opentelemetry.sdk.trace")
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import SpanKind, StatusCode
+
+    exporter = InMemorySpanExporter()
+    provider = sdk.TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    pool = ThriftConnectionPool(server.endpoint, timeout=0.2, metrics=False)
+    factory = ThriftContextFactory(pool, echo.service.Client, metrics=False, tracing=provider)
+    proxy = factory.proxy("echo")
+    assert proxy.echo("traced") == "traced"
+    traceparent = proxy.header("traceparent")
+    with pytest.raises(echo.ttypes.EchoError):
+        proxy.fail("expected", 1)
+    with pytest.raises(errors.CallTimeoutError):
+        proxy.sleep(500)
+    spans = exporter.get_finished_spans()
+    assert [span.name for span in spans] == ["echo/echo", "echo/header", "echo/fail", "echo/sleep"]
+    assert all(span.kind == SpanKind.CLIENT for span in spans)
+    assert spans[0].attributes["rpc.system"] == "thrift"
+    assert spans[0].attributes["rpc.method"] == "echo"
+    assert spans[0].attributes["server.port"] == server.port
+    # The server saw the trace context of the span that carried its request.
+    assert traceparent.split("-")[1] == format(spans[1].context.trace_id, "032x")
+    assert spans[2].status.status_code == StatusCode.OK  # declared in the IDL
+    assert spans[3].status.status_code == StatusCode.ERROR
+    assert "CallTimeoutError" in (spans[3].status.description or "")
+    pool.close()
+
+
+def test_proxy_tracing_false_makes_no_spans(echo: Any, server: Any) -> None:
+    pytest.importorskip("opentelemetry.sdk.trace")
+    pool = ThriftConnectionPool(server.endpoint, metrics=False)
+    factory = ThriftContextFactory(pool, echo.service.Client, metrics=False, tracing=False)
+    proxy = factory.proxy("echo")
+    assert proxy.header("traceparent") == ""
+    pool.close()
+
+
+def test_runtime_imports_neither_setuptools_nor_the_build_side() -> None:
+    import subprocess
+    import sys
+
+    code = (
+        "import sys\n"
+        "import thriftbuild.client, thriftbuild.pool, thriftbuild.balance, thriftbuild.metrics\n"
+        "from thriftbuild import ThriftConnectionPool, configure_context, ThriftClient\n"
+        "ThriftConnectionPool('127.0.0.1:1')\n"
+        "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
+        "('setuptools', 'distutils') or m.startswith('thriftbuild.build')))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == ""

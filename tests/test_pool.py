@@ -31,7 +31,7 @@ def _free_port() -> int:
 
 
 def _local_port(pool: ThriftConnectionPool) -> int:
-    return int(pool._idle[-1].channel._sock.getsockname()[1])  # type: ignore[union-attr]
+    return int(pool._tokens[-1].channel._sock.getsockname()[1])  # type: ignore[union-attr]
 
 
 def test_pool_defaults_match_seed_api() -> None:
@@ -51,6 +51,27 @@ def test_pool_connection_yields_working_protocol(echo: Any) -> None:
             assert pool.checkedout == 1
         assert pool.checkedout == 0
         pool.close()
+
+
+@pytest.mark.parametrize("where", ["::1", "unix", "bare-path"])
+def test_pool_ipv6_and_unix_endpoints_connect(
+    echo: Any, where: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    from tests.runtime_support import EchoServer
+
+    path = str(tmp_path_factory.mktemp("sock") / "echo.sock")
+    if where == "::1" and not socket.has_ipv6:
+        pytest.skip("no IPv6 on this machine")
+    server = EchoServer(echo, address="::1" if where == "::1" else path).start()
+    try:
+        endpoint = path if where == "bare-path" else server.endpoint
+        pool = _pool(endpoint)
+        with pool.connection() as prot:
+            assert echo.service.Client(prot).echo(where) == where
+        assert pool.idle == 1
+        pool.close()
+    finally:
+        server.stop()
 
 
 def test_pool_creation_does_not_connect_until_first_use(echo: Any) -> None:
@@ -224,7 +245,7 @@ def test_pool_idle_connection_closed_by_server_discarded_at_checkout(echo: Any) 
         with pool.connection() as prot:
             echo.service.Client(prot).ping()
         server.drop_connections()
-        conn = pool._idle[-1]
+        conn = pool._tokens[-1]
         wait_until(lambda: not conn.channel.is_reusable(), what="EOF to arrive")
         with pool.connection() as prot:
             assert echo.service.Client(prot).echo("fresh") == "fresh"

@@ -37,6 +37,7 @@ _EXPORTS: dict[str, str] = {
     "InternetAddress": "thriftbuild.config",
     "Timespan": "thriftbuild.config",
     "ThriftConnectionPool": "thriftbuild.pool",
+    "MultiEndpointPool": "thriftbuild.balance",
     "thrift_pool_from_config": "thriftbuild.pool",
     "RetryPolicy": "thriftbuild.retry",
 }
@@ -51,6 +52,7 @@ __all__ = [
     "Endpoint",
     "EndpointConfiguration",
     "InternetAddress",
+    "MultiEndpointPool",
     "PoolExhaustedError",
     "PooledClientProxy",
     "ResponseMismatchError",
@@ -70,6 +72,7 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from thriftbuild.balance import MultiEndpointPool
     from thriftbuild.build.commands import BuildThriftCommand, ThriftBuildPyCommand
     from thriftbuild.build.generate import generate_to_directory
     from thriftbuild.client import (

@@ -20,7 +20,9 @@ from typing import Any
 
 from thrift.transport.TTransport import TTransportException
 
-from thriftbuild._transport import MethodInfo
+from thriftbuild import _tracing
+from thriftbuild._protocol import MethodInfo
+from thriftbuild.balance import MultiEndpointPool
 from thriftbuild.errors import RetriesExhaustedError, ThriftClientError
 from thriftbuild.metrics import CallInstruments, ClientMetrics, default_metrics
 from thriftbuild.pool import ThriftConnectionPool, is_idl_exception, thrift_pool_from_config
@@ -33,8 +35,6 @@ __all__ = [
     "ThriftContextFactory",
     "configure_context",
 ]
-
-_DEADLINE_HEADER = b"Deadline-Budget"
 
 
 def service_methods(client_cls: type) -> list[str]:
@@ -93,12 +93,13 @@ class PooledClientProxy:
         self._calls = factory._instruments(name)
         self._headers = factory.pool.headers_supported
         self._direct = factory.direct
+        self._tracing = factory.tracing
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self._name!r} via {self._pool!r}>"
 
     @property
-    def pool(self) -> ThriftConnectionPool:
+    def pool(self) -> ThriftConnectionPool | MultiEndpointPool:
         """The connection pool this proxy calls through."""
         return self._pool
 
@@ -124,7 +125,8 @@ class PooledClientProxy:
         Apache's immutable generated exceptions), so it can also be kept and reused.
 
         Args:
-            attempts: the most tries per call, counting the first (a hard cap).
+            attempts: the most tries per call, counting the first (a hard cap);
+                3 when neither ``attempts`` nor ``budget`` is given.
             budget: seconds a call may take over all its tries; each try's socket
                 timeout is ``min(pool timeout, time left)``.
             backoff: first pause between tries in seconds, doubling after.
@@ -137,6 +139,8 @@ class PooledClientProxy:
         Returns:
             The retrying proxy.
         """
+        if attempts is None and budget is None:
+            attempts = 3
         policy = RetryPolicy.new(attempts, budget, backoff, max_backoff=max_backoff)
         marked = self._idempotent if idempotent is None else _idempotent_set(idempotent)
         return type(self)(self._factory, self._name, policy, marked)
@@ -144,14 +148,14 @@ class PooledClientProxy:
     def _invoke(self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         policy = self._policy
         if policy is None:
-            return self._attempt(method, args, kwargs, None)
+            return self._traced(method, args, kwargs, None)
         last: Exception | None = None
         tries = 0
         maybe_sent = False
         for time_left in policy:
             tries += 1
             try:
-                return self._attempt(method, args, kwargs, time_left)
+                return self._traced(method, args, kwargs, time_left)
             except Exception as exc:
                 if not _retryable(exc, method, self._idempotent):
                     raise
@@ -168,8 +172,29 @@ class PooledClientProxy:
             type=getattr(last, "type", TTransportException.UNKNOWN),
         ) from last
 
-    def _attempt(
+    def _traced(
         self, method: str, args: tuple[Any, ...], kwargs: dict[str, Any], time_left: float | None
+    ) -> Any:
+        tracing = self._tracing
+        tracer = None if tracing is None else tracing.tracer()
+        if tracer is None:
+            return self._attempt(method, args, kwargs, time_left)
+        assert tracing is not None
+        with tracing.span(tracer, self._name, method, str(self._pool.endpoint)) as span:
+            headers = tracing.headers() if self._headers else None
+            try:
+                return self._attempt(method, args, kwargs, time_left, headers)
+            except BaseException as exc:
+                tracing.failed(span, exc, is_idl_exception(exc))
+                raise
+
+    def _attempt(
+        self,
+        method: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        time_left: float | None,
+        headers: dict[str, str] | None = None,
     ) -> Any:
         pool = self._pool
         start = time.monotonic()
@@ -187,13 +212,19 @@ class PooledClientProxy:
             clean = False
             try:
                 channel = conn.channel
-                channel.begin_call(deadline, method)
+                # begin_call(), inlined: bound this call's I/O, name it in errors.
+                channel.deadline = deadline
+                channel.method = method
+                channel.sent = False
                 # A fresh sequence id per call makes a stale reply detectable.
                 conn.seqid = seqid = (conn.seqid + 1) & 0x7FFFFFFF
                 protocol = conn.protocol
                 if self._headers:
                     budget_ms = math.ceil((deadline - time.monotonic()) * 1000)
                     channel.budget_ms = budget_ms if budget_ms > 0 else 1
+                    if headers:
+                        for key, value in headers.items():
+                            channel.set_header(key.encode(), value.encode())
                 info = self._direct.get(method) if protocol.direct else None
                 if info is not None:
                     result = protocol.invoke(info, args, kwargs, seqid)
@@ -220,8 +251,10 @@ class PooledClientProxy:
 
 def _make_method(name: str, doc: str | None) -> Callable[..., Any]:
     def method(self: PooledClientProxy, *args: Any, **kwargs: Any) -> Any:
-        if self._policy is None:  # the common case, one frame shorter
-            return self._attempt(name, args, kwargs, None)
+        if self._policy is None:
+            tracing = self._tracing
+            if tracing is None or tracing.tracer() is None:  # the common case, fewer frames
+                return self._attempt(name, args, kwargs, None)
         return self._invoke(name, args, kwargs)
 
     method.__name__ = method.__qualname__ = name
@@ -282,21 +315,26 @@ class ThriftContextFactory:
             those that may (used by :meth:`PooledClientProxy.retrying`).
         metrics: a :class:`~thriftbuild.metrics.ClientMetrics`, ``None`` for the
             default registry when prometheus_client is installed, or ``False``.
+        tracing: ``None`` for OpenTelemetry client spans whenever opentelemetry-api
+            is installed and a tracer provider is configured, a tracer provider to
+            use instead of the global one, or ``False`` for none.
     """
 
     def __init__(
         self,
-        pool: ThriftConnectionPool,
+        pool: ThriftConnectionPool | MultiEndpointPool,
         client_cls: type,
         *,
         idempotent: bool | Iterable[str] | None = None,
         metrics: ClientMetrics | bool | None = None,
+        tracing: Any = None,
     ) -> None:
         self.pool = pool
         self.client_cls = client_cls
         self.idempotent = _idempotent_set(idempotent)
         self.proxy_cls = _proxy_class(client_cls)
         self.direct = direct_calls(client_cls, self.proxy_cls._method_names)
+        self.tracing = None if tracing is False else _tracing.load(tracing or None)
         resolved = default_metrics() if metrics is None or metrics is True else metrics
         self._metrics: ClientMetrics | None = resolved or None
         self._by_name: dict[str, dict[str, CallInstruments] | None] = {}
@@ -326,8 +364,8 @@ class ThriftClient:
     Args:
         client_cls: a generated client class, e.g. ``Echo.Client``.
         **kwargs: pool options overriding the config (see
-            :func:`~thriftbuild.pool.thrift_pool_from_config`), plus ``idempotent``
-            and ``metrics`` for :class:`ThriftContextFactory`.
+            :func:`~thriftbuild.pool.thrift_pool_from_config`), plus ``idempotent``,
+            ``metrics`` and ``tracing`` for :class:`ThriftContextFactory`.
     """
 
     def __init__(self, client_cls: type, **kwargs: Any) -> None:
@@ -339,10 +377,13 @@ class ThriftClient:
         kwargs = dict(self.kwargs)
         idempotent = kwargs.pop("idempotent", None)
         metrics = kwargs.pop("metrics", None)
+        tracing = kwargs.pop("tracing", None)
         kwargs.setdefault("name", key_path)
         kwargs.setdefault("metrics", metrics)
         pool = thrift_pool_from_config(app_config, key_path + ".", **kwargs)
-        return ThriftContextFactory(pool, self.client_cls, idempotent=idempotent, metrics=metrics)
+        return ThriftContextFactory(
+            pool, self.client_cls, idempotent=idempotent, metrics=metrics, tracing=tracing
+        )
 
 
 class ClientContext(types.SimpleNamespace):

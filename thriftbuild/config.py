@@ -151,6 +151,11 @@ def Endpoint(text: str) -> EndpointConfiguration:
         ValueError: the text is none of the accepted forms, or the port is out of range.
     """
     text = text.strip()
+    if "," in text:
+        raise ValueError(
+            "one endpoint expected here, not a comma-separated list "
+            "(MultiEndpointPool takes several; thrift_pool_from_config picks it for a list)"
+        )
     if text.startswith("unix:"):
         path = text[len("unix:") :]
         if not path:

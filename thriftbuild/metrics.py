@@ -4,11 +4,12 @@ prometheus_client is an optional dependency (the ``metrics`` extra). Without it,
 :func:`default_metrics` returns ``None`` and the runtime records nothing; nothing
 else changes.
 
-The hot path does not touch prometheus_client: each client method and each pool
-keeps plain counters and fixed-bucket histograms behind one lock (a call pays for
-one lock and a few additions, not for five instrument updates with their own locks
-and label lookups), and :class:`ClientMetrics` is a collector that turns them into
-metric families when the registry is scraped. Gauges (connections in use, idle,
+The hot path does not touch prometheus_client: a call appends one record to its
+method's deque (no lock, so threads calling together never contend), records are
+folded into fixed-bucket histograms in batches, and :class:`ClientMetrics` is a
+collector that turns them into metric families when the registry is scraped
+(instead of five instrument updates per call, each with its own lock and label
+lookup). Gauges (connections in use, idle,
 waiters, requests in flight) are read from the live pools at scrape time, so they
 cost nothing per call.
 
@@ -28,6 +29,7 @@ Exposed families (all labelled ``thrift_client_name``):
 
 from __future__ import annotations
 
+import collections
 import threading
 import weakref
 from bisect import bisect_left
@@ -138,10 +140,12 @@ class PoolInstruments:
             wait.total += seconds
 
     def connected(self) -> None:
+        """Count a connection opened."""
         with self.lock:
             self.connects += 1
 
     def connect_failed(self) -> None:
+        """Count a failed connection attempt."""
         with self.lock:
             self.connect_failures += 1
 
@@ -152,12 +156,20 @@ class PoolInstruments:
 
 
 class CallInstruments:
-    """Latency and outcomes of one method called through one client name."""
+    """Latency and outcomes of one method called through one client name.
 
-    __slots__ = ("failed", "latency_fail", "latency_ok", "lock", "wait")
+    A call appends one tuple to a deque (atomic, no lock: many threads calling
+    the same method never contend); the histograms are brought up to date from it
+    every 1,024 calls by whichever caller gets there, and at scrape time.
+    """
+
+    __slots__ = ("failed", "latency_fail", "latency_ok", "lock", "pending", "wait")
 
     def __init__(self) -> None:
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # held while folding pending records in
+        self.pending: collections.deque[tuple[float, float | None, str | None]] = (
+            collections.deque()
+        )
         self.latency_ok = _Histogram()
         self.latency_fail = _Histogram()
         self.wait = _Histogram()  # checkout waits of these calls (part of the pool's)
@@ -171,25 +183,37 @@ class CallInstruments:
             exc: what it raised, if anything.
             waited: how long it waited for a connection, if it got one.
         """
-        index = bisect_left(BUCKETS, seconds)
-        if exc is None and waited is not None:
-            ok, wait = self.latency_ok, self.wait
-            windex = bisect_left(BUCKETS, waited)
-            with self.lock:  # histogram updates inlined: this runs on every call
-                ok.counts[index] += 1
-                ok.total += seconds
-                wait.counts[windex] += 1
-                wait.total += waited
-            return
-        with self.lock:
-            if waited is not None:
-                self.wait.observe(waited)
-            if exc is None:
-                self.latency_ok.observe(seconds)
-                return
-            self.latency_fail.observe(seconds)
-            kind = type(exc).__name__
-            self.failed[kind] = self.failed.get(kind, 0) + 1
+        pending = self.pending
+        pending.append((seconds, waited, None if exc is None else type(exc).__name__))
+        if len(pending) >= 1024:
+            self.fold(block=False)
+
+    def fold(self, block: bool = True) -> None:
+        """Fold pending records into the histograms (skipped if busy and not ``block``)."""
+        if not self.lock.acquire(blocking=block):
+            return  # another thread is folding; it drains what we appended too
+        try:
+            popleft = self.pending.popleft
+            ok, wait, failed = self.latency_ok.counts, self.wait.counts, self.failed
+            ok_total = wait_total = 0.0
+            try:
+                while True:  # histogram updates inlined: this loop sees every call
+                    seconds, waited, kind = popleft()
+                    if waited is not None:
+                        wait[bisect_left(BUCKETS, waited)] += 1
+                        wait_total += waited
+                    if kind is None:
+                        ok[bisect_left(BUCKETS, seconds)] += 1
+                        ok_total += seconds
+                    else:
+                        self.latency_fail.observe(seconds)
+                        failed[kind] = failed.get(kind, 0) + 1
+            except IndexError:
+                pass  # drained
+            self.latency_ok.total += ok_total
+            self.wait.total += wait_total
+        finally:
+            self.lock.release()
 
 
 class ClientMetrics:
@@ -226,6 +250,7 @@ class ClientMetrics:
             return found
 
     def describe(self) -> list[Any]:
+        """Nothing: the families depend on the live pools, so none is declared ahead."""
         # Registration without collecting: our families depend on live pools.
         return []
 
@@ -280,12 +305,10 @@ class ClientMetrics:
         )
         call_waits: dict[str, _Histogram] = {}
         for (name, _method), call in calls:
+            call.fold()
             merged = call_waits.setdefault(name, _Histogram())
             with call.lock:
-                merged.counts = [
-                    a + b for a, b in zip(merged.counts, call.wait.counts, strict=True)
-                ]
-                merged.total += call.wait.total
+                merged.add(call.wait)
         for name, inst in pools:
             with inst.lock:
                 live = list(inst.pools)

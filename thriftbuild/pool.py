@@ -1,25 +1,34 @@
 """A thread-safe pool of Thrift client connections to one endpoint.
 
-Invariants (all pool state is guarded by ``_lock``; socket I/O never
-happens while holding it):
+The pool holds ``size`` tokens in a deque; a token is an idle connection or
+``None``, a free slot to open a connection with. Checking out pops a token, giving
+back pushes one, so ``size`` caps open connections and ``checkedout`` is
+``size - len(tokens)``. ``deque.pop``/``append`` are atomic, so the common path
+takes no lock; only callers who find no token take the lock to wait on a
+condition (registering as waiting before looking again, so no wake-up is lost).
+Socket I/O never happens under the lock.
 
-* ``_in_use + len(_idle) <= size``: ``size`` caps open connections.
-* A connection is in ``_idle`` only if its last use ended cleanly *and* it has
-  nothing unread; it is checked again for unexpected bytes or EOF at checkout,
-  because the server may have written or closed while it sat idle.
-* ``_idle`` is a stack: the most recently used connection is reused first, so idle
-  ones age out through ``max_age`` instead of being kept warm by round-robin.
+Invariants:
+
+* A connection is given back as a token only if its last use ended cleanly *and*
+  it has nothing unread; it is checked again for unexpected bytes or EOF at
+  checkout, because the server may have written or closed while it sat idle.
+* Idle connections are pushed on the right and taken from the right (most recently
+  used first, so spare ones age out through ``max_age``); free slots are pushed on
+  the left, so a free slot is used only when no idle connection is left.
 * After ``os.fork()`` the child drops every connection inherited from the parent
-  (closing only its own descriptors) and starts a new generation; a connection
-  from an old generation is never put back.
+  (closing only its own descriptors) and starts a new generation; a token from an
+  old generation is never given back.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import datetime
 import os
 import socket
+import ssl
 import threading
 import time
 import weakref
@@ -32,7 +41,7 @@ from thrift.Thrift import TApplicationException, TException
 from thrift.transport.THeaderTransport import THeaderSubprotocolID
 from thrift.transport.TTransport import TTransportException
 
-from thriftbuild import _transport, config
+from thriftbuild import _protocol, _transport, config
 from thriftbuild.errors import ClientConfigError, ConnectFailedError, PoolExhaustedError
 from thriftbuild.metrics import PoolInstruments, default_metrics
 
@@ -124,8 +133,10 @@ class ThriftConnectionPool:
             (``host:port``, ``[::1]:port``, ``unix:/path``).
         size: most connections open at once.
         max_age: seconds (or a timedelta) after which a connection is replaced.
-        timeout: seconds (or a timedelta) bounding the wait for a slot plus the
-            connect, and each socket operation of a call.
+        timeout: seconds (or a timedelta). A proxy call must finish within it, from
+            waiting for a slot through connecting to reading the reply; with
+            ``pool.connection()`` it bounds the wait plus the connect, and then each
+            socket operation.
         max_retries: connection attempts before giving up (at least one).
         protocol_factory: a Thrift protocol factory; THeader with the compact
             sub-protocol by default. Apache's header, binary and compact factories
@@ -137,6 +148,10 @@ class ThriftConnectionPool:
         name: the client name used in metrics and messages (default: the endpoint).
         metrics: a :class:`~thriftbuild.metrics.ClientMetrics`, ``None`` for the
             default registry when prometheus_client is installed, or ``False``.
+        ssl_context: speak TLS with this context; a failed handshake fails the
+            connect (there is no fallback to plaintext).
+        server_hostname: the name to verify the server's certificate against
+            (default: the endpoint's host).
     """
 
     def __init__(
@@ -153,6 +168,8 @@ class ThriftConnectionPool:
         connect_backoff: float = 0.02,
         name: str | None = None,
         metrics: Any = None,
+        ssl_context: ssl.SSLContext | None = None,
+        server_hostname: str | None = None,
     ) -> None:
         if isinstance(endpoint, str):
             endpoint = config.Endpoint(endpoint)
@@ -167,16 +184,20 @@ class ThriftConnectionPool:
         attempts = max_retries if max_connection_attempts is None else max_connection_attempts
         self.max_connection_attempts = max(1, attempts)
         self.protocol_factory = protocol_factory
-        self._framing = _transport.framing_for(protocol_factory, transport_factory)
+        self._framing = _protocol.framing_for(protocol_factory, transport_factory)
         self.connect_backoff = connect_backoff
         self.name = name or str(endpoint)
         self._endpoint_text = str(endpoint)
+        self.ssl_context = ssl_context
+        if server_hostname is None and not isinstance(endpoint.address, str):
+            server_hostname = endpoint.address.host
+        self.server_hostname = server_hostname
 
-        # State changes take the plain lock (cheap); only waiting needs the Condition.
-        self._lock = threading.Lock()
+        # ``size`` tokens: each is an idle connection or None (a free slot to connect
+        # with). A caller holds one token while it has a connection.
+        self._tokens: collections.deque[Connection | None] = collections.deque([None] * size)
+        self._lock = threading.Lock()  # guards waiting, and is the Condition's lock
         self._cond = threading.Condition(self._lock)
-        self._idle: list[Connection] = []
-        self._in_use = 0
         self._waiting = 0
         self._generation = 0  # bumped in a forked child: older connections are the parent's
         self._epoch = 0  # bumped by close(): older connections are not reused
@@ -198,12 +219,12 @@ class ThriftConnectionPool:
     @property
     def checkedout(self) -> int:
         """Connection slots in use right now."""
-        return self._in_use
+        return self.size - len(self._tokens)
 
     @property
     def idle(self) -> int:
         """Open connections waiting in the pool."""
-        return len(self._idle)
+        return sum(token is not None for token in list(self._tokens))
 
     @property
     def waiting(self) -> int:
@@ -218,7 +239,7 @@ class ThriftConnectionPool:
     def __repr__(self) -> str:
         return (
             f"<ThriftConnectionPool {self._endpoint_text} size={self.size} "
-            f"in_use={self._in_use} idle={len(self._idle)} waiting={self._waiting}>"
+            f"in_use={self.checkedout} idle={self.idle} waiting={self._waiting}>"
         )
 
     def close(self) -> None:
@@ -226,22 +247,32 @@ class ThriftConnectionPool:
 
         The pool stays usable: later calls open new connections.
         """
-        with self._lock:
-            idle, self._idle = self._idle, []
-            self._epoch += 1
-        for conn in idle:
+        self._epoch += 1  # connections given back later are closed, not kept
+        tokens = self._tokens
+        for _ in range(len(tokens)):
+            try:
+                conn = tokens.pop()
+            except IndexError:
+                break
+            if conn is None:
+                tokens.appendleft(None)
+                break  # tokens to the left of a free slot are free slots too
             conn.close()
+            tokens.appendleft(None)
+        if self._waiting:
+            with self._lock:
+                self._cond.notify_all()
 
     def _after_fork(self) -> None:
         # Runs in a forked child, where other threads are gone. The lock may have been
         # held by one of them at fork time, so it is replaced, not acquired. Closing
         # the child's copies of the descriptors leaves the parent's sockets untouched.
-        for conn in self._idle:
-            conn.close()
+        for conn in self._tokens:
+            if conn is not None:
+                conn.close()
+        self._tokens = collections.deque([None] * self.size)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
-        self._idle = []
-        self._in_use = 0
         self._waiting = 0
         self._generation += 1
 
@@ -270,62 +301,75 @@ class ThriftConnectionPool:
             start = time.monotonic()
         if deadline is None:
             deadline = start + self.timeout
-        lock = self._lock
-        with lock:
-            if self._in_use >= self.size:
-                self._wait_for_slot(deadline)
-            self._in_use += 1
-            conn = self._idle.pop() if self._idle else None
-            generation = self._generation
-            epoch = self._epoch
+        # The fast path takes no lock: deque.pop() is atomic, and a token is either
+        # an idle connection or a free slot.
         try:
-            while conn is not None:
+            conn = self._tokens.pop()
+        except IndexError:
+            conn = self._wait_for_token(deadline)
+        generation = self._generation
+        try:
+            if conn is not None:
                 if start - conn.born > self.max_age:
-                    reason = "max_age"
+                    self._evict(conn, "max_age")
+                    conn = None
                 elif not conn.channel.is_reusable():
-                    reason = "unhealthy"
-                else:
-                    break
-                self._evict(conn, reason)
-                with lock:
-                    conn = self._idle.pop() if self._idle else None
+                    self._evict(conn, "unhealthy")
+                    conn = None
             if conn is None:
-                conn = self._connect(deadline, generation, epoch)
+                conn = self._connect(deadline, generation, self._epoch)
         except BaseException:
-            self._release_slot(generation)
+            self._give_back(None, generation)
             raise
         if timed and self._metrics is not None:
             self._metrics.waited(time.monotonic() - start)
         return conn
 
-    def _wait_for_slot(self, deadline: float) -> None:
-        # Called with the lock held; Condition.wait releases it while blocked.
-        self._waiting += 1
-        try:
-            while self._in_use >= self.size:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise PoolExhaustedError(
-                        f"no connection to {self._endpoint_text} within {self.timeout:g}s "
-                        f"(pool size {self.size}, {self._in_use} in use, "
-                        f"{self._waiting - 1} other callers waiting)",
-                        endpoint=self._endpoint_text,
-                    )
-                self._cond.wait(remaining)
-        finally:
-            self._waiting -= 1
+    def _wait_for_token(self, deadline: float) -> Connection | None:
+        with self._lock:
+            # Registered as waiting before looking again, so a token given back from
+            # here on is either seen by the pop below or followed by a notify.
+            self._waiting += 1
+            try:
+                while True:
+                    try:
+                        return self._tokens.pop()
+                    except IndexError:
+                        pass
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise PoolExhaustedError(
+                            f"no connection to {self._endpoint_text} within "
+                            f"{self.timeout:g}s (pool size {self.size}, "
+                            f"{self.checkedout} in use, "
+                            f"{self._waiting - 1} other callers waiting)",
+                            endpoint=self._endpoint_text,
+                        )
+                    self._cond.wait(remaining)
+            finally:
+                self._waiting -= 1
+
+    def _wake(self) -> None:
+        if self._waiting:
+            with self._lock:
+                self._cond.notify()
 
     def _evict(self, conn: Connection, reason: str) -> None:
         conn.close()
         if self._metrics is not None:
             self._metrics.evicted(reason)
 
-    def _release_slot(self, generation: int) -> None:
-        with self._lock:
-            if generation == self._generation:
-                self._in_use -= 1
-            if self._waiting:
-                self._cond.notify()
+    def _give_back(self, conn: Connection | None, generation: int) -> None:
+        # A token from before a fork belongs to the parent: this process's tokens
+        # were already reset, so it is dropped, not counted twice.
+        if generation != self._generation:
+            return
+        if conn is None:
+            self._tokens.appendleft(None)  # free slots stay left of idle connections
+        else:
+            self._tokens.append(conn)
+        if self._waiting:
+            self._wake()
 
     def checkin(self, conn: Connection, reusable: bool) -> None:
         """Give a connection back; it is closed unless ``reusable`` and still fit.
@@ -339,20 +383,18 @@ class ThriftConnectionPool:
         # which also catches whatever arrives while the connection sits idle.
         if reusable and conn.channel.has_unread():
             reusable, reason = False, "unhealthy"
-        with self._lock:
-            # A connection from before a fork belongs to the parent: its slot was
-            # already reset in this process, so it is neither counted nor reused.
-            current = conn.generation == self._generation
-            if current:
-                self._in_use -= 1
-                if reusable and conn.epoch != self._epoch:
-                    reusable, reason = False, "closed"
-                if reusable:
-                    self._idle.append(conn)
-                if self._waiting:
-                    self._cond.notify()
-        if not (current and reusable):
-            self._evict(conn, reason if current else "fork")
+        if reusable and conn.epoch != self._epoch:
+            reusable, reason = False, "closed"
+        if conn.generation != self._generation:
+            self._evict(conn, "fork")
+            return
+        if reusable:
+            self._tokens.append(conn)  # _give_back's common case, inlined
+            if self._waiting:
+                self._wake()
+        else:
+            self._evict(conn, reason)
+            self._give_back(None, conn.generation)
 
     def _open_socket(self, timeout: float) -> socket.socket:
         endpoint = self.endpoint
@@ -365,10 +407,16 @@ class ThriftConnectionPool:
             except BaseException:
                 sock.close()
                 raise
-            return sock
-        sock = socket.create_connection((address.host, address.port), timeout=timeout)
-        with contextlib.suppress(OSError):  # not fatal: only latency suffers
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        else:
+            sock = socket.create_connection((address.host, address.port), timeout=timeout)
+            with contextlib.suppress(OSError):  # not fatal: only latency suffers
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        if self.ssl_context is not None:
+            try:  # the handshake runs under the connect timeout
+                return self.ssl_context.wrap_socket(sock, server_hostname=self.server_hostname)
+            except BaseException:
+                sock.close()
+                raise
         return sock
 
     def _connect(self, deadline: float, generation: int, epoch: int) -> Connection:
@@ -390,7 +438,7 @@ class ThriftConnectionPool:
                     time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
                 continue
             channel = _transport.Channel(sock, self._endpoint_text, self._framing, self.timeout)
-            protocol = _transport.make_protocol(channel, self.protocol_factory)
+            protocol = _protocol.make_protocol(channel, self.protocol_factory)
             if self._metrics is not None:
                 self._metrics.connected()
             return Connection(channel, protocol, generation, epoch)
@@ -423,7 +471,7 @@ class _Lease:
 
     __slots__ = ("_conn", "_pool")
 
-    def __init__(self, pool: ThriftConnectionPool) -> None:
+    def __init__(self, pool: Any) -> None:  # a ThriftConnectionPool or MultiEndpointPool
         self._pool = pool
         self._conn: Connection | None = None
 
@@ -438,16 +486,51 @@ class _Lease:
             self._pool.checkin(conn, exc is None or is_idl_exception(exc))
 
 
-def thrift_pool_from_config(
-    app_config: Mapping[str, str], prefix: str, **kwargs: Any
-) -> ThriftConnectionPool:
+def _tls_context(
+    app_config: Mapping[str, str], prefix: str, options: Mapping[str, Any]
+) -> ssl.SSLContext:
+    """The client TLS context the ``tls.*`` keys ask for (any of them turns TLS on)."""
+
+    def fail(key: str, reason: str) -> ClientConfigError:
+        return ClientConfigError(prefix + key, app_config.get(prefix + key), reason)
+
+    try:
+        context = ssl.create_default_context(cafile=options.get("tls.ca"))
+    except (OSError, ssl.SSLError) as exc:
+        raise fail("tls.ca", f"cannot load CA certificates: {exc}") from exc
+    if "tls.key" in options and "tls.cert" not in options:
+        raise fail("tls.key", "tls.key needs tls.cert (the client certificate)")
+    if "tls.cert" in options:
+        try:
+            context.load_cert_chain(options["tls.cert"], options.get("tls.key"))
+        except (OSError, ssl.SSLError) as exc:
+            raise fail("tls.cert", f"cannot load the client certificate: {exc}") from exc
+    if options.get("tls.verify") is False:
+        # Encrypted but unauthenticated, as asked; never a silent downgrade to plaintext.
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def _endpoints(text: str) -> Any:
+    if "," in text:
+        from thriftbuild.balance import parse_endpoints
+
+        return parse_endpoints(text)
+    return config.Endpoint(text)
+
+
+def thrift_pool_from_config(app_config: Mapping[str, str], prefix: str, **kwargs: Any) -> Any:
     """Make a :class:`ThriftConnectionPool` from ``prefix``-ed keys of a flat config.
 
-    Keys: ``endpoint`` (required), ``size`` (default 10), ``max_age`` (Timespan,
-    default 1 minute), ``timeout`` (Timespan, default 1 second), ``max_retries`` or
+    Keys: ``endpoint`` (required; several, comma-separated, for a balanced pool),
+    ``size`` (default 10), ``max_age`` (Timespan, default 1 minute), ``timeout``
+    (Timespan, default 1 second), ``max_retries`` or
     ``max_connection_attempts`` (default 3), ``protocol`` (``header``,
-    ``header-binary``, ``binary``, ``compact``) and ``transport`` (``buffered``,
-    ``framed``). Keyword arguments win over the config.
+    ``header-binary``, ``binary``, ``compact``), ``transport`` (``buffered``,
+    ``framed``), and for TLS ``tls.ca`` (CA bundle; the system's if omitted),
+    ``tls.cert`` and ``tls.key`` (client certificate) and ``tls.verify`` (default
+    true); any ``tls.*`` key turns TLS on. Keyword arguments win over the config.
 
     Args:
         app_config: the flat application config.
@@ -455,7 +538,9 @@ def thrift_pool_from_config(
         **kwargs: passed to :class:`ThriftConnectionPool`, overriding the config.
 
     Returns:
-        The pool.
+        The pool: a :class:`ThriftConnectionPool`, or for a comma-separated list of
+        endpoints a :class:`~thriftbuild.balance.MultiEndpointPool` (``size`` per
+        endpoint, calls balanced round-robin, failing hosts ejected for a while).
 
     Raises:
         ClientConfigError: a key is missing or invalid; it names the key and value.
@@ -463,7 +548,7 @@ def thrift_pool_from_config(
     if not prefix.endswith("."):
         prefix += "."
     spec = {
-        "endpoint": config.Option(config.Endpoint, required="endpoint" not in kwargs),
+        "endpoint": config.Option(_endpoints, required="endpoint" not in kwargs),
         "size": config.Option(config.PositiveInteger),
         "max_age": config.Option(config.Timespan),
         "timeout": config.Option(config.Timespan),
@@ -471,6 +556,10 @@ def thrift_pool_from_config(
         "max_connection_attempts": config.Option(config.PositiveInteger),
         "protocol": config.Option(_protocol_by_name),
         "transport": config.Option(_transport_by_name),
+        "tls.ca": config.Option(str),
+        "tls.cert": config.Option(str),
+        "tls.key": config.Option(str),
+        "tls.verify": config.Option(config.Boolean),
     }
     options = config.parse_options(app_config, prefix, spec)
     if "max_retries" in options and "max_connection_attempts" in options:
@@ -492,7 +581,13 @@ def thrift_pool_from_config(
         params["protocol_factory"] = options["protocol"]
     if "transport" in options:
         params["transport_factory"] = options["transport"]
+    if any(key.startswith("tls.") for key in options):
+        params["ssl_context"] = _tls_context(app_config, prefix, options)
     if "max_retries" in kwargs:
         params.pop("max_connection_attempts")
     params.update(kwargs)
+    if isinstance(params["endpoint"], list):
+        from thriftbuild.balance import MultiEndpointPool
+
+        return MultiEndpointPool(params.pop("endpoint"), **params)
     return ThriftConnectionPool(**params)
