@@ -103,7 +103,7 @@ def test_python_backend_same_inputs_anywhere_same_bytes(tmp_path: Path) -> None:
         generate_to_directory(
             [tree / "features.thrift"], out, include_dirs=[tree], backend="python"
         )
-        outputs.append({p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*.py"))})
+        outputs.append({p.relative_to(out): p.read_bytes() for p in sorted(out.rglob("*.py*"))})
     assert outputs[0] == outputs[1]
     assert len(outputs[0]) >= 8
     for text in outputs[0].values():
