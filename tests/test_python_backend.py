@@ -211,7 +211,11 @@ def test_divergence_field_and_argument_named_self_work(importable: Path) -> None
                 raise ttypes.Failure(message="negative", code=1)
             return ttypes.Selfish(self=self_.self + shadow.value, other=self_.other)
 
+        def either(self, read: bool, write: bool) -> bool:
+            return read or write
+
     with serve(mirror.Processor(Handler())) as port, client_for(mirror.Client, port) as client:
+        assert client.either(read=False, write=True) is True
         shadow = ttypes.Shadowing(read=True, write=False, value=3)
         assert client.reflect(self=value, shadow=shadow) == ttypes.Selfish(self=10, other="x")
         with pytest.raises(ttypes.Failure) as caught:

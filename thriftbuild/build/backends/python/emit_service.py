@@ -20,6 +20,13 @@ def _params(fn: RFunction) -> tuple[str, str]:
     return me, "".join(f", {n}" for n in names)
 
 
+def _call(fields: list[RField], obj: str, method: str, arg: str) -> str:
+    """``obj.method(arg)``, through the class when a field named read/write hides it."""
+    if any(f.name in ("read", "write") for f in fields):
+        return f"type({obj}).{method}({obj}, {arg})"
+    return f"{obj}.{method}({arg})"
+
+
 def _args_class(fn: RFunction) -> str:
     # An argument may be named like the args class (NameConflictTest's Foo_args), which
     # hides the class inside send_<m>; the compiler's output breaks there.
@@ -75,7 +82,7 @@ def _client(service: RService, base: str | None) -> list[str]:
         ]
         out += [f"        _args.{a.name} = {a.name}" for a in fn.args]
         out += [
-            f"        _args.write({me}._oprot)",
+            f"        {_call(fn.args, '_args', 'write', f'{me}._oprot')}",
             f"        {me}._oprot.writeMessageEnd()",
             f"        {me}._oprot.trans.flush()",
             "",
@@ -92,7 +99,7 @@ def _client(service: RService, base: str | None) -> list[str]:
             "            iprot.readMessageEnd()",
             "            raise x",
             f"        result = {fn.name}_result()",
-            "        result.read(iprot)",
+            f"        {_call(fn.throws, 'result', 'read', 'iprot')}",
             "        iprot.readMessageEnd()",
         ]
         if fn.returns is not None:
@@ -161,7 +168,7 @@ def _processor(service: RService, base: str | None, codec: Codec) -> list[str]:
         out += [
             f"    def process_{fn.name}(self, seqid, iprot, oprot):",
             f"        args = {fn.name}_args()",
-            "        args.read(iprot)",
+            f"        {_call(fn.args, 'args', 'read', 'iprot')}",
             "        iprot.readMessageEnd()",
         ]
         if fn.oneway:
@@ -201,7 +208,7 @@ def _processor(service: RService, base: str | None, codec: Codec) -> list[str]:
             "            result = TApplicationException(TApplicationException.INTERNAL_ERROR, "
             "'Internal error')",
             f'        oprot.writeMessageBegin("{fn.name}", msg_type, seqid)',
-            "        result.write(oprot)",
+            f"        {_call(fn.throws, 'result', 'write', 'oprot')}",
             "        oprot.writeMessageEnd()",
             "        oprot.trans.flush()",
             "",
