@@ -254,3 +254,10 @@ def test_divergence_container_constant_by_name_is_copied(importable: Path) -> No
 def test_divergence_container_constant_by_name_compiler_writes_empty(tmp_path: Path) -> None:
     text = (_raw_compiler(tmp_path) / "constants.py").read_text()
     assert "COPY_OF_PRIMES = [\n]" in text
+
+
+def test_divergence_field_id_above_i16_rejected(tmp_path: Path) -> None:
+    idl = tmp_path / "wide.thrift"
+    idl.write_text("struct Page {\n  40000: i32 size\n}\n")
+    with pytest.raises(IdlError, match=r"wide\.thrift:2:3: field id 40000 is out of range"):
+        generate_to_directory([idl], tmp_path / "out", backend="python")

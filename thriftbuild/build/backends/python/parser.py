@@ -305,20 +305,8 @@ class _Parser:
         self.declared(name, node)
 
     def senum(self) -> None:
-        # Deprecated string enums are parsed and, like the Python generator does, ignored
-        # except as a name that resolves to string.
-        self.advance()
-        name = self.ident("a senum name")
-        self.expect("{")
-        while not self.accept("}"):
-            if self.tok.kind != "string":
-                raise self.expected("a quoted senum value or '}'")
-            self.advance()
-            self.separator()
-        self.annotations()
-        node = Typedef(name.value, TypeRef("string", self.pos(name)), self.pos(name))
-        self.doc.typedefs.append(node)
-        self.declared(name, node)
+        # The 0.17 compiler knows the word only to refuse it.
+        raise self.error(self.tok, "'senum' is no longer supported; use 'string' instead")
 
     def fields(self, closer: str, in_args: bool = False) -> list[Field]:
         result: list[Field] = []
@@ -332,9 +320,8 @@ class _Parser:
                 fid = self.int_value(start)
                 self.expect(":")
                 explicit = fid > 0
-                if not explicit and not fid >= _INT32_MIN:
-                    raise self.error(start, f"field id {start.value} is out of range")
             if fid > 32767:
+                # The compiler only warns, then writes an id that does not fit in i16.
                 raise self.error(start, f"field id {fid} is out of range (1..32767)")
             if not explicit:
                 fid = next_implicit
