@@ -99,7 +99,7 @@ class PythonBackend:
             stack.pop()
 
         visit(request.source.path)
-        if options_strict(request):
+        if request.options.strict:
             _check_strict(documents[request.source.path], display[request.source.path])
         program = Program(documents, includes, display)
         modules = {p: s.module for p, s in sources.items()}
@@ -108,11 +108,6 @@ class PythonBackend:
         emitter = Emitter(request.source.path, modules, header, "slots" in options.gen_options)
         resolved = program.resolve(request.source.path, emitter.qualify)
         return GeneratedPackage(request.source, emitter.files(resolved))
-
-
-def options_strict(request: GenerationRequest) -> bool:
-    """Whether the request asks for the compiler's ``-strict`` checks."""
-    return request.options.strict
 
 
 def _check_strict(doc: idl.Document, display: str) -> None:
