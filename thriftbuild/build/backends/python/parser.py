@@ -119,6 +119,7 @@ class _Parser:
         return self.doc
 
     def header(self) -> bool:
+        # Unlike definitions, headers take no ',' or ';' after them.
         tok = self.tok
         if self.accept("include"):
             lit = self.tok
@@ -126,13 +127,11 @@ class _Parser:
                 raise self.expected("a quoted file name after 'include'")
             self.advance()
             self.doc.includes.append((lit.value, self.pos(lit)))
-            self.separator()
             return True
         if self.accept("cpp_include"):
             if self.tok.kind != "string":
                 raise self.expected("a quoted file name after 'cpp_include'")
             self.advance()
-            self.separator()
             return True
         if self.accept("namespace"):
             scope = "*" if self.accept("*") else self.ident("a language after 'namespace'").value
@@ -142,7 +141,6 @@ class _Parser:
             self.advance()
             self.annotations()
             self.doc.namespaces[scope] = name_tok.value
-            self.separator()
             return True
         if tok.kind == "ident" and tok.value in DEPRECATED:
             self.ident()
