@@ -80,6 +80,13 @@ class _Parser:
             raise self.expected(f"'{value}'")
         return self.advance()
 
+    def name(self, what: str) -> Token:
+        """An identifier that declares something: it may not contain a dot."""
+        tok = self.ident(what)
+        if "." in tok.value:
+            raise self.error(tok, f"identifier '{tok.value}' cannot contain a dot")
+        return tok
+
     def ident(self, what: str = "an identifier") -> Token:
         tok = self.tok
         if tok.kind != "ident":
@@ -115,7 +122,6 @@ class _Parser:
             pass
         while self.tok.kind != "eof":
             self.definition()
-            self.separator()
         return self.doc
 
     def header(self) -> bool:
@@ -259,30 +265,32 @@ class _Parser:
     def const(self) -> None:
         self.advance()
         type_ = self.field_type()
-        name = self.ident("a constant name")
+        name = self.name("a constant name")
         self.expect("=")
         value = self.const_value()
         node = Const(name.value, type_, value, self.pos(name))
         self.doc.consts.append(node)
         self.declared(name, node)
+        self.separator()
 
     def typedef(self) -> None:
         self.advance()
         type_ = self.field_type()
-        name = self.ident("a typedef name")
+        name = self.name("a typedef name")
         self.annotations()
         node = Typedef(name.value, type_, self.pos(name))
         self.doc.typedefs.append(node)
         self.declared(name, node)
+        self.separator()
 
     def enum(self) -> None:
         self.advance()
-        name = self.ident("an enum name")
+        name = self.name("an enum name")
         self.expect("{")
         values: list[EnumValue] = []
         next_value = 0
         while not self.accept("}"):
-            vname = self.ident("an enum value name or '}'")
+            vname = self.name("an enum value name or '}'")
             if self.accept("="):
                 num = self.tok
                 if num.kind not in ("int", "hex"):
@@ -334,7 +342,7 @@ class _Parser:
                 requiredness = "default"
             type_ = self.field_type()
             self.accept("&")
-            name = self.ident("a field name")
+            name = self.name("a field name")
             default = None
             if self.accept("="):
                 default = self.const_value()
@@ -352,7 +360,7 @@ class _Parser:
 
     def struct(self) -> None:
         kind = self.advance().value
-        name = self.ident(f"a {kind} name")
+        name = self.name(f"a {kind} name")
         self.accept("xsd_all")
         self.expect("{")
         fields = self.fields("}")
@@ -363,7 +371,7 @@ class _Parser:
 
     def service(self) -> None:
         self.advance()
-        name = self.ident("a service name")
+        name = self.name("a service name")
         extends = None
         extends_pos = None
         if self.accept("extends"):
@@ -383,7 +391,7 @@ class _Parser:
         returns: TypeRef | None = None
         if not self.accept("void"):
             returns = self.field_type()
-        name = self.ident("a function name")
+        name = self.name("a function name")
         self.expect("(")
         args = self.fields(")", in_args=True)
         throws: list[Field] = []

@@ -139,6 +139,23 @@ class Program:
             )
         raise self.error(path, ref.pos, f"'{ref.name}' is a service, not a type")
 
+    def require_earlier(self, path: Path, ref: idl.TypeRef, user: object) -> None:
+        """Reject names in ``ref`` declared after ``user`` in the same file.
+
+        The compiler resolves constant types, throws clauses and ``extends`` while it
+        parses, so they may only name what comes earlier (struct fields may not).
+        """
+        order = [node for _, node in self.documents[path].order]
+        for arg in ref.args:
+            self.require_earlier(path, arg, user)
+        found = self.lookup(path, ref.name, ref.pos) if ref.name not in _CONCRETE else None
+        if found is not None and found[0] == path and not ref.is_container:
+            node = found[1]
+            if any(n is user for n in order) and order.index(node) > next(
+                i for i, n in enumerate(order) if n is user
+            ):
+                raise self.error(path, ref.pos, f"type '{ref.name}' is used before it is defined")
+
     # -- checks ----------------------------------------------------------------------
     def check_name(self, path: Path, name: str, pos: idl.Pos) -> None:
         """Reject identifiers the Python generator cannot use."""
@@ -208,6 +225,7 @@ class Program:
                 out.structs.append(RStruct(node.kind, name, fields, frozen))
             elif isinstance(node, idl.Const):
                 self.check_name(path, name, node.pos)
+                self.require_earlier(path, node.type, node)
                 rtype = self.resolve_type(path, node.type)
                 expr = renderer.render(rtype, node.value, name)
                 renderer.define(name, rtype, expr)
@@ -244,15 +262,23 @@ class Program:
             found = self.lookup(path, service.extends, pos)
             if found is None or not isinstance(found[1], idl.Service):
                 raise self.error(path, pos, f"service '{service.extends}' is not defined")
+            self.require_earlier(path, idl.TypeRef(service.extends, pos), service)
             base = (found[0], found[1].name)
             if found[0] != path:
                 out.service_imports.add(base)
         result = RService(service.name, base)
+        inherited = self.inherited_functions(base)
         names: set[str] = set()
         for fn in service.functions:
             self.check_name(path, fn.name, fn.pos)
             if fn.name in names:
                 raise self.error(path, fn.pos, f"function '{fn.name}' is already defined")
+            if fn.name in inherited:
+                raise self.error(
+                    path, fn.pos, f"function '{fn.name}' is already defined in {inherited[fn.name]}"
+                )
+            for raw in fn.throws:
+                self.require_earlier(path, raw.type, service)
             names.add(fn.name)
             returns = None if fn.returns is None else self.resolve_type(path, fn.returns)
             args = self.resolve_fields(path, fn.args, renderer)
@@ -269,6 +295,25 @@ class Program:
                 raise self.error(path, fn.pos, f"oneway function '{fn.name}' cannot throw")
             result.functions.append(RFunction(fn.name, returns, args, throws, fn.oneway))
         return result
+
+    def inherited_functions(self, base: tuple[Path, str] | None) -> dict[str, str]:
+        """Function name -> the base service defining it, up the ``extends`` chain."""
+        found: dict[str, str] = {}
+        seen: set[tuple[Path, str]] = set()
+        while base is not None and base not in seen:
+            seen.add(base)
+            node = self.symbols(base[0]).get(base[1])
+            if not isinstance(node, idl.Service):
+                break
+            for fn in node.functions:
+                found.setdefault(fn.name, f"base service '{node.name}'")
+            nxt = None
+            if node.extends is not None:
+                target = self.lookup(base[0], node.extends, node.extends_pos or node.pos)
+                if target is not None and isinstance(target[1], idl.Service):
+                    nxt = (target[0], target[1].name)
+            base = nxt
+        return found
 
     def is_exception(self, rtype: RType) -> bool:
         """True when ``rtype`` is an exception."""
