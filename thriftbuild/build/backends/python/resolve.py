@@ -151,7 +151,7 @@ class Program:
         found = self.lookup(path, ref.name, ref.pos) if ref.name not in _CONCRETE else None
         if found is not None and found[0] == path and not ref.is_container:
             node = found[1]
-            if any(n is user for n in order) and order.index(node) > next(
+            if any(n is user for n in order) and order.index(node) >= next(
                 i for i, n in enumerate(order) if n is user
             ):
                 raise self.error(path, ref.pos, f"type '{ref.name}' is used before it is defined")
@@ -168,6 +168,7 @@ class Program:
         fields: list[idl.Field],
         renderer: ConstRenderer,
         union: bool = False,
+        owner: object = None,
     ) -> list[RField]:
         """Resolve a field list, rejecting reused ids and names."""
         result: list[RField] = []
@@ -186,6 +187,8 @@ class Program:
             rtype = self.resolve_type(path, f.type)
             default = None
             if f.default is not None:
+                # A default is checked while parsing, when later types are unknown.
+                self.require_earlier(path, f.type, owner)
                 default = renderer.render(rtype, f.default, f.name)
             requiredness = "optional" if union and f.requiredness == "required" else f.requiredness
             result.append(RField(f.id, f.name, rtype, requiredness, default))
@@ -220,7 +223,9 @@ class Program:
         for name, node in doc.order:
             if isinstance(node, idl.Struct):
                 self.check_name(path, name, node.pos)
-                fields = self.resolve_fields(path, node.fields, renderer, node.kind == "union")
+                fields = self.resolve_fields(
+                    path, node.fields, renderer, node.kind == "union", owner=node
+                )
                 frozen = node.kind == "exception" or "python.immutable" in node.annotations
                 out.structs.append(RStruct(node.kind, name, fields, frozen))
             elif isinstance(node, idl.Const):
@@ -281,7 +286,7 @@ class Program:
                 self.require_earlier(path, raw.type, service)
             names.add(fn.name)
             returns = None if fn.returns is None else self.resolve_type(path, fn.returns)
-            args = self.resolve_fields(path, fn.args, renderer)
+            args = self.resolve_fields(path, fn.args, renderer, owner=service)
             throws = self.resolve_fields(path, fn.throws, renderer)
             for f, raw in zip(throws, fn.throws, strict=True):
                 if f.type.kind != "struct" or not self.is_exception(f.type):
