@@ -112,6 +112,9 @@ class _Parser:
     def int_value(self, tok: Token) -> int:
         text = tok.value
         value = int(text, 16) if tok.kind == "hex" else int(text)
+        if tok.kind == "hex" and abs(value) > _INT64_MAX:
+            # The compiler reads the digits before the sign, so -0x8000... is too big.
+            raise self.error(tok, f"integer constant {text} is too big for 64 bits")
         if not _INT64_MIN <= value <= _INT64_MAX:
             raise self.error(tok, f"integer constant {text} is too big for 64 bits")
         return value

@@ -188,7 +188,8 @@ class Program:
             default = None
             if f.default is not None:
                 # A default is checked while parsing, when later types are unknown.
-                self.require_earlier(path, f.type, owner)
+                if not _empty(f.default):
+                    self.require_earlier(path, f.type, owner)
                 default = renderer.render(rtype, f.default, f.name)
             requiredness = "optional" if union and f.requiredness == "required" else f.requiredness
             result.append(RField(f.id, f.name, rtype, requiredness, default))
@@ -230,7 +231,8 @@ class Program:
                 out.structs.append(RStruct(node.kind, name, fields, frozen))
             elif isinstance(node, idl.Const):
                 self.check_name(path, name, node.pos)
-                self.require_earlier(path, node.type, node)
+                if not _empty(node.value):
+                    self.require_earlier(path, node.type, node)
                 rtype = self.resolve_type(path, node.type)
                 expr = renderer.render(rtype, node.value, name)
                 renderer.define(name, rtype, expr)
@@ -325,3 +327,8 @@ class Program:
         assert rtype.source is not None
         node = self.symbols(rtype.source).get(rtype.name)
         return isinstance(node, idl.Struct) and node.kind == "exception"
+
+
+def _empty(value: idl.ConstValue) -> bool:
+    # An empty container literal has no element for the compiler to check a type on.
+    return value.kind in ("list", "map") and not value.value
