@@ -492,3 +492,31 @@ def test_runtime_imports_neither_setuptools_nor_the_build_side() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""
+
+
+@pytest.mark.parametrize("factory", [None, BINARY])
+def test_proxy_serves_code_from_the_pure_python_backend(
+    factory: Any, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    import shutil
+    import subprocess
+    import sys
+
+    from tests.runtime_support import ECHO_IDL, ROOT, import_service
+
+    work = tmp_path_factory.mktemp("pybackend")
+    idl = work / "echo_pybackend.thrift"  # its own package name: no clash with `echo`
+    shutil.copy(ECHO_IDL, idl)
+    cmd = [sys.executable, "-m", "thriftbuild", "generate", "--backend", "python"]
+    subprocess.run([*cmd, "--out", str(work), str(idl)], check=True, cwd=ROOT, timeout=120)
+    service = import_service(work, "echo_pybackend_thrift", "Echo")
+    with echo_server(service) as srv:
+        kwargs = {} if factory is None else {"protocol_factory": factory}
+        proxy = _proxy(service, srv.endpoint, **kwargs)
+        assert proxy.echo_bytes(b"\x00\xff" * 600) == b"\x00\xff" * 600
+        with pytest.raises(service.ttypes.EchoError):
+            proxy.fail("declared", 3)
+        proxy.notify("oneway")
+        assert proxy.echo("same connection") == "same connection"
+        assert srv.accepted == 1
+        proxy.pool.close()
