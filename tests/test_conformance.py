@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import inspect
+import shutil
 import sys
 import threading
 import types
@@ -26,9 +27,9 @@ from thrift.protocol import TBinaryProtocol, TCompactProtocol
 from thrift.Thrift import TType
 from thrift.transport import TTransport
 
-from tests._thrift_server import client_for, serve
 from tests._thrift_values import decode, fields_of, realize, sample, struct_strategy, tree
 from tests.conftest import thrift_compiler
+from tests.support.servers import client_for, serving
 from thriftbuild.build.backends import select_backend
 from thriftbuild.build.discovery import generated_name, plan_files
 from thriftbuild.build.model import GenerationRequest, GeneratorOptions
@@ -49,18 +50,13 @@ PROTOCOLS = {
 #: exercised (against itself). Keyed by (file stem, module or "*", slots). Each entry is
 #: checked to still fail, so a fix upstream makes this test fail until it is removed.
 COMPILER_SIDE_BROKEN = {
-    ("DebugProtoTest", "Inherited", True): "same-file `extends` leaves `import DebugProtoTest.Srv`",
-    (
-        "DebugProtoTest",
-        "Inherited",
-        False,
-    ): "same-file `extends` leaves `import DebugProtoTest.Srv`",
-    ("features", "Child", True): "same-file `extends` leaves `import features.generated.Features`",
-    ("features", "Child", False): "same-file `extends` leaves `import features.generated.Features`",
     ("NameConflictTest", "*", True): "fields named read/write clash with methods in __slots__",
     ("NameConflictTest", "extern", False): "argument Foo_args hides class Foo_args; "
     "fields named read/write hide the methods nested values are written with",
 }
+
+#: Corpus files the compiler rejects on purpose; both backends must reject them.
+REJECTED_BY_COMPILER = ("apache-thrift-test/BrokenConstants.thrift",)
 
 
 #: Our own fixtures, for what the corpus does not exercise (cross-directory extends,
@@ -75,7 +71,11 @@ DIVERGENT_CONSTANTS = {("features", "COPIED")}
 def _idl_files() -> list[str]:
     files: list[str] = []
     if CORPUS.is_dir():
-        files += sorted(p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*.thrift"))
+        files += sorted(
+            relative
+            for relative in (p.relative_to(CORPUS).as_posix() for p in CORPUS.rglob("*.thrift"))
+            if relative not in REJECTED_BY_COMPILER
+        )
     files += sorted(f"fixtures:{p.relative_to(OWN).as_posix()}" for p in OWN.rglob("*.thrift"))
     return files
 
@@ -161,12 +161,7 @@ def sides(request: pytest.FixtureRequest, thrift_path: str | None, import_root: 
     index = _SEEN.setdefault(relative, len(_SEEN))
     stem = _locate(relative)[1].stem
     module = generated_name(_locate(relative)[1])
-    try:
-        _generate("compiler", relative, f"tbc{index}", import_root, slots=index % 2 == 0)
-    except IdlError as exc:
-        with pytest.raises(IdlError):
-            _generate("python", relative, f"tbp{index}", import_root, slots=True)
-        pytest.skip(f"the compiler rejects {relative} and so does the Python backend: {exc}")
+    _generate("compiler", relative, f"tbc{index}", import_root, slots=index % 2 == 0)
     slots = index % 2 == 0
     _generate("python", relative, f"tbp{index}", import_root, slots=slots)
     return Sides(
@@ -175,6 +170,18 @@ def sides(request: pytest.FixtureRequest, thrift_path: str | None, import_root: 
         importlib.import_module(f"tbp{index}.{module}"),
         slots,
     )
+
+
+@pytest.mark.parametrize("relative", REJECTED_BY_COMPILER)
+def test_conformance_files_the_compiler_rejects_are_rejected_by_both(
+    relative: str, thrift_path: str | None, import_root: Path
+) -> None:
+    if not CORPUS.is_dir():
+        pytest.skip(f"IDL corpus not found at {CORPUS} (CI always has it)")
+    for backend, prefix in (("compiler", "rejected_c"), ("python", "rejected_p")):
+        with pytest.raises(IdlError, match=r"BrokenConstants\.thrift:21:"):
+            _generate(backend, relative, prefix, import_root, slots=True)
+        shutil.rmtree(import_root / prefix)
 
 
 def test_conformance_corpus_available_checked() -> None:
@@ -364,7 +371,7 @@ def _methods(client_cls: type) -> list[str]:
 def _exercise(server_module: types.ModuleType, client_module: types.ModuleType) -> None:
     handler = _Handler(server_module.Client)
     with (
-        serve(server_module.Processor(handler)) as port,
+        serving(server_module.Processor(handler)) as port,
         client_for(client_module.Client, port) as client,
     ):
         for method in _methods(client_module.Client):

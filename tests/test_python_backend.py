@@ -18,8 +18,8 @@ import pytest
 from thrift.protocol import TBinaryProtocol, TCompactProtocol
 from thrift.transport import TTransport
 
-from tests._thrift_server import client_for, serve
 from tests.conftest import CORPUS, FIXTURES, REPO, thrift_compiler
+from tests.support.servers import client_for, serving
 from thriftbuild.build.backends import select_backend
 from thriftbuild.build.generate import generate_to_directory
 from thriftbuild.build.model import GeneratorOptions
@@ -214,7 +214,7 @@ def test_divergence_field_and_argument_named_self_work(importable: Path) -> None
         def either(self, read: bool, write: bool) -> bool:
             return read or write
 
-    with serve(mirror.Processor(Handler())) as port, client_for(mirror.Client, port) as client:
+    with serving(mirror.Processor(Handler())) as port, client_for(mirror.Client, port) as client:
         assert client.either(read=False, write=True) is True
         shadow = ttypes.Shadowing(read=True, write=False, value=3)
         assert client.reflect(self=value, shadow=shadow) == ttypes.Selfish(self=10, other="x")

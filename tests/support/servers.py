@@ -8,12 +8,24 @@ import threading
 from collections.abc import Iterator
 from typing import Any
 
+from thrift.protocol import TBinaryProtocol
 from thrift.transport import TSocket, TTransport
+
+__all__ = ["client_for", "serving"]
 
 
 @contextlib.contextmanager
-def serving(processor: Any, transport_factory: Any, protocol_factory: Any) -> Iterator[int]:
-    """Serve ``processor`` on 127.0.0.1 in threads; yields the port, stops on exit."""
+def serving(
+    processor: Any,
+    transport_factory: Any = None,
+    protocol_factory: Any = None,
+) -> Iterator[int]:
+    """Serve ``processor`` on 127.0.0.1 in threads; yields the port, stops on exit.
+
+    Defaults: buffered transport, accelerated binary protocol.
+    """
+    transport_factory = transport_factory or TTransport.TBufferedTransportFactory()
+    protocol_factory = protocol_factory or TBinaryProtocol.TBinaryProtocolAcceleratedFactory()
     listener = socket.create_server(("127.0.0.1", 0))
     listener.settimeout(0.05)
     stop = threading.Event()
@@ -55,3 +67,17 @@ def serving(processor: Any, transport_factory: Any, protocol_factory: Any) -> It
         listener.close()
         for worker in workers:
             worker.join(5)
+
+
+@contextlib.contextmanager
+def client_for(client_cls: Any, port: int) -> Iterator[Any]:
+    """A connected client of ``client_cls`` for 127.0.0.1:``port`` (buffered, binary)."""
+    sock = TSocket.TSocket("127.0.0.1", port)
+    sock.setTimeout(30_000)
+    transport = TTransport.TBufferedTransport(sock)
+    protocol = TBinaryProtocol.TBinaryProtocolAccelerated(transport)
+    transport.open()
+    try:
+        yield client_cls(protocol)
+    finally:
+        transport.close()

@@ -259,6 +259,9 @@ class ThriftBuildPyMixin:
             ]
 
     def run(self) -> None:
+        # Registered here too for setup.py builds where the entry-point hook did not
+        # run (thriftbuild importable but not installed).
+        self.distribution.cmdclass.setdefault("build_thrift", BuildThriftCommand)  # type: ignore[attr-defined]
         self.run_command("build_thrift")  # type: ignore[attr-defined]
         super().run()  # type: ignore[misc]
 

@@ -222,11 +222,22 @@ def _find_word(source: IdlSource, word: str) -> tuple[int, int] | None:
 
 
 def _include_references(request: GenerationRequest) -> dict[str, tuple[str, list[str]]]:
+    """How the compiler names each module of the closure, and where it really lives.
+
+    The file's own services are included: a service extending another of the same
+    file is imported absolutely (``import <namespace>.<Base>``), never relatively.
+    When two files share a name, the file itself and its direct includes win: the
+    compiler's output only refers to those.
+    """
+    source = request.source
+    direct = [request.sources[include.path] for include in source.includes]
+    ordered = [source, *direct, *request.sources.values()]
     references: dict[str, tuple[str, list[str]]] = {}
-    for item in request.sources.values():
-        if item.path == request.source.path:
-            continue
-        services = scan_idl(read_idl(item.path, item.display_path)).services
+    for item in ordered:
         name = item.namespace_py or item.stem
-        references[name] = (item.module, ["ttypes", "constants", *services])
+        if name in references:
+            continue
+        services = list(scan_idl(read_idl(item.path, item.display_path)).services)
+        members = services if item is source else ["ttypes", "constants", *services]
+        references[name] = (item.module, members)
     return references
