@@ -164,15 +164,16 @@ class BuildThriftCommand(Command):
         base = Path(self.build_lib).resolve()
         return sorted({base.joinpath(*name.split(".")) for name in self.packages})
 
+    def _log(self, message: str) -> None:
+        self.announce(f"thriftbuild: {message}", level=logging.INFO)
+
     def run(self) -> None:
         plan = self.plan()
         settings = self.settings
         try:
             backend = select_backend(settings.backend, settings.effective_compiler())
-            self.announce(
-                f"thriftbuild: {len(plan.targets)} IDL file(s), "
-                f"{backend.name} backend ({backend.identity()})",
-                level=logging.INFO,
+            self._log(
+                f"{len(plan.targets)} IDL file(s), {backend.name} backend ({backend.identity()})"
             )
             self._results = build_plan(
                 plan,
@@ -181,14 +182,10 @@ class BuildThriftCommand(Command):
                 self.destination,
                 in_tree=self.in_tree,
                 force=bool(self.force),
-                log=lambda message: self.announce(f"thriftbuild: {message}", level=logging.INFO),
+                log=self._log,
             )
             keep = [result.directory for result in self._results]
-            prune_stale(
-                self._output_roots(),
-                keep,
-                log=lambda message: self.announce(f"thriftbuild: {message}", level=logging.INFO),
-            )
+            prune_stale(self._output_roots(), keep, log=self._log)
         except ThriftBuildError as exc:
             raise BaseError(f"thriftbuild: {exc}") from exc
         if not self.in_tree:
