@@ -6,6 +6,7 @@ Both produce the same public API; :func:`select_backend` picks one.
 from __future__ import annotations
 
 import importlib
+import os
 from typing import Protocol
 
 from thriftbuild.build.model import GeneratedPackage, GenerationRequest, IdlSource
@@ -69,7 +70,7 @@ def select_backend(choice: str = "auto", compiler: str | None = None) -> Backend
     Args:
         choice: ``"compiler"`` (the Apache compiler, an error when missing),
             ``"python"`` (pure Python) or ``"auto"`` (the compiler when one is found,
-            else pure Python).
+            else pure Python; a compiler named by ``compiler`` or ``$THRIFT`` must exist).
         compiler: path or command name of the compiler; default: ``$THRIFT``, then
             ``thrift`` on ``PATH``.
 
@@ -85,7 +86,9 @@ def select_backend(choice: str = "auto", compiler: str | None = None) -> Backend
         )
     if choice == "python":
         return _python_backend()
-    if choice == "compiler":
+    # A compiler named explicitly (argument, setting or $THRIFT) must work even under
+    # "auto": falling back would hide a typo behind a different generator.
+    if choice == "compiler" or compiler or os.environ.get("THRIFT"):
         return CompilerBackend.locate(compiler)
     try:
         return CompilerBackend.locate(compiler)
