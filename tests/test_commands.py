@@ -38,6 +38,14 @@ def pip_wheel(
     return wheel
 
 
+def failing_pip_wheel(project: Path, out: Path, env: dict[str, str]) -> str:
+    """Run a ``pip wheel`` that must fail; returns everything it printed."""
+    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", out, project]
+    result = run(command, env=env, check=False)
+    assert result.returncode != 0
+    return result.stdout + result.stderr
+
+
 def wheel_names(wheel: Path) -> set[str]:
     with zipfile.ZipFile(wheel) as archive:
         return set(archive.namelist())
@@ -307,10 +315,7 @@ def test_unknown_pyproject_key_fails_the_build_naming_the_near_key(
     project = copy_project("composed")
     pyproject = project / "pyproject.toml"
     pyproject.write_text(pyproject.read_text() + 'include_dir = ["idl"]\n')
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", tmp_path, project]
-    result = run(command, env=wheelhouse.pip_env(), check=False)
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
+    output = failing_pip_wheel(project, tmp_path, wheelhouse.pip_env())
     assert "unknown key 'include_dir' in [tool.thriftbuild]" in output
     assert "did you mean 'include-dirs'?" in output
 
@@ -327,10 +332,7 @@ def test_backend_compiler_without_a_compiler_says_how_to_get_one(
     env.pop("THRIFT", None)
     if Path(sys.executable).parent.joinpath("thrift").exists():
         pytest.fail("a thrift compiler sits beside the Python interpreter; cannot hide it")
-    command = [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", tmp_path, project]
-    result = run(command, env=env, check=False)
-    assert result.returncode != 0
-    output = result.stdout + result.stderr
+    output = failing_pip_wheel(project, tmp_path, env)
     assert "apt-get install thrift-compiler" in output
     assert "brew install thrift" in output
     assert 'backend = "python"' in output

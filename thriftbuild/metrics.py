@@ -216,6 +216,20 @@ class CallInstruments:
             self.lock.release()
 
 
+#: Pool gauges: key in ``collect``, metric name, help text.
+_POOL_GAUGES = (
+    ("max_size", "thrift_client_pool_max_size", "Connections a pool may open before callers wait"),
+    ("in_use", "thrift_client_pool_active_connections", "Connections checked out of the pool"),
+    ("idle", "thrift_client_pool_idle_connections", "Open connections waiting in the pool"),
+    ("waiting", "thrift_client_pool_waiters", "Callers waiting for a connection slot"),
+    (
+        "in_flight",
+        "thrift_client_active_requests",
+        "Calls in flight: holding or waiting for a connection",
+    ),
+)
+
+
 class ClientMetrics:
     """The runtime's metrics, registered as one collector in a registry.
 
@@ -261,31 +275,8 @@ class ClientMetrics:
             pools = list(self._pools.items())
             calls = list(self._calls.items())
         gauges = {
-            "max_size": core.GaugeMetricFamily(
-                "thrift_client_pool_max_size",
-                "Connections a pool may open before callers wait",
-                labels=[_NAME],
-            ),
-            "in_use": core.GaugeMetricFamily(
-                "thrift_client_pool_active_connections",
-                "Connections checked out of the pool",
-                labels=[_NAME],
-            ),
-            "idle": core.GaugeMetricFamily(
-                "thrift_client_pool_idle_connections",
-                "Open connections waiting in the pool",
-                labels=[_NAME],
-            ),
-            "waiting": core.GaugeMetricFamily(
-                "thrift_client_pool_waiters",
-                "Callers waiting for a connection slot",
-                labels=[_NAME],
-            ),
-            "in_flight": core.GaugeMetricFamily(
-                "thrift_client_active_requests",
-                "Calls in flight: holding or waiting for a connection",
-                labels=[_NAME],
-            ),
+            key: core.GaugeMetricFamily(name, description, labels=[_NAME])
+            for key, name, description in _POOL_GAUGES
         }
         wait = core.HistogramMetricFamily(
             "thrift_client_pool_checkout_wait_seconds",
