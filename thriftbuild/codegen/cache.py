@@ -12,6 +12,7 @@ from pathlib import Path
 
 from thriftbuild import __version__
 from thriftbuild.codegen.discovery import BuildPlan
+from thriftbuild.codegen.idl.reader import encode_idl
 from thriftbuild.codegen.model import GeneratorOptions, IdlSource
 
 __all__ = ["Fingerprinter"]
@@ -27,7 +28,7 @@ class Fingerprinter:
 
     def _digest(self, source: IdlSource) -> str:
         if source.path not in self._digests:
-            self._digests[source.path] = hashlib.sha256(source.path.read_bytes()).hexdigest()
+            self._digests[source.path] = hashlib.sha256(encode_idl(source.read())).hexdigest()
         return self._digests[source.path]
 
     def __call__(self, source: IdlSource) -> str:

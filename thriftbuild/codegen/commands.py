@@ -19,7 +19,6 @@ Two ways to turn it on:
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 from pathlib import Path
@@ -167,7 +166,12 @@ class BuildThriftCommand(Command):
         return sorted({base.joinpath(*name.split(".")) for name in self.packages})
 
     def _log(self, message: str) -> None:
-        self.announce(f"thriftbuild: {message}", level=logging.INFO)
+        # distutils' own INFO: 2 in setuptools < 66 (whose announce rejects logging's
+        # 20 with "wrong log level"), logging.INFO in later ones. Imported here, after
+        # setuptools, which provides distutils on Python 3.12+.
+        from distutils.log import INFO
+
+        self.announce(f"thriftbuild: {message}", level=INFO)
 
     def run(self) -> None:
         plan = self.plan()

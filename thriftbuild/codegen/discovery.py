@@ -30,11 +30,12 @@ from thriftbuild.codegen.errors import (
     IncludeNotFoundError,
     OutputConflictError,
 )
+from thriftbuild.codegen.idl.reader import read_idl
 from thriftbuild.codegen.idl.scan import scan_idl
 from thriftbuild.codegen.model import GenerationRequest, GeneratorOptions, IdlSource, Include
 from thriftbuild.codegen.output import MARKER_NAME, is_generated_dir
 
-__all__ = ["BuildPlan", "generated_name", "plan_files", "plan_project", "read_idl"]
+__all__ = ["BuildPlan", "generated_name", "plan_files", "plan_project"]
 
 GENERATED_SUFFIX = "_thrift"
 _NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
@@ -47,19 +48,6 @@ def generated_name(idl_path: Path) -> str:
     if not name or name[0].isdigit():
         name = "_" + name
     return name + GENERATED_SUFFIX
-
-
-def read_idl(path: Path, display: str) -> str:
-    """Read an IDL file as text; undecodable bytes are an :class:`IdlError`."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise IdlError(display, 0, 0, f"cannot read: {exc.strerror or exc}") from exc
-    try:
-        return data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise IdlError(display, line, 0, "file is not valid UTF-8") from exc
 
 
 @dataclass(frozen=True)
@@ -139,8 +127,9 @@ class _Planner:
                 raise IncludeCycleError([c.display_path for c in chain[step:]] + [display])
         if path in self.sources:
             return self.sources[path]
-        header = scan_idl(read_idl(path, display))
-        partial = IdlSource(path, display, module, (), header.namespace_py, prebuilt)
+        text = read_idl(path, display)
+        header = scan_idl(text)
+        partial = IdlSource(path, display, module, (), header.namespace_py, prebuilt, text)
         includes: list[Include] = []
         for statement in header.includes:
             target, target_module, target_display, target_prebuilt = self._resolve(
@@ -148,7 +137,9 @@ class _Planner:
             )
             self._visit(target, target_module, target_display, target_prebuilt, (*chain, partial))
             includes.append(Include(statement.literal, statement.line, statement.column, target))
-        source = IdlSource(path, display, module, tuple(includes), header.namespace_py, prebuilt)
+        source = IdlSource(
+            path, display, module, tuple(includes), header.namespace_py, prebuilt, text
+        )
         self.sources[path] = source
         self.order.append(path)
         return source

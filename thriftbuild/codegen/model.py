@@ -47,6 +47,9 @@ class IdlSource:
             compiler's naming need it to recognise references to this file.
         prebuilt: True when the generated package ships with another installed
             distribution; it is imported, never regenerated.
+        text: the file's contents as read once by discovery (see
+            :func:`~thriftbuild.codegen.idl.reader.read_idl`); ``None`` when the
+            source was made without reading it, and :meth:`read` then reads it.
     """
 
     path: Path
@@ -55,6 +58,15 @@ class IdlSource:
     includes: tuple[Include, ...] = ()
     namespace_py: str | None = None
     prebuilt: bool = False
+    text: str | None = field(default=None, repr=False, compare=False)
+
+    def read(self) -> str:
+        """The file's text: what discovery read, else read now with the one IDL reader."""
+        if self.text is not None:
+            return self.text
+        from thriftbuild.codegen.idl.reader import read_idl
+
+        return read_idl(self.path, self.display_path)
 
     @property
     def stem(self) -> str:

@@ -16,7 +16,6 @@ from thriftbuild.codegen.backends.rewrite import (
     normalize_newlines,
     retarget_includes,
 )
-from thriftbuild.codegen.discovery import read_idl
 from thriftbuild.codegen.errors import CompilerNotFoundError, GeneratorError, IdlError
 from thriftbuild.codegen.idl.scan import scan_idl
 from thriftbuild.codegen.model import GeneratedPackage, GenerationRequest, IdlSource
@@ -189,7 +188,7 @@ def _reason(details: list[str]) -> tuple[str, str | None]:
 
 def _column(source: IdlSource, line_number: int, token: str) -> int:
     try:
-        lines = read_idl(source.path, source.display_path).splitlines()
+        lines = source.read().splitlines()
     except IdlError:
         return 0
     if 0 < line_number <= len(lines):
@@ -202,7 +201,7 @@ def _find_word(source: IdlSource, word: str) -> tuple[int, int] | None:
     """First line and column where ``word`` appears as a whole token, skipping comments."""
     pattern = re.compile(rf"(?<![\w.]){re.escape(word)}(?![\w])")
     in_block = False
-    for number, line in enumerate(read_idl(source.path, source.display_path).splitlines(), 1):
+    for number, line in enumerate(source.read().splitlines(), 1):
         code = line
         if in_block:
             end = code.find("*/")
@@ -237,7 +236,7 @@ def _include_references(request: GenerationRequest) -> dict[str, tuple[str, list
         name = item.namespace_py or item.stem
         if name in references:
             continue
-        services = list(scan_idl(read_idl(item.path, item.display_path)).services)
+        services = list(scan_idl(item.read()).services)
         members = services if item is source else ["ttypes", "constants", *services]
         references[name] = (item.module, members)
     return references

@@ -15,7 +15,7 @@ from thriftbuild.codegen.errors import GeneratorError, IdlError, IncludeCycleErr
 from thriftbuild.codegen.idl import syntax
 from thriftbuild.codegen.idl.parser import parse
 from thriftbuild.codegen.idl.resolve import Program
-from thriftbuild.codegen.model import GeneratedPackage, GenerationRequest
+from thriftbuild.codegen.model import GeneratedPackage, GenerationRequest, IdlSource
 
 __all__ = ["PythonBackend", "parse"]
 
@@ -29,14 +29,14 @@ _SUPPORTED = frozenset({"slots", "new_style", "utf8strings", "no_utf8strings"})
 class PythonBackend:
     """Generates Python packages from IDL without the Apache compiler.
 
-    Parsed files are cached by path, size and modification time, so generating many
-    files of one include graph in one process parses each file once.
+    Parsed files are cached by path and text, so generating many files of one
+    include graph in one process parses each file once.
     """
 
     name = "python"
 
     def __init__(self) -> None:
-        self._cache: dict[Path, tuple[tuple[int, int], syntax.Document]] = {}
+        self._cache: dict[Path, tuple[str, syntax.Document]] = {}
 
     def identity(self) -> str:
         """Name and version of this generator."""
@@ -44,18 +44,13 @@ class PythonBackend:
 
         return f"thriftbuild-python {__version__}.{_VERSION}"
 
-    def _document(self, path: Path, display: str) -> syntax.Document:
-        try:
-            stat = path.stat()
-            text = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise GeneratorError(f"{display}: cannot read IDL file: {exc.strerror}") from exc
-        key = (stat.st_size, stat.st_mtime_ns)
-        cached = self._cache.get(path)
-        if cached is not None and cached[0] == key:
+    def _document(self, source: IdlSource) -> syntax.Document:
+        text = source.read()
+        cached = self._cache.get(source.path)
+        if cached is not None and cached[0] == text:
             return cached[1]
-        doc = parse(text, display)
-        self._cache[path] = (key, doc)
+        doc = parse(text, source.display_path)
+        self._cache[source.path] = (text, doc)
         return doc
 
     def generate(self, request: GenerationRequest) -> GeneratedPackage:
@@ -92,7 +87,7 @@ class PythonBackend:
             if source is None:
                 raise GeneratorError(f"{path}: included file missing from the request")
             stack.append(path)
-            documents[path] = self._document(path, source.display_path)
+            documents[path] = self._document(source)
             includes[path] = {inc.literal: inc.path for inc in source.includes}
             for inc in source.includes:
                 visit(inc.path)
