@@ -16,12 +16,13 @@ into the including file's top-level package.
 
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from thriftbuild.codegen.errors import (
@@ -31,7 +32,7 @@ from thriftbuild.codegen.errors import (
     OutputConflictError,
 )
 from thriftbuild.codegen.idl.reader import read_idl
-from thriftbuild.codegen.idl.scan import scan_idl
+from thriftbuild.codegen.idl.scan import IdlHeader, scan_idl
 from thriftbuild.codegen.model import GenerationRequest, GeneratorOptions, IdlSource, Include
 from thriftbuild.codegen.output import MARKER_NAME, is_generated_dir
 
@@ -93,6 +94,16 @@ def _display(path: Path, root: Path, search_dir: Path | None = None) -> str:
     return Path(os.path.relpath(path, root)).as_posix()
 
 
+@dataclass
+class _Open:
+    """A file whose includes the planner is still walking."""
+
+    partial: IdlSource
+    header: IdlHeader
+    next_index: int = 0
+    includes: list[Include] = field(default_factory=list)
+
+
 class _Planner:
     """Resolves includes depth-first from a set of root files and checks the result."""
 
@@ -117,32 +128,54 @@ class _Planner:
         self.assigned.setdefault(path, module)
 
     def add(self, path: Path) -> None:
-        self._visit(path, self.assigned[path], _display(path, self.root), False, ())
+        self._visit(path, self.assigned[path], _display(path, self.root), False)
 
-    def _visit(
-        self, path: Path, module: str, display: str, prebuilt: bool, chain: tuple[IdlSource, ...]
-    ) -> IdlSource:
-        for step, item in enumerate(chain):
-            if item.path == path:
-                raise IncludeCycleError([c.display_path for c in chain[step:]] + [display])
+    def _visit(self, path: Path, module: str, display: str, prebuilt: bool) -> None:
+        """Read ``path`` and, depth first, everything it includes.
+
+        The walk keeps its own stack of open files (the include chain), so a chain
+        thousands of files deep needs no Python recursion.
+        """
         if path in self.sources:
-            return self.sources[path]
+            return
+        chain: list[_Open] = [self._open(path, module, display, prebuilt)]
+        while chain:
+            current = chain[-1]
+            if current.next_index == len(current.header.includes):
+                chain.pop()
+                source = IdlSource(
+                    current.partial.path,
+                    current.partial.display_path,
+                    current.partial.module,
+                    tuple(current.includes),
+                    current.header.namespace_py,
+                    current.partial.prebuilt,
+                    current.partial.text,
+                )
+                self.sources[source.path] = source
+                self.order.append(source.path)
+                continue
+            statement = current.header.includes[current.next_index]
+            current.next_index += 1
+            target, target_module, target_display, target_prebuilt = self._resolve(
+                current.partial, statement.literal, statement.line, statement.column
+            )
+            current.includes.append(
+                Include(statement.literal, statement.line, statement.column, target)
+            )
+            for step, item in enumerate(chain):
+                if item.partial.path == target:
+                    names = [c.partial.display_path for c in chain[step:]]
+                    raise IncludeCycleError([*names, target_display])
+            if target not in self.sources:
+                chain.append(self._open(target, target_module, target_display, target_prebuilt))
+
+    @staticmethod
+    def _open(path: Path, module: str, display: str, prebuilt: bool) -> _Open:
         text = read_idl(path, display)
         header = scan_idl(text)
         partial = IdlSource(path, display, module, (), header.namespace_py, prebuilt, text)
-        includes: list[Include] = []
-        for statement in header.includes:
-            target, target_module, target_display, target_prebuilt = self._resolve(
-                partial, statement.literal, statement.line, statement.column
-            )
-            self._visit(target, target_module, target_display, target_prebuilt, (*chain, partial))
-            includes.append(Include(statement.literal, statement.line, statement.column, target))
-        source = IdlSource(
-            path, display, module, tuple(includes), header.namespace_py, prebuilt, text
-        )
-        self.sources[path] = source
-        self.order.append(path)
-        return source
+        return _Open(partial, header)
 
     def _resolve(
         self, includer: IdlSource, literal: str, line: int, column: int
@@ -156,6 +189,14 @@ class _Planner:
                 candidates.append((directory / literal, directory))
                 searched.append(directory)
         for candidate, base in candidates:
+            if _is_link_loop(candidate):
+                shown = _display(candidate, self.root)
+                raise IdlError(
+                    includer.display_path,
+                    line,
+                    column,
+                    f'include "{literal}": {shown} is a symbolic link loop',
+                )
             if candidate.is_file():
                 path = candidate.resolve()
                 known = self.sources.get(path)
@@ -196,6 +237,24 @@ class _Planner:
                 )
         targets = tuple(self.sources[p] for p in self.order if not self.sources[p].prebuilt)
         return BuildPlan(dict(self.sources), targets, tuple(self.used_dirs))
+
+
+def _is_link_loop(path: Path) -> bool:
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def _resolve_given(path: Path) -> Path:
+    """The absolute path of a file named on the command line, or an error naming it."""
+    if _is_link_loop(path):
+        raise IdlError(str(path), 0, 0, "symbolic link loop")
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop, before Python 3.13
+        raise IdlError(str(path), 0, 0, f"cannot resolve the path: {exc}") from exc
 
 
 def _prebuilt_module(path: Path, site_dir: Path) -> str | None:
@@ -307,7 +366,7 @@ def plan_files(
     relative to ``root``: by default the working directory when every file is below
     it, else the files' common parent directory.
     """
-    resolved = [path.resolve() for path in paths]
+    resolved = [_resolve_given(path) for path in paths]
     if root is None:
         # Name files relative to the working directory when they are below it, else to
         # their common parent: never by an absolute (machine-specific) path.

@@ -68,14 +68,16 @@ class ConstRenderer:
         lazy: bool = False,
     ) -> None:
         self.program = program
-        # Included files were checked on their own, so their constants can be rendered
-        # on demand in any order; the file being generated must define before use.
+        # Included files were checked on their own, so their constants are rendered on
+        # demand; the file being generated must define before use.
         self.lazy = lazy
         self.path = path
         self.qualify = qualify
         self.defined: dict[str, tuple[RType, str]] = {}
         self.used_files: set[Path] = set()
         self._others: dict[Path, ConstRenderer] = {}
+        self._next = 0  # lazy: the first constant of the file not rendered yet
+        self._filling = False
 
     def define(self, name: str, rtype: RType, expr: str) -> None:
         """Make a constant of this file usable by later constants."""
@@ -102,16 +104,23 @@ class ConstRenderer:
 
     def lookup_const(self, name: str) -> tuple[RType, str] | None:
         """A constant of this file (already defined) by name."""
-        if name in self.defined:
-            return self.defined[name]
-        if self.lazy:
-            for node in self.program.documents[self.path].consts:
-                if node.name == name:
-                    rtype = self.program.resolve_type(self.path, node.type)
-                    expr = self.render(rtype, node.value, name)
-                    self.define(name, rtype, expr)
-                    return rtype, expr
-        return None
+        found = self.defined.get(name)
+        if found is not None or not self.lazy or self._filling:
+            return found
+        # An included file's constants are rendered in source order up to the one asked
+        # for, each using only earlier ones: a loop, so a chain of constants defined by
+        # each other never recurses, however long.
+        consts = self.program.documents[self.path].consts
+        self._filling = True
+        try:
+            while self._next < len(consts) and name not in self.defined:
+                node = consts[self._next]
+                self._next += 1
+                rtype = self.program.resolve_type(self.path, node.type)
+                self.define(node.name, rtype, self.render(rtype, node.value, node.name))
+        finally:
+            self._filling = False
+        return self.defined.get(name)
 
     def reference(self, ident: str, pos: syntax.Pos) -> tuple[RType, str, int | None] | None:
         """Resolve ``X``, ``E.A``, ``inc.X`` or ``inc.E.A``: (type, expr, enum value)."""
