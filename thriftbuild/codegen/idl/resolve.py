@@ -116,7 +116,13 @@ class Program:
                     return target, node
         return None
 
-    def resolve_type(self, path: Path, ref: syntax.TypeRef, depth: int = 0) -> RType:
+    def resolve_type(
+        self,
+        path: Path,
+        ref: syntax.TypeRef,
+        depth: int = 0,
+        origin: tuple[Path, syntax.Pos] | None = None,
+    ) -> RType:
         """Resolve a type as written in ``path``; typedefs are followed.
 
         Typedef chains are followed in a loop and containers nest at most
@@ -124,6 +130,8 @@ class Program:
         recurses deeper than that whatever the input.
         """
         seen: set[tuple[Path, str]] = set()
+        # A type too deep is reported where it is used, not inside some typedef.
+        origin = origin or (path, ref.pos)
         while True:
             if ref.name in _CONCRETE:
                 return RType(ref.name)
@@ -131,12 +139,11 @@ class Program:
             if ref.is_container:
                 if depth >= MAX_NESTING:
                     raise self.error(
-                        path,
-                        ref.pos,
+                        *origin,
                         f"containers nested more than {MAX_NESTING} levels deep "
                         "once typedefs are expanded",
                     )
-                args = tuple(self.resolve_type(path, a, depth + 1) for a in ref.args)
+                args = tuple(self.resolve_type(path, a, depth + 1, origin) for a in ref.args)
                 return RType(ref.name, args, immutable=immutable)
             found = self.lookup(path, ref.name, ref.pos)
             if found is None:
@@ -229,8 +236,8 @@ class Program:
             raise self.error(
                 path,
                 pos,
-                f"'{name}' would hide {GENERATED_GLOBALS[name]} of that name that the "
-                "generated modules use; rename it",
+                f"'{name}' is a name the generated modules take from "
+                f"{GENERATED_GLOBALS[name]}; rename it",
             )
         if module and name in PACKAGE_MODULES:
             raise self.error(

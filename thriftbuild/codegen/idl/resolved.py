@@ -45,7 +45,7 @@ GENERATED_GLOBALS = {
             "builtins",
             "typing",
         ),
-        "the Thrift runtime name",
+        "the Thrift runtime",
     ),
     **dict.fromkeys(
         (
@@ -56,7 +56,6 @@ GENERATED_GLOBALS = {
             "hash",
             "range",
             "len",
-            "set",
             "frozenset",
             "tuple",
             "type",
@@ -65,7 +64,7 @@ GENERATED_GLOBALS = {
             "TypeError",
             "Exception",
         ),
-        "the Python builtin",
+        "Python's builtins",
     ),
 }
 
