@@ -17,6 +17,7 @@ from thriftbuild.codegen.model import GeneratorOptions, IdlSource
 from thriftbuild.codegen.output import (
     Marker,
     is_current,
+    is_generated_dir,
     remove_generated_dir,
     stale_generated_dirs,
     write_package,
@@ -59,6 +60,7 @@ def build_plan(
     *,
     in_tree: bool = False,
     force: bool = False,
+    shared_dirs: bool = False,
     log: Log = _quiet,
 ) -> list[PackageResult]:
     """Generate every out-of-date package of ``plan`` and write it to ``destination(source)``.
@@ -70,6 +72,8 @@ def build_plan(
         destination: the package directory of each source.
         in_tree: packages go into a source tree; each gets a ``.gitignore``.
         force: regenerate even packages whose fingerprint is current.
+        shared_dirs: a package may go into an existing directory of the project's
+            own files (``layout = "namespace-py"``); only its files are written there.
         log: receives one line per package.
     """
     fingerprint = Fingerprinter(plan, backend.identity(), options)
@@ -88,11 +92,13 @@ def build_plan(
         (backend.generate(plan.request(source, options)), digest, directory)
         for source, digest, directory in pending
     ]
-    extra = {".gitignore": IN_TREE_GITIGNORE} if in_tree else None
     for package, digest, directory in generated:
         source = package.source
         marker = Marker(source.display_path, digest, backend.identity())
-        written = write_package(directory, package.files, marker, extra_files=extra)
+        shared = shared_dirs and directory.exists() and not is_generated_dir(directory)
+        # A .gitignore of "*" would hide the project's own files in a shared directory.
+        extra = {".gitignore": IN_TREE_GITIGNORE} if in_tree and not shared else None
+        written = write_package(directory, package.files, marker, extra_files=extra, shared=shared)
         results[source.path] = PackageResult(source, directory, True, tuple(written))
         log(f"{source.display_path}: generated {source.module} with the {backend.name} backend")
     return [results[source.path] for source in plan.targets]
