@@ -114,3 +114,35 @@ def test_build_thrift_command_runs_alone_from_setup_py(tmp_path: Path) -> None:
     assert (project / "classic/api/calculator_thrift/Calculator.py").is_file()
     run([sys.executable, "setup.py", "build_thrift"], cwd=project, env=checkout_env())
     assert (project / "build/lib/classic/api/calculator_thrift/Calculator.py").is_file()
+
+
+def _without_compiler(tmp_path: Path) -> dict[str, str]:
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir(exist_ok=True)
+    env = checkout_env()
+    env.pop("THRIFT", None)
+    env["PATH"] = str(empty_bin)
+    return env
+
+
+def test_check_not_fooled_by_a_compiler_appearing(tmp_path: Path) -> None:
+    project = tmp_path / "classic"
+    shutil.copytree(CLASSIC, project)
+    command = [sys.executable, "-m", "thriftbuild"]
+    # Generated on a machine without a compiler: "auto" used the python backend.
+    run([*command, "generate"], cwd=project, env=_without_compiler(tmp_path))
+    marker = (project / "classic/api/calculator_thrift/.thriftbuild.json").read_text()
+    assert "thriftbuild-python" in marker
+
+    # A compiler is on PATH now: the packages are still up to date.
+    code, output = thriftbuild("check", cwd=project)
+    assert code == 0 and "5 generated package(s) up to date" in output
+
+    # Asking for the compiler explicitly: stale, and the message says why.
+    code, output = thriftbuild("check", "--backend", "compiler", cwd=project, check=False)
+    assert code == 1
+    assert (
+        "stale: classic/api/calculator.thrift -> classic.api.calculator_thrift "
+        "(written by thriftbuild-python "
+    ) in output
+    assert "`thriftbuild generate` would use thrift 0." in output
