@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.runtime_support import echo, echo_server
+from tests.support.servers import echo, echo_server
 from thriftbuild import ThriftClient, configure_context, errors
 from thriftbuild.balance import MultiEndpointPool
 from thriftbuild.config import Endpoint
