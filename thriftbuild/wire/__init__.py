@@ -64,6 +64,7 @@ from thriftbuild.wire.heads import (
     check_reply,
     decode_head,
     encode_head,
+    read_head,
 )
 from thriftbuild.wire.limits import DEFAULT_LIMITS, Limits
 from thriftbuild.wire.scan import message_end
@@ -74,7 +75,7 @@ from thriftbuild.wire.theader import (
     inflate,
     parse_header_frame,
 )
-from thriftbuild.wire.varint import encode_varint
+from thriftbuild.wire.varint import Incomplete, encode_varint, read_varint
 
 __all__ = [
     "APACHE",
@@ -89,6 +90,7 @@ __all__ = [
     "FramedDecoder",
     "Framing",
     "HeaderDecoder",
+    "Incomplete",
     "LimitExceededError",
     "Limits",
     "MessageHead",
@@ -115,5 +117,7 @@ __all__ = [
     "make_decoder",
     "message_end",
     "parse_header_frame",
+    "read_head",
+    "read_varint",
     "unpack_result",
 ]

@@ -68,56 +68,68 @@ class Decoder(Protocol):
 
 
 class _Base:
+    """The shared buffering: chunks are joined only once a message can be complete."""
+
+    _initial_need = 1
+
     def __init__(self, protocol: int, limits: Limits = DEFAULT_LIMITS) -> None:
         self.protocol = protocol
         self.limits = limits
-        self._buf = bytearray()
-        self._pos = 0  # start of the first unreturned byte in _buf
-        self._needed = 1  # total bytes (from _pos) needed before parsing again
+        self._parts: list[bytes] = []
+        self._have = 0  # bytes held in _parts
+        self._needed = self._initial_need  # bytes needed before parsing again
         self._failed: WireError | None = None
 
     @property
     def need(self) -> int:
-        return max(1, self._needed - (len(self._buf) - self._pos))
+        return max(1, self._needed - self._have)
 
     @property
     def buffered(self) -> int:
-        return len(self._buf) - self._pos
+        return self._have
 
     def feed(self, data: bytes) -> list[Frame]:
         if self._failed is not None:
             raise WireError(f"decoder already failed: {self._failed}")
-        self._buf += data
+        if not data:
+            return []
+        self._parts.append(bytes(data))
+        self._have += len(data)
+        if self._have < self._needed:
+            return []
+        parts = self._parts
+        buf = parts[0] if len(parts) == 1 else b"".join(parts)
+        pos = 0
         out: list[Frame] = []
         try:
-            while len(self._buf) - self._pos >= self._needed:
-                frame = self._next()
-                if frame is None:
+            while True:
+                found = self._next(buf, pos)
+                if found is None:
                     break
+                frame, pos = found
                 out.append(frame)
-                self._needed = 1
         except WireError as exc:
             self._failed = exc
+            self._parts, self._have = [], 0
             raise
-        if self._pos:
-            del self._buf[: self._pos]
-            self._pos = 0
+        rest = buf[pos:] if pos else buf
+        self._parts = [rest] if rest else []
+        self._have = len(rest)
         return out
 
-    def _next(self) -> Frame | None:
+    def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
+        """The message at ``pos`` and its end, or None after setting ``_needed``."""
         raise NotImplementedError
 
 
 class FramedDecoder(_Base):
     """Decodes framed messages (4-byte length, then the message)."""
 
-    def __init__(self, protocol: int, limits: Limits = DEFAULT_LIMITS) -> None:
-        super().__init__(protocol, limits)
-        self._needed = 4
+    _initial_need = 4
 
-    def _frame_bytes(self) -> bytes | None:
-        buf, pos = self._buf, self._pos
-        if len(buf) - pos < 4:
+    def _frame_bytes(self, buf: bytes, pos: int) -> tuple[bytes, int] | None:
+        available = len(buf) - pos
+        if available < 4:
             self._needed = 4
             return None
         (size,) = _I32.unpack_from(buf, pos)
@@ -125,26 +137,27 @@ class FramedDecoder(_Base):
             raise WireError(f"bad frame size {size}")
         if size > self.limits.max_frame:
             raise LimitExceededError("max_frame", size, self.limits.max_frame, "frame size")
-        end = pos + 4 + size
-        if len(buf) < end:
+        if available < 4 + size:
             self._needed = 4 + size
             return None
-        frame = bytes(buf[pos + 4 : end])
-        self._pos = end
-        self._needed = 4
-        return frame
+        end = pos + 4 + size
+        return buf[pos + 4 : end], end
 
-    def _next(self) -> Frame | None:
-        frame = self._frame_bytes()
-        return None if frame is None else Frame(frame, self.protocol)
+    def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
+        found = self._frame_bytes(buf, pos)
+        if found is None:
+            return None
+        return Frame(found[0], self.protocol), found[1]
 
 
 class HeaderDecoder(FramedDecoder):
     """Decodes THeader frames (info headers and zlib undone, see ``theader``)."""
 
-    def _next(self) -> Frame | None:
-        frame = self._frame_bytes()
-        return None if frame is None else parse_header_frame(frame, self.limits)
+    def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
+        found = self._frame_bytes(buf, pos)
+        if found is None:
+            return None
+        return parse_header_frame(found[0], self.limits), found[1]
 
 
 class UnframedDecoder(_Base):
@@ -153,8 +166,10 @@ class UnframedDecoder(_Base):
     An unframed message is bounded by ``limits.max_frame`` like a frame.
     """
 
-    def _next(self) -> Frame | None:
-        buf, pos = self._buf, self._pos
+    def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
+        if pos == len(buf):
+            self._needed = 1
+            return None
         try:
             end = message_end(self.protocol, buf, pos, self.limits)
         except Incomplete as more:
@@ -169,8 +184,7 @@ class UnframedDecoder(_Base):
             raise LimitExceededError(
                 "max_frame", end - pos, self.limits.max_frame, "unframed message size"
             )
-        self._pos = end
-        return Frame(bytes(buf[pos:end]), self.protocol)
+        return Frame(buf[pos:end], self.protocol), end
 
 
 def make_decoder(framing: Framing, protocol: int, limits: Limits = DEFAULT_LIMITS) -> Decoder:

@@ -19,7 +19,8 @@ from __future__ import annotations
 import struct
 import zlib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import NamedTuple
 
 from thriftbuild.wire.errors import LimitExceededError, WireError
 from thriftbuild.wire.limits import DEFAULT_LIMITS, Limits
@@ -32,10 +33,13 @@ ZLIB = 0x01
 _KEY_VALUE = 0x01
 _FIXED = struct.Struct("!iHHiH")  # length, magic, flags, seqid, header words
 _AFTER_LENGTH = struct.Struct("!HHiH")
+_FLAGS_SEQ = struct.Struct("!Hi")
+_NO_HEADERS: Mapping[bytes, bytes] = MappingProxyType({})
+# The header block every frame without headers or transforms carries, per protocol.
+_PLAIN_BLOCKS = {b"\x00\x00\x00\x00": 0, b"\x02\x00\x00\x00": 2}
 
 
-@dataclass(frozen=True)
-class Frame:
+class Frame(NamedTuple):
     """One complete message taken off the wire.
 
     Attributes:
@@ -49,7 +53,7 @@ class Frame:
 
     payload: bytes
     protocol: int
-    headers: Mapping[bytes, bytes] = field(default_factory=dict)
+    headers: Mapping[bytes, bytes] = _NO_HEADERS
     seqid: int = 0
     flags: int = 0
     zlib: bool = False
@@ -119,6 +123,12 @@ def parse_header_frame(frame: bytes, limits: Limits = DEFAULT_LIMITS) -> Frame:
         WireError: not a valid THeader frame; :class:`LimitExceededError` when its
             payload inflates past ``limits.max_frame``.
     """
+    if frame[:2] == b"\x0f\xff" and frame[8:10] == b"\x00\x01":
+        # Fast path: one header word holding only the protocol id (most replies).
+        protocol = _PLAIN_BLOCKS.get(frame[10:14])
+        if protocol is not None:
+            flags, seqid = _FLAGS_SEQ.unpack_from(frame, 2)
+            return Frame(frame[14:], protocol, _NO_HEADERS, seqid, flags)
     if len(frame) < 10:
         raise WireError(f"THeader frame of {len(frame)} bytes is shorter than its fixed part")
     magic, flags, seqid, words = _AFTER_LENGTH.unpack_from(frame)
