@@ -8,7 +8,7 @@ import pytest
 
 from thriftbuild.config import Endpoint, InternetAddress, Option, Timespan, parse_options
 from thriftbuild.errors import ClientConfigError
-from thriftbuild.pool import thrift_pool_from_config
+from thriftbuild.client import thrift_pool_from_config
 
 
 @pytest.mark.parametrize(
