@@ -146,7 +146,28 @@ def _heads(method: wire.Method, protocol: int, seqid: int) -> tuple[bytes, bytes
     return call[:2] + seq + compact_tail, reply[:2] + seq + compact_tail
 
 
-class FastBinaryProtocol(_DirectCalls, TBinaryProtocolAccelerated):  # type: ignore[misc]
+class _Checked(_DirectCalls):
+    """Message heads through the wire core, each reply checked against its call."""
+
+    def _attach(self, channel: Channel) -> None:
+        self.channel = channel
+        self.expect = None
+        self.direct = self._fast_encode is not None and self._fast_decode is not None
+
+    def _wrote_head(self) -> None:
+        """Bring the Apache protocol's own state in line after a head we wrote."""
+
+    def writeMessageBegin(self, name: str, ttype: int, seqid: int) -> None:
+        self.channel.seq_id = seqid
+        self.channel.write(wire.encode_head(self.protocol_id, name, ttype, seqid))
+        self._wrote_head()
+        self.expect = (name, seqid) if ttype == TMessageType.CALL else None
+
+    def readMessageBegin(self) -> tuple[str, int, int]:
+        return _checked(self, self.channel.read_head(self.protocol_id))
+
+
+class FastBinaryProtocol(_Checked, TBinaryProtocolAccelerated):  # type: ignore[misc]
     """Accelerated binary protocol that checks each reply against its request."""
 
     supports_headers = False
@@ -161,20 +182,10 @@ class FastBinaryProtocol(_DirectCalls, TBinaryProtocolAccelerated):  # type: ign
             string_length_limit=limits.max_string,
             container_length_limit=limits.max_container,
         )
-        self.channel = channel
-        self.expect: tuple[str, int] | None = None
-        self.direct = self._fast_encode is not None and self._fast_decode is not None
-
-    def writeMessageBegin(self, name: str, ttype: int, seqid: int) -> None:
-        self.channel.seq_id = seqid
-        self.channel.write(wire.encode_head(self.protocol_id, name, ttype, seqid))
-        self.expect = (name, seqid) if ttype == TMessageType.CALL else None
-
-    def readMessageBegin(self) -> tuple[str, int, int]:
-        return _checked(self, self.channel.read_head(self.protocol_id))
+        self._attach(channel)
 
 
-class FastCompactProtocol(_DirectCalls, TCompactProtocolAccelerated):  # type: ignore[misc]
+class FastCompactProtocol(_Checked, TCompactProtocolAccelerated):  # type: ignore[misc]
     """Accelerated compact protocol that checks each reply against its request."""
 
     supports_headers = False
@@ -187,18 +198,10 @@ class FastCompactProtocol(_DirectCalls, TCompactProtocolAccelerated):  # type: i
             string_length_limit=limits.max_string,
             container_length_limit=limits.max_container,
         )
-        self.channel = channel
-        self.expect: tuple[str, int] | None = None
-        self.direct = self._fast_encode is not None and self._fast_decode is not None
+        self._attach(channel)
 
-    def writeMessageBegin(self, name: str, ttype: int, seqid: int) -> None:
-        self.channel.seq_id = seqid
-        self.channel.write(wire.encode_head(self.protocol_id, name, ttype, seqid))
+    def _wrote_head(self) -> None:
         self.state = _COMPACT_VALUE_WRITE  # what Apache's writeMessageEnd expects
-        self.expect = (name, seqid) if ttype == TMessageType.CALL else None
-
-    def readMessageBegin(self) -> tuple[str, int, int]:
-        return _checked(self, self.channel.read_head(self.protocol_id))
 
 
 class HeaderBinaryProtocol(FastBinaryProtocol):
