@@ -419,8 +419,11 @@ def main() -> None:
         svc = load_service(args.gen, args.package)
         ours_clients = {
             f"ours{args.label} binary": lambda op: ours(args.port, op, svc, "binary", True),
-            f"ours{args.label} header": lambda op: ours(args.port, op, svc, "header", True),
         }
+        if args.server != "python":  # Apache's Python server here speaks binary only
+            ours_clients[f"ours{args.label} header"] = lambda op: ours(
+                args.port, op, svc, "header", True
+            )
         print(json.dumps(run_clients(ours_clients, args.calls, args.rounds, scenarios)))
         return
 
@@ -475,6 +478,7 @@ def main() -> None:
                     f"--package={package}",
                     f"--calls={args.calls}",
                     "--rounds=1",
+                    f"--server={args.server}",
                 ]
                 if args.scenarios:
                     cmd.append(f"--scenarios={args.scenarios}")

@@ -66,7 +66,9 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         method: the method of the call in progress, for error messages.
         sent: whether any byte of the current request reached the socket.
         protocol_id: the THeader sub-protocol id written in each frame.
-        seq_id: the THeader frame sequence id (set per message by the protocol).
+        seq_id: the sequence id of the last call, assigned by the runtime (never the
+            generated client's), also the THeader frame's sequence id.
+        awaiting: whether a reply is still due for the last request written.
         read_headers: THeader key/value headers of the last response.
     """
 
@@ -110,7 +112,10 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             self._decoder = wire.make_decoder(framing, wire.BINARY, limits)
         self.protocol_id = wire.BINARY
         self._header_block = wire.header_block(wire.BINARY)
-        self.seq_id = 0
+        self.seq_id = 0  # the last sequence id the runtime assigned on this connection
+        #: A request was written and its reply not completely read: the connection
+        #: must not carry another call (a late reply would answer it).
+        self.awaiting = False
         self.read_headers: dict[bytes, bytes] = {}
         self._write_headers: dict[bytes, bytes] = {}
         self.budget_ms: int | None = None  # Deadline-Budget header for the next frame
@@ -416,6 +421,31 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
     def unread(self, data: bytes) -> None:
         """Put ``data`` back in front of what is still to be read."""
         self._rbuf = BytesIO(data + self._rbuf.read())
+
+    def next_seqid(self) -> int:
+        """A fresh sequence id for the next call on this connection."""
+        self.seq_id = seqid = (self.seq_id + 1) & 0x7FFFFFFF
+        return seqid
+
+    def undecodable(self, exc: Exception) -> NoReturn:
+        """Close the connection and raise :class:`ProtocolError` for a reply body that
+        the codec could not decode (a corrupt or hostile reply)."""
+        if isinstance(exc, wire.WireError):
+            self._bad(exc, "bad reply")
+        if isinstance(exc, OverflowError) and "limit" in str(exc):
+            # Apache's C codec checked a declared length against our limits.
+            limits = self.limits
+            error: wire.WireError = wire.LimitExceededError(
+                "max_string/max_container",
+                max(limits.max_string, limits.max_container) + 1,
+                max(limits.max_string, limits.max_container),
+                f"a declared length (max_string={limits.max_string}, "
+                f"max_container={limits.max_container}; {exc})",
+            )
+        else:
+            error = wire.WireError(f"cannot decode the reply ({type(exc).__name__}: {exc})")
+        error.__cause__ = exc
+        self._bad(error, "bad reply")
 
     def read_head(self, protocol: int) -> wire.MessageHead:
         """Read the next message head in ``protocol`` (the generated client's path)."""

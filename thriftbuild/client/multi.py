@@ -153,7 +153,12 @@ class MultiEndpointPool:
         return ready + busy + ejected
 
     def checkout(
-        self, deadline: float | None = None, start: float | None = None, *, timed: bool = True
+        self,
+        deadline: float | None = None,
+        start: float | None = None,
+        *,
+        timed: bool = True,
+        method: str = "",
     ) -> Connection:
         """Take a connection from the next endpoint in turn (see the pool's checkout)."""
         if start is None:
@@ -165,7 +170,7 @@ class MultiEndpointPool:
             if last is not None and time.monotonic() >= deadline:
                 break
             try:
-                return site.pool.checkout(deadline, start, timed=timed)
+                return site.pool.checkout(deadline, start, timed=timed, method=method)
             except ConnectFailedError as exc:
                 self._failed(site)
                 last = exc
@@ -178,6 +183,7 @@ class MultiEndpointPool:
         """Give a connection back to its endpoint's pool, tracking that host's health."""
         # By the pool that made it, not by endpoint text: an endpoint may be listed twice.
         site = self._by_pool[id(conn.pool)]
+        reusable = reusable and not conn.channel.awaiting  # a swallowed failure counts
         if reusable:
             if site.failures or site.ejections:
                 with self._lock:
