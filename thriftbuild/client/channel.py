@@ -152,7 +152,12 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def has_unread(self) -> bool:
         """Whether bytes of a message are buffered but were never read (cheap, no I/O)."""
-        return bool(self._frames) or self._buffered() or bool(self._rbuf.read(1))
+        decoder = self._decoder
+        return (
+            bool(self._frames)
+            or (decoder is not None and decoder.buffered > 0)
+            or bool(self._rbuf.read(1))
+        )
 
     def _buffered(self) -> bool:
         decoder = self._decoder
@@ -256,13 +261,13 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 poller = self._poll_in
                 if poller is None:
                     sock.settimeout(seconds)
-                else:
-                    self._wait(poller, seconds)
                 try:
+                    # Non-blocking: try first (on a fast link the reply is often
+                    # there already: one syscall), and wait only when it is not.
                     data = sock.recv(size)
                     break
-                except BlockingIOError:  # readable, but nothing to read after all
-                    continue
+                except BlockingIOError:
+                    self._wait(poller, seconds)
         except TimeoutError as exc:
             raise self._timed_out(exc) from exc
         except OSError as exc:

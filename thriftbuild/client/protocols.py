@@ -63,6 +63,7 @@ class _DirectCalls:
     protocol_id: int
     _fast_encode: Any
     _fast_decode: Any
+    _raw_decode: Any
 
     def invoke(self, method: wire.Method, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call ``method`` with ``args`` under a fresh sequence id and return its value."""
@@ -100,7 +101,12 @@ class _DirectCalls:
                 channel.awaiting = False
                 raise error
         result = method.result_cls()  # type: ignore[misc]  # not None: not oneway
-        self._fast_decode(result, self, _spec(method.result_cls))
+        try:
+            self._raw_decode(result, self, _spec(method.result_cls))
+        except TTransportException:
+            raise
+        except Exception as exc:
+            channel.undecodable(exc)
         channel.awaiting = False
         return wire.unpack_result(method, result)
 
@@ -197,6 +203,7 @@ class _Checked(_DirectCalls):
         self.channel = channel
         self.expect: tuple[str, int, int] | None = None
         self.direct = self._fast_encode is not None and self._fast_decode is not None
+        self._raw_decode = self._fast_decode  # invoke() guards its own call
         if self._fast_decode is not None:
             self._fast_decode = _guarded_decode(channel, self._fast_decode)
 
