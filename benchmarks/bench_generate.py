@@ -28,8 +28,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from thriftbuild.build.backends import Backend, select_backend
-from thriftbuild.build.generate import generate_to_directory
+from thriftbuild.codegen.backends import Backend, select_backend
+from thriftbuild.codegen.generate import generate_to_directory
 
 CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "idl-corpus"
 
