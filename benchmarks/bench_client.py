@@ -14,11 +14,19 @@ thread and from eight. Clients:
   users get it); ``-metrics`` rows have metrics off.
 * ``baseplate header``: baseplate's ``ThriftConnectionPool`` + proxy (its THeader
   default), run in a virtualenv of its own with baseplate from PyPI.
+* ``ours@REV ...`` (with ``--baseline REV``): our proxy as it was at git revision
+  ``REV``, run from an export of that revision in a subprocess, against the same
+  server in the same run -- the before/after comparison of a change.
+
+``--server python`` serves Apache's own Python ``TThreadedServer`` (binary +
+buffered, in a subprocess) instead of the C server: a server with Python's costs.
 
 Usage::
 
     python benchmarks/bench_client.py              # everything (creates the venv once)
     python benchmarks/bench_client.py --calls 5000 --rounds 1 --skip-baseplate
+    python benchmarks/bench_client.py --skip-baseplate --baseline main \
+        --server python --scenarios ping/8t,echo/8t --clients "apache binary,ours binary"
 
 Not a test: nothing here asserts a timing.
 """
@@ -67,6 +75,68 @@ def load_service(out: Path, package: str) -> types.SimpleNamespace:
     if str(out) not in sys.path:
         sys.path.insert(0, str(out))
     return types.SimpleNamespace(service=importlib.import_module(f"{package}.Echo"))
+
+
+def python_server(port_file: Path, gen: Path, package: str) -> None:
+    """Serve Echo with Apache's ``TThreadedServer`` (binary, buffered); the port goes
+    to ``port_file`` once listening."""
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
+    from thrift.server.TServer import TThreadedServer
+    from thrift.transport.TSocket import TServerSocket
+    from thrift.transport.TTransport import TBufferedTransportFactory
+
+    svc = load_service(gen, package)
+
+    class Handler:
+        def ping(self) -> None:
+            return None
+
+        def echo_bytes(self, data: bytes) -> bytes:
+            return data
+
+    transport = TServerSocket(host="127.0.0.1", port=0)
+    transport.listen()
+    port = transport.handle.getsockname()[1]
+    transport.listen = lambda: None  # already listening: serve() must not rebind
+    server = TThreadedServer(
+        svc.service.Processor(Handler()),
+        transport,
+        TBufferedTransportFactory(),
+        TBinaryProtocolAcceleratedFactory(),
+        daemon=True,
+    )
+    port_file.write_text(str(port))
+    server.serve()
+
+
+def start_python_server(workdir: Path, package: str) -> tuple[subprocess.Popen[str], int]:
+    port_file = workdir / "python-server.port"
+    cmd = [
+        sys.executable,
+        __file__,
+        "--worker=python-server",
+        f"--gen={workdir / 'gen'}",
+        f"--package={package}",
+        f"--port-file={port_file}",
+    ]
+    proc = subprocess.Popen(cmd, text=True)
+    deadline = time.monotonic() + 60
+    while not port_file.exists() or not port_file.read_text():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("the Python benchmark server did not start")
+        time.sleep(0.05)
+    return proc, int(port_file.read_text())
+
+
+def export_revision(revision: str, target: Path) -> Path:
+    """The tracked tree of ``revision`` exported to ``target`` (for --baseline)."""
+    target.mkdir(parents=True)
+    archive = subprocess.run(
+        ["git", "archive", revision], cwd=ROOT, check=True, capture_output=True
+    ).stdout
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive, check=True)
+    return target
 
 
 def start_server(workdir: Path) -> tuple[subprocess.Popen[str], int]:
@@ -257,11 +327,14 @@ SCENARIOS = [(op, threads) for op in ("ping", "echo") for threads in THREADS]
 
 
 def run_clients(
-    clients: dict[str, Callable[[str], Callable[[], Call]]], calls: int, rounds: int
+    clients: dict[str, Callable[[str], Callable[[], Call]]],
+    calls: int,
+    rounds: int,
+    scenarios: list[tuple[str, int]] = SCENARIOS,
 ) -> dict[str, dict[str, float]]:
     """Best-of-``rounds`` calls/s per client and scenario, clients interleaved."""
     results: dict[str, dict[str, float]] = {name: {} for name in clients}
-    for op, threads in SCENARIOS:
+    for op, threads in scenarios:
         key = f"{op}/{threads}t"
         makers = {name: make(op) for name, make in clients.items()}
         for _ in range(rounds):
@@ -280,7 +353,7 @@ def ensure_venv(venv: Path) -> Path:
     return python
 
 
-def print_table(results: dict[str, dict[str, float]]) -> None:
+def print_table(results: dict[str, dict[str, float]], baseline: str | None) -> None:
     base = results["raw socket"]
     print(f"{'client':<24}" + "".join(f"{k:>22}" for k in base))
     for name, row in results.items():
@@ -301,6 +374,10 @@ def print_table(results: dict[str, dict[str, float]]) -> None:
     print("ours header / baseplate header:  ", ratio("ours header", "baseplate header"))
     print("ours binary / thriftpy2 cybin:   ", ratio("ours binary", "thriftpy2 cybin"))
     print("ours binary -metrics / apache:   ", ratio("ours binary -metrics", "apache binary"))
+    if baseline:
+        for kind in ("binary", "header"):
+            label = f"ours {kind} / ours@{baseline} {kind}:"
+            print(f"{label:<33}", ratio(f"ours {kind}", f"ours@{baseline} {kind}"))
 
 
 def main() -> None:
@@ -314,12 +391,46 @@ def main() -> None:
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--gen", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--package", help=argparse.SUPPRESS)
+    parser.add_argument("--port-file", type=Path, help=argparse.SUPPRESS)
+    parser.add_argument("--label", default="", help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--baseline", help="also run our client as of this git revision (before/after)"
+    )
+    parser.add_argument(
+        "--server", choices=("c", "python"), default="c", help="the server to call (default c)"
+    )
+    parser.add_argument("--scenarios", help="comma-separated, e.g. ping/8t,echo/1t (default all)")
+    parser.add_argument("--clients", help="comma-separated client names (default all)")
     args = parser.parse_args()
+    scenarios = SCENARIOS
+    if args.scenarios:
+        scenarios = []
+        for item in args.scenarios.split(","):
+            op, _, threads = item.strip().partition("/")
+            scenarios.append((op, int(threads.rstrip("t"))))
+
+    if args.worker == "python-server":
+        python_server(args.port_file, args.gen, args.package)
+        return
+    if args.worker == "ours":  # PYTHONPATH puts an exported revision first (--baseline)
+        import thriftbuild
+
+        print(f"baseline thriftbuild from {thriftbuild.__file__}", file=sys.stderr)
+        svc = load_service(args.gen, args.package)
+        ours_clients = {
+            f"ours{args.label} binary": lambda op: ours(args.port, op, svc, "binary", True),
+        }
+        if args.server != "python":  # Apache's Python server here speaks binary only
+            ours_clients[f"ours{args.label} header"] = lambda op: ours(
+                args.port, op, svc, "header", True
+            )
+        print(json.dumps(run_clients(ours_clients, args.calls, args.rounds, scenarios)))
+        return
 
     if args.worker == "baseplate":  # inside baseplate's venv
         svc = load_service(args.gen, args.package)
         clients = {"baseplate header": lambda op: baseplate_header(args.port, op, svc)}
-        print(json.dumps(run_clients(clients, args.calls, args.rounds)))
+        print(json.dumps(run_clients(clients, args.calls, args.rounds, scenarios)))
         return
 
     workdir = Path(tempfile.mkdtemp(prefix="thriftbuild-bench-"))
@@ -327,7 +438,10 @@ def main() -> None:
     try:
         package = generate(workdir / "gen")
         svc = load_service(workdir / "gen", package)
-        proc, port = start_server(workdir)
+        if args.server == "python":
+            proc, port = start_python_server(workdir, package)
+        else:
+            proc, port = start_server(workdir)
         clients: dict[str, Callable[[str], Callable[[], Call]]] = {
             "raw socket": lambda op: raw_socket(port, op),
             "apache binary": lambda op: apache(port, op, svc, "binary"),
@@ -343,7 +457,38 @@ def main() -> None:
             print("thriftpy2 not installed: skipping its client", file=sys.stderr)
         else:
             clients["thriftpy2 cybin"] = lambda op: thriftpy2_cybin(port, op)
-        results = run_clients(clients, args.calls, args.rounds)
+        if args.clients:
+            wanted = {name.strip() for name in args.clients.split(",")}
+            clients = {name: make for name, make in clients.items() if name in wanted}
+            clients.setdefault("raw socket", lambda op: raw_socket(port, op))
+        old = export_revision(args.baseline, workdir / "baseline") if args.baseline else None
+        results: dict[str, dict[str, float]] = {}
+        # Rounds interleave this tree's clients with the baseline's, so that a busy
+        # moment on a shared machine hits both sides alike.
+        for _ in range(args.rounds):
+            rows = run_clients(clients, args.calls, 1, scenarios)
+            if old is not None:
+                cmd = [
+                    sys.executable,
+                    __file__,  # this script, importing thriftbuild from the old tree
+                    "--worker=ours",
+                    f"--label=@{args.baseline}",
+                    f"--port={port}",
+                    f"--gen={workdir / 'gen'}",
+                    f"--package={package}",
+                    f"--calls={args.calls}",
+                    "--rounds=1",
+                    f"--server={args.server}",
+                ]
+                if args.scenarios:
+                    cmd.append(f"--scenarios={args.scenarios}")
+                env = dict(os.environ, PYTHONPATH=str(old))
+                done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+                rows.update(json.loads(done.stdout.strip().splitlines()[-1]))
+            for name, row in rows.items():
+                best = results.setdefault(name, {})
+                for key, rate in row.items():
+                    best[key] = max(best.get(key, 0.0), rate)
         if not args.skip_baseplate:
             python = ensure_venv(args.baseplate_venv)
             cmd = [
@@ -356,13 +501,16 @@ def main() -> None:
                 f"--calls={args.calls}",
                 f"--rounds={args.rounds}",
             ]
+            if args.scenarios:
+                cmd.append(f"--scenarios={args.scenarios}")
             done = subprocess.run(cmd, check=True, capture_output=True, text=True)
             results.update(json.loads(done.stdout.strip().splitlines()[-1]))
         print(
             f"python {sys.version.split()[0]}, {os.cpu_count()} cpus, "
-            f"{args.calls} calls per measurement, best of {args.rounds}\n"
+            f"{args.calls} calls per measurement, best of {args.rounds}, "
+            f"{'Apache TThreadedServer (Python)' if args.server == 'python' else 'C'} server\n"
         )
-        print_table(results)
+        print_table(results, args.baseline)
         if args.json:
             args.json.write_text(json.dumps(results, indent=2))
     finally:

@@ -89,3 +89,24 @@ def test_retry_policy_invalid_options_rejected(kwargs: dict[str, float]) -> None
 
 def test_retry_policy_default_is_one_try() -> None:
     assert list(RetryPolicy.new()) == [None]
+
+
+def test_retry_schedule_yields_pauses_without_sleeping() -> None:
+    clock = FakeClock()
+    policy = RetryPolicy.new(attempts=4, budget=1.0, backoff=0.1, jitter=False)
+    attempts = list(policy.schedule(clock))
+    assert clock.now == 100.0  # nothing slept: the caller pauses
+    assert [(a.number, a.pause) for a in attempts] == [(1, 0.0), (2, 0.1), (3, 0.2), (4, 0.4)]
+    assert [a.time_left for a in attempts] == pytest.approx([1.0, 0.9, 0.8, 0.6])
+
+
+def test_retry_schedule_stops_when_the_pause_would_spend_the_budget() -> None:
+    clock = FakeClock()
+    schedule = RetryPolicy.new(budget=0.25, backoff=0.1, jitter=False).schedule(clock)
+    first = next(schedule)
+    clock.now += 0.1  # the first try took 0.1 s; a 0.1 s pause leaves 0.05 s
+    second = next(schedule)
+    assert (first.time_left, second.pause) == (0.25, 0.1)
+    assert second.time_left == pytest.approx(0.05)
+    clock.now += 0.05 + 0.04  # paused, then tried: 0.01 s left, less than the 0.2 s pause
+    assert list(schedule) == []

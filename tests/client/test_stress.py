@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import pytest
 from thrift.transport.TTransport import TTransportException
 
-from tests import runtime_support as rs
-from tests.runtime_support import echo
+from tests.support import servers as rs
+from tests.support.servers import echo
 from thriftbuild import ThriftConnectionPool, ThriftContextFactory
 
 __all__ = ["echo"]  # the session fixture, re-exported for pytest

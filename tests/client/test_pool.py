@@ -12,9 +12,9 @@ from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
 from thrift.transport.THeaderTransport import THeaderSubprotocolID
 from thrift.transport.TTransport import TTransportException
 
-from tests.runtime_support import RawServer, echo, echo_server, wait_until
+from tests.support.servers import RawServer, echo, echo_server, wait_until
 from thriftbuild import errors
-from thriftbuild.pool import ThriftConnectionPool
+from thriftbuild.client import ThriftConnectionPool
 
 __all__ = ["echo"]  # the session fixture, re-exported for pytest
 
@@ -57,7 +57,7 @@ def test_pool_connection_yields_working_protocol(echo: Any) -> None:
 def test_pool_ipv6_and_unix_endpoints_connect(
     echo: Any, where: str, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    from tests.runtime_support import EchoServer
+    from tests.support.servers import EchoServer
 
     path = str(tmp_path_factory.mktemp("sock") / "echo.sock")
     if where == "::1" and not socket.has_ipv6:
@@ -254,7 +254,7 @@ def test_pool_idle_connection_closed_by_server_discarded_at_checkout(echo: Any) 
 
 
 def _reply_then_chatter(conn: socket.socket, server: RawServer) -> None:
-    from tests.runtime_support import read_binary_call
+    from tests.support.servers import read_binary_call
 
     while True:
         try:
@@ -267,7 +267,7 @@ def _reply_then_chatter(conn: socket.socket, server: RawServer) -> None:
 
 
 def test_pool_unexpected_bytes_on_idle_connection_discarded(echo: Any) -> None:
-    from tests.runtime_support import binary_reply
+    from tests.support.servers import binary_reply
 
     server = RawServer(_reply_then_chatter)
     server.make_reply = lambda name, seqid: binary_reply(  # type: ignore[attr-defined]

@@ -18,7 +18,7 @@ from thrift.Thrift import TApplicationException
 from thrift.transport.THeaderTransport import THeaderSubprotocolID
 from thrift.transport.TTransport import TTransportException
 
-from tests.runtime_support import RawServer, binary_reply, echo, echo_server, read_binary_call
+from tests.support.servers import RawServer, binary_reply, echo, echo_server, read_binary_call
 from thriftbuild import (
     ThriftClient,
     ThriftConnectionPool,
@@ -419,8 +419,8 @@ def _reset_at_once(conn: socket.socket, srv: RawServer) -> None:
 
 
 def test_send_of_zero_bytes_marked_unsent_and_retryable_for_any_method(echo: Any) -> None:
-    from tests.runtime_support import wait_until
-    from thriftbuild.client import _retryable
+    from tests.support.servers import wait_until
+    from thriftbuild.client.proxy import _retryable
 
     with RawServer(_reset_at_once).start() as srv:
         pool = ThriftConnectionPool(srv.endpoint, protocol_factory=BINARY, metrics=False)
@@ -484,7 +484,7 @@ def test_runtime_imports_neither_setuptools_nor_the_build_side() -> None:
 
     code = (
         "import sys\n"
-        "import thriftbuild.client, thriftbuild.pool, thriftbuild.balance, thriftbuild.metrics\n"
+        "import thriftbuild.client, thriftbuild.wire, thriftbuild.service, thriftbuild.metrics\n"
         "from thriftbuild import ThriftConnectionPool, configure_context, ThriftClient\n"
         "ThriftConnectionPool('127.0.0.1:1')\n"
         "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
@@ -502,7 +502,7 @@ def test_proxy_serves_code_from_the_pure_python_backend(
     import subprocess
     import sys
 
-    from tests.runtime_support import ECHO_IDL, ROOT, import_service
+    from tests.support.servers import ECHO_IDL, ROOT, import_service
 
     work = tmp_path_factory.mktemp("pybackend")
     idl = work / "echo_pybackend.thrift"  # its own package name: no clash with `echo`

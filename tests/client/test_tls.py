@@ -11,9 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.runtime_support import echo, echo_server
+from tests.support.servers import echo, echo_server
 from thriftbuild import ThriftClient, configure_context, errors
-from thriftbuild.pool import thrift_pool_from_config
+from thriftbuild.client import thrift_pool_from_config
 
 __all__ = ["echo"]  # the session fixture, re-exported for pytest
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from tests.runtime_support import echo, echo_server, wait_until
+from tests.support.servers import echo, echo_server, wait_until
 from thriftbuild import ThriftClient, configure_context, errors
 from thriftbuild.metrics import ClientMetrics
 
@@ -22,7 +22,7 @@ def test_metrics_scraped_after_real_calls_labelled_by_client_name(echo: Any) -> 
     registry = prometheus_client.CollectorRegistry()
     metrics = ClientMetrics(registry)
     with echo_server(echo) as server:
-        cfg = {"foo.endpoint": server.endpoint, "foo.size": "4", "foo.timeout": "200 ms"}
+        cfg = {"foo.endpoint": server.endpoint, "foo.size": "4", "foo.timeout": "30 s"}
         context = configure_context(
             cfg, {"foo": ThriftClient(echo.service.Client, metrics=metrics)}
         )
@@ -31,14 +31,18 @@ def test_metrics_scraped_after_real_calls_labelled_by_client_name(echo: Any) -> 
         assert context.foo.echo("x") == "x"
         with pytest.raises(echo.ttypes.EchoError):
             context.foo.fail("no", 1)
-        with pytest.raises(errors.CallTimeoutError):
-            context.foo.sleep(500)
+        # A timeout: the server holds the call until the client has given up.
+        with pytest.raises(errors.CallTimeoutError), context.foo.retrying(budget=0.2) as svc:
+            svc.sleep(30_000)
+        server.handler.release.set()
 
-        # In flight and in use, seen from a scrape while a call is on the server.
+        # In flight and in use, seen from a scrape while a call is held on the server
+        # (no timing margin: the call ends only when the test releases it).
         server.handler.sleeping.clear()
-        caller = threading.Thread(target=context.foo.sleep, args=(100,))
+        server.handler.release.clear()
+        caller = threading.Thread(target=context.foo.sleep, args=(30_000,))
         caller.start()
-        server.handler.sleeping.wait(10)
+        assert server.handler.sleeping.wait(30)
         during = {
             "in_flight": registry.get_sample_value(
                 "thrift_client_active_requests", {"thrift_client_name": "foo"}
@@ -47,7 +51,8 @@ def test_metrics_scraped_after_real_calls_labelled_by_client_name(echo: Any) -> 
                 "thrift_client_pool_active_connections", {"thrift_client_name": "foo"}
             ),
         }
-        caller.join(10)
+        server.handler.release.set()
+        caller.join(30)
         context.foo.pool.close()
 
     def value(name: str, **labels: str) -> float | None:
@@ -120,8 +125,8 @@ def test_runtime_without_prometheus_client_still_calls(echo: Any) -> None:
         f"""
         import sys
         sys.modules["prometheus_client"] = None  # any import of it now fails
-        sys.path[:0] = [{str(Path(__file__).parent)!r}, {str(Path(__file__).parent.parent)!r}]
-        from tests import runtime_support as rs
+        sys.path[:0] = [{str(Path(__file__).parents[2])!r}]
+        from tests.support import servers as rs
         from thriftbuild import ThriftClient, configure_context
         from thriftbuild.metrics import default_metrics
         assert default_metrics() is None
