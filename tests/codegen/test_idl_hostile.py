@@ -10,6 +10,7 @@ from __future__ import annotations
 import importlib
 import subprocess
 import sys
+import tempfile
 import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,8 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from thrift.protocol import TBinaryProtocol, TCompactProtocol
 from thrift.transport import TTransport
 
@@ -26,7 +29,7 @@ from thriftbuild.codegen.discovery import plan_files
 from thriftbuild.codegen.errors import IdlError, ThriftBuildError
 from thriftbuild.codegen.generate import generate_to_directory
 from thriftbuild.codegen.idl.parser import MAX_NESTING, parse
-from thriftbuild.codegen.idl.reader import read_idl
+from thriftbuild.codegen.idl.reader import encode_idl, read_idl
 from thriftbuild.codegen.idl.resolved import GENERATED_GLOBALS, PACKAGE_MODULES
 from thriftbuild.codegen.model import GeneratorOptions
 
@@ -365,3 +368,40 @@ def test_hostile_parser_memory_per_byte_does_not_grow_with_size(make: Any) -> No
     per_byte_small = _parse_peak(small) / len(small)
     per_byte_large = _parse_peak(large) / len(large)
     assert per_byte_large < per_byte_small * 1.5 + 1
+
+
+# -- any input: a ThriftBuildError or a package, never another exception -------------------
+
+_TOKENS = [
+    *("struct", "union", "exception", "enum", "const", "typedef", "service", "extends"),
+    *("throws", "oneway", "void", "required", "optional", "include", "namespace", "py"),
+    *("i32", "string", "binary", "bool", "double", "list", "set", "map", "senum"),
+    *("{", "}", "(", ")", "<", ">", "[", "]", ",", ";", ":", "=", "*", "&", "."),
+    *("A", "B", "x", "y", "A.B", "self", "read", "TType", "Client", "ttypes"),
+    *("1", "-1", "0x7f", "99999999999999999999", "1.5", "1e400", '"s"', "'q'", '"\\n"'),
+    *("/*", "*/", "//", "#", "\n", "\ufeff", "\udce9", "é", '"', "\\"),
+]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(words=st.lists(st.sampled_from(_TOKENS), max_size=40))
+def test_hostile_token_soup_gives_a_package_or_a_build_error(words: list[str]) -> None:
+    text = " ".join(words)
+    with tempfile.TemporaryDirectory(prefix="tb-soup-") as tmp:
+        idl = Path(tmp) / "soup.thrift"
+        idl.write_bytes(encode_idl(text))
+        out = Path(tmp) / "out"
+        try:
+            _generate(idl, out)
+        except ThriftBuildError as exc:
+            assert "\n" not in str(exc)
+            assert str(exc).startswith("soup.thrift")
+            return
+        # Accepted: every generated module imports.
+        sys.path.insert(0, str(out))
+        try:
+            _import_all(out, "soup_thrift")
+        finally:
+            sys.path.remove(str(out))
+            for name in [m for m in sys.modules if m.split(".")[0] == "soup_thrift"]:
+                del sys.modules[name]

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from thriftbuild.codegen.idl import syntax
+from thriftbuild.codegen.idl.lexer import quote_literal
 from thriftbuild.codegen.idl.resolved import RType
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class ConstRenderer:
     def mismatch(self, rtype: RType, value: syntax.ConstValue, name: str) -> Exception:
         shown = value.value if value.kind in ("int", "double", "ident") else value.kind
         if value.kind == "string":
-            shown = f'"{value.value}"'
+            shown = quote_literal(str(value.value))
         return self.error(
             value.pos, f"type error: {shown} is not a valid {_type_name(rtype)} (in '{name}')"
         )

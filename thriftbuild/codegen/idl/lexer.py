@@ -19,7 +19,7 @@ from typing import NoReturn
 
 from thriftbuild.codegen.errors import IdlError
 
-__all__ = ["KEYWORDS", "Token", "iter_tokens", "tokenize"]
+__all__ = ["KEYWORDS", "Token", "iter_tokens", "quote_literal", "tokenize"]
 
 #: Words the Apache compiler's lexer reserves; they can never be identifiers.
 KEYWORDS = frozenset(
@@ -110,6 +110,15 @@ class Token:
     value: str
     line: int
     column: int
+
+
+def quote_literal(value: str, limit: int = 40) -> str:
+    """A string literal's value as an error message shows it: quoted, on one line, short."""
+    shown = "".join(
+        c if c.isprintable() else c.encode("unicode_escape", "backslashreplace").decode("ascii")
+        for c in value[:limit]
+    )
+    return f'"{shown}{"..." if len(value) > limit else ""}"'
 
 
 def _unescape(body: str) -> str:

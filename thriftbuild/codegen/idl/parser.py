@@ -8,7 +8,7 @@ problem as ``path:line:column: reason`` naming the offending token.
 from __future__ import annotations
 
 from thriftbuild.codegen.errors import IdlError
-from thriftbuild.codegen.idl.lexer import DEPRECATED, Token, iter_tokens
+from thriftbuild.codegen.idl.lexer import DEPRECATED, Token, iter_tokens, quote_literal
 from thriftbuild.codegen.idl.syntax import (
     BASE_TYPES,
     Const,
@@ -43,7 +43,7 @@ def _describe(tok: Token) -> str:
     if tok.kind == "eof":
         return "end of file"
     if tok.kind == "string":
-        return f'"{tok.value}"'
+        return quote_literal(tok.value)
     return f"'{tok.value}'"
 
 
