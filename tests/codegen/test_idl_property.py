@@ -59,6 +59,8 @@ def _literal(draw: Any, type_: str, enums: dict[str, list[tuple[str, int]]]) -> 
         return str(draw(st.integers(-(2**bits), 2**bits - 1)))
     if type_ == "double":
         return draw(st.sampled_from(["0.5", "-2.25", "1e3", "7", "3.0e-2"]))
+    if type_ == "binary":  # ASCII: the compiler's bytes literal takes nothing else
+        return '"' + draw(st.sampled_from(["", "raw", "x y"])) + '"'
     if type_ == "string":
         return '"' + draw(st.sampled_from(["", "abc", "caf\u00e9", "a b"])) + '"'
     if type_ in enums:
@@ -107,13 +109,18 @@ def programs(draw: Any) -> Program:
             return f"set<{draw(st.sampled_from([*_KEYS, *enums]))}>"
         return f"list<{field_type(depth + 1)}>"
 
+    simple: dict[str, list[tuple[str, str]]] = {}  # struct -> fields a constant can set
+    exceptions: list[str] = []
     for s in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(["struct", "struct", "union", "exception"]))
         names = draw(st.lists(_IDENT, max_size=4, unique=True))
         fields = []
+        settable: list[tuple[str, str]] = []
         for i, fname in enumerate(names, 1):
             requiredness = draw(st.sampled_from(["", "optional "]))
             ftype = field_type()
+            if ftype in ("i32", "i64", "string", "bool", "double", *enums):
+                settable.append((fname, ftype))
             default = ""
             if ftype in ("i32", "string", "bool", *enums) and draw(st.booleans()):
                 default = " = " + _literal(draw, ftype, enums)
@@ -121,14 +128,29 @@ def programs(draw: Any) -> Program:
         lines.append(f"{kind} S{s} {{\n" + "\n".join(fields) + "\n}")
         if kind != "exception":
             named.append(f"S{s}")
+        else:
+            exceptions.append(f"S{s}")
+        if kind == "struct":
+            simple[f"S{s}"] = settable
     const_types = ["bool", "i16", "i32", "i64", "double", "string", *enums]
     const_types += ["list<i32>", "set<string>", "map<string, i64>", "map<i32, list<string>>"]
+    const_types += ["binary", "list<binary>", *simple]
     for c in range(draw(st.integers(0, 3))):
         ctype = draw(st.sampled_from(const_types))
-        lines.append(f"const {ctype} C{c} = {_literal(draw, ctype, enums)}")
+        if ctype in simple:
+            chosen = (
+                draw(st.lists(st.sampled_from(simple[ctype]), unique=True)) if simple[ctype] else []
+            )
+            value = ", ".join(f'"{f}": {_literal(draw, t, enums)}' for f, t in chosen)
+            lines.append(f"const {ctype} C{c} = {{{value}}}")
+        else:
+            lines.append(f"const {ctype} C{c} = {_literal(draw, ctype, enums)}")
     if draw(st.booleans()):
         ret = draw(st.sampled_from(["void", "i32", *named]))
-        lines.append(f"service Svc {{\n  {ret} call(1: {field_type()} a, 2: string b)\n}}")
+        throws = f" throws (1: {exceptions[0]} oops)" if exceptions else ""
+        lines.append(f"service Svc {{\n  {ret} call(1: {field_type()} a, 2: string b){throws}\n}}")
+        if draw(st.booleans()):
+            lines.append("service Sub extends Svc {\n  oneway void poke(1: i32 n)\n}")
     if planted == "undefined_type":
         lines.insert(draw(st.integers(len(lines) // 2, len(lines))), "struct Bad { 1: Nope x }")
     elif planted == "const_kind":
@@ -180,6 +202,10 @@ def _generate(backend_name: str, main: Path, prefix: str, root: Path) -> IdlErro
 
 def _neutral(value: Any) -> Any:
     """A constant as comparable data, keeping each Python type."""
+    spec = getattr(type(value), "thrift_spec", None)
+    if spec is not None:
+        fields = [(e[2], _neutral(getattr(value, e[2]))) for e in spec if e is not None]
+        return ("struct", type(value).__name__, fields)
     if isinstance(value, (list, tuple)):
         return (type(value).__name__, [_neutral(v) for v in value])
     if isinstance(value, (set, frozenset)):

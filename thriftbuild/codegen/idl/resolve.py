@@ -256,8 +256,19 @@ class Program:
         result: list[RField] = []
         ids: dict[int, str] = {}
         names: set[str] = set()
+        with_default: str | None = None
         for f in fields:
             self.check_name(path, f.name, f.pos)
+            if union and f.default is not None:
+                # A union holds one value: the compiler refuses a second default.
+                if with_default is not None:
+                    raise self.error(
+                        path,
+                        f.pos,
+                        f"field '{f.name}' gives the union a second default value "
+                        f"(after '{with_default}')",
+                    )
+                with_default = f.name
             if f.name in names:
                 raise self.error(path, f.pos, f"field name '{f.name}' is already used")
             if f.id in ids:
