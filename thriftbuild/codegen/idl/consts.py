@@ -13,7 +13,10 @@ from thriftbuild.codegen.idl.resolved import RType
 if TYPE_CHECKING:
     from thriftbuild.codegen.idl.resolve import Program
 
-__all__ = ["ConstRenderer"]
+__all__ = ["MAX_COPIED", "ConstRenderer"]
+
+#: Generated code that constants referring to other constants may copy, per file.
+MAX_COPIED = 16 << 20
 
 _INT_RANGES = {
     "i8": (-(2**7), 2**7 - 1),
@@ -78,6 +81,7 @@ class ConstRenderer:
         self.used_files: set[Path] = set()
         self._others: dict[Path, ConstRenderer] = {}
         self._next = 0  # lazy: the first constant of the file not rendered yet
+        self.copied = 0
         self._filling = False
 
     def define(self, name: str, rtype: RType, expr: str) -> None:
@@ -172,6 +176,15 @@ class ConstRenderer:
             if ref is None:
                 raise self.error(value.pos, f"no constant or enum value named '{ident}'")
             ref_type, expr, enum_value = ref
+            # A constant named by another is copied into it; copies of copies grow
+            # exponentially, so their total is bounded.
+            self.copied += len(expr)
+            if self.copied > MAX_COPIED:
+                raise self.error(
+                    value.pos,
+                    f"constants copied by name add up to more than {MAX_COPIED >> 20} MiB "
+                    "of generated code",
+                )
             # The compiler takes neither a struct constant by name nor an integer
             # constant where an enum is expected.
             if rtype.kind == "struct" or (rtype.kind == "enum" and enum_value is None):
