@@ -1,4 +1,5 @@
-"""Developer and CI sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``demo``, ``bench``."""
+"""Developer and CI sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``floors``, ``demo``,
+``bench``."""
 
 from __future__ import annotations
 
@@ -22,6 +23,13 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (the Apache compiler is used when installed; CI requires it)."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def floors(session: nox.Session) -> None:
+    """The build side at the declared minimum setuptools/wheel/thrift and at the newest."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "tests/codegen/test_floors.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

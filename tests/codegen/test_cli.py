@@ -146,3 +146,26 @@ def test_check_not_fooled_by_a_compiler_appearing(tmp_path: Path) -> None:
         "(written by thriftbuild-python "
     ) in output
     assert "`thriftbuild generate` would use thrift 0." in output
+
+
+def test_namespace_layout_in_place_shares_the_directory_with_the_idl(tmp_path: Path) -> None:
+    project = tmp_path / "standinplate"
+    shutil.copytree(PROJECTS / "standinplate", project)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.thriftbuild]\nlayout = "namespace-py"\n')
+    package = project / "standinplate" / "thrift"
+    (package / "NOTES.txt").write_text("the project's own file\n")
+
+    thriftbuild("generate", cwd=project)
+    generated = {"__init__.py", "ttypes.py", "constants.py", "BaseService.py", "ttypes.pyi"}
+    assert generated <= {p.name for p in package.iterdir()}
+    assert not (package / ".gitignore").exists()  # it would hide base.thrift from git
+    script = "from standinplate.thrift import ttypes; print(ttypes.Error(code=1).code)"
+    assert run([sys.executable, "-c", script], cwd=project, env=checkout_env()).stdout == "1\n"
+    code, output = thriftbuild("check", cwd=project)
+    assert code == 0 and "1 generated package(s) up to date" in output
+
+    # The IDL goes away: its generated files go with it, the project's files stay.
+    (package / "base.thrift").unlink()
+    thriftbuild("generate", cwd=project)
+    assert sorted(p.name for p in package.iterdir()) == ["NOTES.txt"]

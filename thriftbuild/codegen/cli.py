@@ -50,6 +50,14 @@ def _parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help="add an include search directory (repeatable)",
         )
+        sub.add_argument(
+            "--include-package",
+            dest="include_packages",
+            action="append",
+            default=[],
+            metavar="PKG",
+            help="search an installed package's directory for includes (repeatable)",
+        )
         sub.add_argument("--gen-options", help="generator options, e.g. slots")
         sub.add_argument("--strict", action="store_true", default=None, help="as thrift -strict")
 
@@ -92,6 +100,7 @@ def _generate_out(args: argparse.Namespace) -> int:
         args.paths,
         args.out,
         include_dirs=[Path(d) for d in args.include_dirs],
+        include_packages=args.include_packages,
         backend=backend,
         options=settings.generator_options(),
         force=args.force,
@@ -116,6 +125,7 @@ def _in_place_command(args: argparse.Namespace) -> BuildThriftCommand:
     command.gen_options = args.gen_options
     command.strict = args.strict
     command.include_dirs = os.pathsep.join(args.include_dirs) or None
+    command.include_packages = ",".join(args.include_packages) or None
     command.ensure_finalized()
     return command
 

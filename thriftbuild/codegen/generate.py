@@ -118,6 +118,7 @@ def generate_to_directory(
     out_dir: Path,
     *,
     include_dirs: Sequence[Path] = (),
+    include_packages: Sequence[str] = (),
     backend: str | Backend = "auto",
     compiler: str | None = None,
     options: GeneratorOptions | None = None,
@@ -133,13 +134,14 @@ def generate_to_directory(
         idl_files: the ``.thrift`` files.
         out_dir: where the packages go (created if needed).
         include_dirs: include search directories after each file's own.
+        include_packages: installed packages whose directories are searched next.
         backend: ``"auto"``, ``"compiler"``, ``"python"`` or a backend object.
         compiler: the compiler command or path for the compiler backend.
         options: generator options (default: ``slots``, not strict).
         force: regenerate packages that are up to date.
         log: receives one line per package.
     """
-    plan = plan_files(idl_files, include_dirs=include_dirs)
+    plan = plan_files(idl_files, include_dirs=include_dirs, include_packages=include_packages)
     chosen = select_backend(backend, compiler) if isinstance(backend, str) else backend
     out_dir = out_dir.resolve()
     return build_plan(
