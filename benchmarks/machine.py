@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
 import sys
@@ -30,10 +31,8 @@ def place(pid: int, cpus: list[int]) -> None:
     tasks = Path(f"/proc/{pid}/task")
     tids = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [pid]
     for tid in tids:
-        try:
+        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
             os.sched_setaffinity(tid, cpus)
-        except (ProcessLookupError, PermissionError):
-            pass  # a thread that ended meanwhile
 
 
 def _cpu_model() -> str:

@@ -23,7 +23,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-CACHE = Path(os.environ.get("THRIFTBUILD_BENCH_CACHE", Path.home() / ".cache" / "thriftbuild-bench"))
+CACHE = Path(
+    os.environ.get("THRIFTBUILD_BENCH_CACHE", Path.home() / ".cache" / "thriftbuild-bench")
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -71,9 +73,7 @@ PEERS: dict[str, Peer] = {
     "gunicorn_thrift": Peer(
         ("gunicorn==23.0.0", "thriftpy2==0.7.1", "six==1.16.0"),
         no_deps=("gunicorn_thrift==0.2.25",),
-        patches=(
-            Patch("gunicorn_thrift/config.py", "from gunicorn import six\n", "import six\n"),
-        ),
+        patches=(Patch("gunicorn_thrift/config.py", "from gunicorn import six\n", "import six\n"),),
         check="import gunicorn_thrift.thriftapp, gunicorn_thrift.thriftpy_sync_worker",
     ),
 }

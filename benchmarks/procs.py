@@ -17,7 +17,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -145,7 +145,9 @@ def _answers(port: int, protocol: str, transport: str) -> bool:
         return False
 
 
-def start_server(name: str, spec: ServerSpec, space: Workspace, timeout: float = 60.0) -> RunningServer:
+def start_server(
+    name: str, spec: ServerSpec, space: Workspace, timeout: float = 60.0
+) -> RunningServer:
     """Start ``spec`` on a free port; return once a ping gets the right reply."""
     port = free_port()
     values = space.values(spec.env, port)

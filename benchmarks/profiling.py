@@ -36,8 +36,10 @@ def profile(row: Row, contender_name: str | None, state: RunState) -> int:
     except MeasurementError as exc:
         raise SystemExit(str(exc)) from exc
     calls = result["calls"]
-    print(f"{row.id} / {wanted.name}: {calls:,} calls in {result['seconds']:.2f} s "
-          f"= {result['rate']:,.0f} calls/s, both on CPU {ctx.cpus}")
+    print(
+        f"{row.id} / {wanted.name}: {calls:,} calls in {result['seconds']:.2f} s "
+        f"= {result['rate']:,.0f} calls/s, both on CPU {ctx.cpus}"
+    )
     print(f"  client CPU per call: {result['cpu'] / calls * 1e6:8.2f} µs")
     print(f"  server CPU per call: {result['server_cpu'] / calls * 1e6:8.2f} µs")
     print(f"  wall time per call:  {result['seconds'] / calls * 1e6:8.2f} µs")

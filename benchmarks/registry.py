@@ -68,7 +68,7 @@ class Contender:
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """A goal for ours, reported (never asserted): ours ≥ ``at_least`` × ``versus``.
+    """A goal for ours, reported (never asserted): ours ≥ ``at_least`` x ``versus``.
 
     Ratios are of speeds (calls/s, or 1/seconds), so ``at_least=0.91`` against a
     plain build means "at most 10% slower". ``max_starved`` also bounds ours'
@@ -80,7 +80,7 @@ class Target:
     max_starved: int | None = None
 
     def describe(self) -> str:
-        text = f"≥ {self.at_least:g}× {self.versus}"
+        text = f"≥ {self.at_least:g}x {self.versus}"
         if self.max_starved is not None:
             text += f", ≤ {self.max_starved} starved"
         return text
@@ -145,7 +145,6 @@ class ServerSpec:
     extra_env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     ready_protocol: str = "binary"
     ready_transport: str = "framed"
-
 
 
 # Long-lived servers shared by client rows (``params["server"]`` names one).

@@ -45,8 +45,9 @@ def _paired(row: Row, results: Measurements, ours: str, other: str) -> dict[str,
 
 
 def summarize(row: Row, results: Measurements) -> dict[str, Any]:
-    """Per contender: median and min–max; for ours: paired ratios to the floor, to
-    the best peer (the peer with the best median), and to each target's contender."""
+    """Per contender: median and min-max; for ours: paired ratios to the floor, to
+    the best peer (fewest starved clients, then the best median), and to each
+    target's contender."""
     contenders: dict[str, Any] = {}
     for contender in row.contenders:
         good = _values(results[contender.name])
@@ -58,11 +59,15 @@ def summarize(row: Row, results: Measurements) -> dict[str, Any]:
             "starved_max": max(starved) if starved else None,
             "errors": sum(1 for m in results[contender.name] if "error" in m),
         }
-    peers = [
-        c.name for c in row.by_role(Role.PEER) if contenders[c.name]["stats"] is not None
-    ]
-    best = max(
-        peers, key=lambda n: row.metric.speed(contenders[n]["stats"]["median"]), default=None
+    peers = [c.name for c in row.by_role(Role.PEER) if contenders[c.name]["stats"] is not None]
+    # The best peer serves everyone first (fewest starved clients), then fastest.
+    best = min(
+        peers,
+        key=lambda n: (
+            contenders[n]["starved_max"] or 0,
+            -row.metric.speed(contenders[n]["stats"]["median"]),
+        ),
+        default=None,
     )
     floor, ours = row.one(Role.FLOOR), row.one(Role.OURS)
     summary: dict[str, Any] = {"contenders": contenders, "best_peer": best, "targets": []}
@@ -99,7 +104,7 @@ def _cell(row: Row, summary: dict[str, Any], name: str, spread: bool = True) -> 
     stats = data["stats"]
     text = _number(row.metric, stats["median"])
     if spread:
-        text += f" ({_number(row.metric, stats['min'])}–{_number(row.metric, stats['max'])})"
+        text += f" ({_number(row.metric, stats['min'])}-{_number(row.metric, stats['max'])})"
     if data["starved_max"] is not None:
         text += f", {data['starved_max']} starved"
     return text
@@ -108,7 +113,7 @@ def _cell(row: Row, summary: dict[str, Any], name: str, spread: bool = True) -> 
 def _ratio(paired: dict[str, Any] | None) -> str:
     if not paired:
         return "—"
-    return f"{paired['median']:.2f}× ({paired['min']:.2f}–{paired['max']:.2f})"
+    return f"{paired['median']:.2f}x ({paired['min']:.2f}-{paired['max']:.2f})"
 
 
 def _targets(summary: dict[str, Any]) -> str:
@@ -119,14 +124,14 @@ def _targets(summary: dict[str, Any]) -> str:
         elif target["met"]:
             parts.append(f"{target['target']} ✓")
         else:
-            parts.append(f"**{target['target']} ✗ missed** ({target['ratio']:.2f}×)")
+            parts.append(f"**{target['target']} ✗ missed** ({target['ratio']:.2f}x)")
     return "<br>".join(parts) or "—"
 
 
 def summary_table(rows: list[Row], summaries: dict[str, dict[str, Any]]) -> str:
     """One line per row: ours, the floor, the best peer, paired ratios, targets."""
     lines = [
-        "| scenario | placement | ours: median (min–max) | floor | ours ÷ floor | best peer "
+        "| scenario | placement | ours: median (min-max) | floor | ours ÷ floor | best peer "
         "| ours ÷ best peer | targets |",
         "|---|---|---|---|---|---|---|---|",
     ]
@@ -155,8 +160,8 @@ def summary_table(rows: list[Row], summaries: dict[str, dict[str, Any]]) -> str:
 
 
 def full_table(rows: list[Row], summaries: dict[str, dict[str, Any]]) -> str:
-    """Every contender of every row: median (min–max) over rounds."""
-    lines = ["| scenario | contender | role | median (min–max) |", "|---|---|---|---|"]
+    """Every contender of every row: median (min-max) over rounds."""
+    lines = ["| scenario | contender | role | median (min-max) |", "|---|---|---|---|"]
     for row in rows:
         for contender in row.contenders:
             cell = _cell(row, summaries[row.id], contender.name)

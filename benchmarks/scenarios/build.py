@@ -195,7 +195,17 @@ for prepare, title in (
         )
     )
 
-_WHEEL = ("{python}", "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation", "-w", "{tmp}")
+_WHEEL = (
+    "{python}",
+    "-m",
+    "pip",
+    "wheel",
+    "-q",
+    "--no-deps",
+    "--no-build-isolation",
+    "-w",
+    "{tmp}",
+)
 register(
     Row(
         id="build/project50/noop-wheel",

@@ -11,7 +11,16 @@ cython codec), and thriftbuild's gunicorn worker once ``thriftbuild.gunicorn`` e
 
 from __future__ import annotations
 
-from benchmarks.registry import Contender, Metric, Placement, Role, Row, ServerSpec, Target, register
+from benchmarks.registry import (
+    Contender,
+    Metric,
+    Placement,
+    Role,
+    Row,
+    ServerSpec,
+    Target,
+    register,
+)
 from benchmarks.scenarios.common import OP_TITLES, OPS, importable
 
 PROCESSES, CLIENTS = 2, 8
@@ -33,14 +42,34 @@ def _gunicorn(app: str, worker: str, env: str, extra: tuple[str, ...]) -> Server
 
 def contenders() -> tuple[tuple[Contender, ...], tuple[Target, ...]]:
     floor = ServerSpec(
-        ("{python}", "-m", "benchmarks.worker.servers", "raw", "--port", "{port}",
-         "--processes", str(PROCESSES)),
+        (
+            "{python}",
+            "-m",
+            "benchmarks.worker.servers",
+            "raw",
+            "--port",
+            "{port}",
+            "--processes",
+            str(PROCESSES),
+        ),
     )
     found = [
         Contender("raw asyncio streams", Role.FLOOR, "project", {"server": floor}),
-        Contender("apache threaded", Role.PEER, "thrift", {"server": _python_server("apache-threaded")}),
-        Contender("apache nonblocking", Role.PEER, "thrift", {"server": _python_server("apache-nonblocking")}),
-        Contender("apache processpool", Role.PEER, "thrift", {"server": _python_server("apache-processpool")}),
+        Contender(
+            "apache threaded", Role.PEER, "thrift", {"server": _python_server("apache-threaded")}
+        ),
+        Contender(
+            "apache nonblocking",
+            Role.PEER,
+            "thrift",
+            {"server": _python_server("apache-nonblocking")},
+        ),
+        Contender(
+            "apache processpool",
+            Role.PEER,
+            "thrift",
+            {"server": _python_server("apache-processpool")},
+        ),
         Contender(
             "gunicorn_thrift",
             Role.PEER,
@@ -76,12 +105,20 @@ for op, size, op_id in OPS[:2]:
     register(
         Row(
             id=f"server/{op_id}/{PROCESSES}procs-{CLIENTS}clients",
-            title=f"server: {OP_TITLES[op_id]}, {PROCESSES} processes × {CLIENTS} persistent clients",
+            title=(
+                f"server: {OP_TITLES[op_id]}, {PROCESSES} processes x {CLIENTS} persistent clients"
+            ),
             runner="server",
             metric=Metric.RATE,
             placement=Placement.UNPINNED,
             contenders=row_contenders,
             targets=row_targets,
-            params={"clients": CLIENTS, "op": op, "size": size, "protocol": "binary", "transport": "framed"},
+            params={
+                "clients": CLIENTS,
+                "op": op,
+                "size": size,
+                "protocol": "binary",
+                "transport": "framed",
+            },
         )
     )

@@ -20,7 +20,10 @@ WIRES = (
     ("compact", "buffered", "compact", "compact + buffered"),
     ("compact", "header", "header", "THeader (compact)"),
 )
-CONCURRENCY = ((1, "1conn", "1 connection", Placement.PINNED), (8, "8threads", "8 threads", Placement.UNPINNED))
+CONCURRENCY = (
+    (1, "1conn", "1 connection", Placement.PINNED),
+    (8, "8threads", "8 threads", Placement.UNPINNED),
+)
 
 for op, size, op_id in OPS:
     for threads, conc_id, conc_title, placement in CONCURRENCY:

@@ -8,8 +8,8 @@ import sys
 
 sys.path.insert(0, os.environ["BENCH_GEN"])
 
-from echo_thrift import Echo  # noqa: E402 - importable only once BENCH_GEN is on the path
+from echo_thrift import Echo
 
-from benchmarks.worker.servers import EchoHandler  # noqa: E402
+from benchmarks.worker.servers import EchoHandler
 
 app = Echo.Processor(EchoHandler())

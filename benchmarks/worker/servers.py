@@ -146,9 +146,7 @@ def serve_apache(kind: str, port: int, processes: int, gen: str) -> None:
         return
     sock = _shared_server_socket(port)
     if kind == "apache-threaded":
-        server: Any = TServer.TThreadedServer(
-            processor, sock, transports, protocols, daemon=True
-        )
+        server: Any = TServer.TThreadedServer(processor, sock, transports, protocols, daemon=True)
     elif kind == "apache-nonblocking":
         server = TNonblockingServer.TNonblockingServer(processor, sock, protocols, protocols)
     else:
