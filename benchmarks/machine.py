@@ -26,13 +26,36 @@ def cpus_for(placement: Placement) -> list[int]:
     return [pinned_cpu()] if placement is Placement.PINNED else allowed_cpus()
 
 
+def _session_members(sid: int) -> list[int]:
+    """Every process in session ``sid`` (a server and all it forked)."""
+    members = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue  # ended meanwhile
+        if int(fields[3]) == sid:  # the fields after the name: state, ppid, pgrp, session
+            members.append(int(entry.name))
+    return members or [sid]
+
+
 def place(pid: int, cpus: list[int]) -> None:
-    """Move every thread of process ``pid`` onto ``cpus`` (threads made later inherit)."""
-    tasks = Path(f"/proc/{pid}/task")
-    tids = [int(t.name) for t in tasks.iterdir()] if tasks.is_dir() else [pid]
-    for tid in tids:
-        with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
-            os.sched_setaffinity(tid, cpus)
+    """Move every thread of every process in ``pid``'s session onto ``cpus``.
+
+    Servers start in a session of their own, so this covers the processes they
+    forked; threads and processes made later inherit the placement.
+    """
+    for member in _session_members(pid):
+        tasks = Path(f"/proc/{member}/task")
+        try:
+            tids = [int(t.name) for t in tasks.iterdir()]
+        except OSError:
+            continue
+        for tid in tids:
+            with contextlib.suppress(ProcessLookupError):  # a thread that ended meanwhile
+                os.sched_setaffinity(tid, cpus)
 
 
 def _cpu_model() -> str:
