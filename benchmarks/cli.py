@@ -54,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit(f"no row matches {args.profile or args.only!r} (see --list)")
     if args.profile and len(rows) != 1:
         raise SystemExit("--profile matches several rows: " + ", ".join(r.id for r in rows))
+    if args.update_readme and (args.only or args.profile):
+        raise SystemExit("--update-readme writes the whole suite's table: run it without --only")
     if args.rounds < 1 or args.duration <= 0:
         raise SystemExit("--rounds must be at least 1 and --duration positive")
 

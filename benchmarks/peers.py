@@ -54,8 +54,10 @@ class Peer:
 # The C extensions must be built, or the peer would run its pure-Python fallback;
 # each check imports them.
 PEERS: dict[str, Peer] = {
+    # The release a fresh ``pip install thriftbuild`` gets, so ours and Apache's
+    # client run the same C codec.
     "thrift": Peer(
-        ("thrift==0.22.0",),
+        ("thrift==0.25.0",),
         check="import thrift.protocol.fastbinary",
     ),
     "thriftpy2": Peer(
@@ -63,7 +65,7 @@ PEERS: dict[str, Peer] = {
         check="import thriftpy2.protocol.cybin, thriftpy2.contrib.aio.rpc",
     ),
     "baseplate": Peer(
-        ("baseplate==2.7.1",),
+        ("baseplate==2.7.1", "thrift-unofficial==0.19.0"),
         check="import baseplate.clients.thrift, thrift.protocol.fastbinary",
     ),
     "aiothrift": Peer(

@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -195,11 +196,25 @@ def run_worker(python: Path, ctx: Context, timeout: float) -> dict[str, Any]:
     return _parse(done.stdout, done.stderr, ctx.factory)
 
 
-def run_workers(python: Path, contexts: list[Context], timeout: float) -> list[dict[str, Any]]:
-    """Run several client processes at once; their results, in order."""
+def _read_line(proc: subprocess.Popen[str], deadline: float) -> str:
+    assert proc.stdout is not None
+    ready, _, _ = select.select([proc.stdout], [], [], max(0.0, deadline - time.monotonic()))
+    return proc.stdout.readline().strip() if ready else ""
+
+
+def run_load_clients(
+    python: Path, contexts: list[Context], warmup: float, timeout: float
+) -> list[dict[str, Any]]:
+    """Run ``load`` client processes over one shared window; their results, in order.
+
+    Each client connects and prints ``READY``; once all have, each is sent ``GO
+    <start>`` (a ``time.monotonic()`` value, the same clock in every process) with
+    ``warmup`` seconds to spare, and counts its calls from then on.
+    """
     procs = [
         subprocess.Popen(
             [str(python), "-m", "benchmarks.worker", ctx.to_json()],
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -209,8 +224,17 @@ def run_workers(python: Path, contexts: list[Context], timeout: float) -> list[d
         for ctx in contexts
     ]
     deadline = time.monotonic() + timeout
-    results = []
     try:
+        for proc in procs:
+            if _read_line(proc, deadline) != "READY":
+                err = proc.stderr.read() if proc.poll() is not None and proc.stderr else ""
+                raise MeasurementError(f"a client did not connect:\n{err[-2000:]}")
+        start = time.monotonic() + warmup
+        for proc in procs:
+            assert proc.stdin is not None
+            proc.stdin.write(f"GO {start!r}\n")
+            proc.stdin.flush()
+        results = []
         for proc in procs:
             try:
                 out, err = proc.communicate(timeout=max(0.1, deadline - time.monotonic()))
@@ -219,12 +243,12 @@ def run_workers(python: Path, contexts: list[Context], timeout: float) -> list[d
             if proc.returncode != 0:
                 raise MeasurementError(f"a client failed:\n{err[-2000:]}")
             results.append(_parse(out, err, "client"))
+        return results
     finally:
         for proc in procs:
             if proc.poll() is None:
                 proc.kill()
                 proc.wait()
-    return results
 
 
 @contextlib.contextmanager

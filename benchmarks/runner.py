@@ -25,8 +25,8 @@ from benchmarks.procs import (
     Workspace,
     child_env,
     compile_echo_server,
+    run_load_clients,
     run_worker,
-    run_workers,
     start_server,
 )
 from benchmarks.registry import PREPARERS, SERVERS, Contender, Row, ServerSpec
@@ -113,8 +113,6 @@ def measure_server(row: Row, contender: Contender, state: RunState, duration: fl
     clients = int(row.params["clients"])
     cpus = machine.cpus_for(row.placement)
     machine.place(server.pid, cpus)
-    # Every client connects and warms up before the shared window opens.
-    start_at = time.monotonic() + 1.0 + 0.15 * clients
     base = Context(
         factory="",
         mode="load",
@@ -125,11 +123,11 @@ def measure_server(row: Row, contender: Contender, state: RunState, duration: fl
         transport=row.params["transport"],
         duration=duration,
         max_calls=state.settings.max_calls,
-        start_at=start_at,
         cpus=cpus,
     )
     contexts = [dataclasses.replace(base) for _ in range(clients)]
-    results = run_workers(state.space.python("project"), contexts, timeout=duration + 60)
+    python = state.space.python("project")
+    results = run_load_clients(python, contexts, state.settings.warmup, timeout=duration + 60)
     calls = [int(r["calls"]) for r in results]
     return {
         "value": sum(calls) / duration,

@@ -7,7 +7,12 @@ import importlib.util
 from benchmarks.registry import SERVERS, Contender, Role, ServerSpec
 
 OPS = (("ping", 0, "ping"), ("echo", 1024, "echo-1k"), ("echo", 65536, "echo-64k"))
-OP_TITLES = {"ping": "ping", "echo-1k": "1 KiB echo", "echo-64k": "64 KiB echo"}
+OP_TITLES = {
+    "ping": "ping",
+    "echo-1k": "1 KiB echo",
+    "echo-64k": "64 KiB echo",
+    "echo-1k-string": "1 KiB string echo",
+}
 
 # The C echo server (benchmarks/echo_server.c): every client row calls it, so the
 # rows compare client cost. It speaks every wire format the rows use.

@@ -21,8 +21,10 @@ AsyncCall = Callable[[], Awaitable[object]]
 def _bound(client: Any, ctx: Context) -> AsyncCall:
     if ctx.op == "ping":
         return client.ping  # type: ignore[no-any-return]
-    data = wire.payload(ctx.size)
-    echo = client.echo_bytes
+    if ctx.op == "text":
+        text, echo_text = wire.payload(ctx.size, "text").decode(), client.echo
+        return lambda: echo_text(text)
+    data, echo = wire.payload(ctx.size), client.echo_bytes
     return lambda: echo(data)
 
 
@@ -31,14 +33,12 @@ async def _shared(clients: list[Any], ctx: Context) -> AsyncCall:
     free: asyncio.Queue[Any] = asyncio.Queue()
     for client in clients:
         free.put_nowait(client)
-    data = wire.payload(ctx.size)
+    bound = {id(client): _bound(client, ctx) for client in clients}
 
     async def call() -> object:
         client = await free.get()
         try:
-            if ctx.op == "ping":
-                return await client.ping()
-            return await client.echo_bytes(data)
+            return await bound[id(client)]()
         finally:
             free.put_nowait(client)
 
@@ -112,12 +112,14 @@ async def ours(ctx: Context) -> AsyncCall:
         maxsize=ctx.connections,
         timeout=10,
     )
-    data = wire.payload(ctx.size)
+    method = wire.METHODS[ctx.op]
+    args: tuple[object, ...] = ()
+    if ctx.op != "ping":
+        data = wire.payload(ctx.size, ctx.op)
+        args = (data.decode() if ctx.op == "text" else data,)
 
     async def call() -> object:
         async with pool.get() as conn:
-            if ctx.op == "ping":
-                return await conn.ping()
-            return await conn.echo_bytes(data)
+            return await getattr(conn, method)(*args)
 
     return call

@@ -25,8 +25,6 @@ class Context:
             or ``header``.
         duration: seconds measured; warmup: seconds of calls before that;
             max_calls: a bound on the calls measured, whatever the duration.
-        start_at: for ``load``, the ``time.monotonic()`` at which counting starts
-            (the same clock in every process), so all clients count one window.
         gen: directory holding the generated ``echo_thrift`` package; idl: the
             ``echo.thrift`` file (for thriftpy2).
         cpus: CPUs this process is placed on (empty: leave as inherited).
@@ -48,7 +46,6 @@ class Context:
     duration: float = 1.0
     warmup: float = 0.2
     max_calls: int = 2_000_000
-    start_at: float = 0.0
     gen: str = ""
     idl: str = ""
     cpus: list[int] = dataclasses.field(default_factory=list)

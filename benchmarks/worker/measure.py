@@ -13,6 +13,7 @@ import cProfile
 import io
 import os
 import pstats
+import sys
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -137,16 +138,27 @@ async def _async_main(ctx: Context) -> Result:
 
 
 def _load(ctx: Context) -> Result:
-    """One persistent raw client of a server row; a starved one counts 0 calls."""
+    """One persistent raw client of a server row; a starved one counts 0 calls.
+
+    Connects, says ``READY`` on stdout, and waits for ``GO <start>`` on stdin (the
+    harness sends it once every client is connected), so that every client counts
+    over the same window whatever its start-up took. Calls before ``start`` are the
+    warm-up.
+    """
     request = wire.request_bytes(ctx.op, ctx.size, ctx.protocol, ctx.transport)
     reply = wire.reply_bytes(ctx.op, ctx.size, ctx.protocol, ctx.transport)
-    end = ctx.start_at + ctx.duration
+    sock = wire.connect(ctx.port, timeout=30.0)
+    exchange = wire.RawExchange(sock, request, reply)
+    print("READY", flush=True)
+    word, start = sys.stdin.readline().split()
+    if word != "GO":
+        raise SystemExit(f"expected GO <start>, got {word!r}")
+    start_at = float(start)
+    end = start_at + ctx.duration
+    now = time.monotonic
     done = 0
     try:
-        sock = wire.connect(ctx.port, timeout=max(0.1, end - time.monotonic()))
-        exchange = wire.RawExchange(sock, request, reply)
-        now = time.monotonic
-        while now() < ctx.start_at:
+        while now() < start_at:
             sock.settimeout(max(0.01, end - now()))
             exchange.call()
         while done < ctx.max_calls and now() < end:

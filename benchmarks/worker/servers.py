@@ -6,11 +6,15 @@ session of its own, polls it with a real call until it answers, and stops the wh
 process group at the end. Kinds:
 
 * ``raw``: the floor. asyncio streams, each request frame looked up in a table of
-  pre-encoded replies; one listening socket shared by forked processes.
+  pre-encoded replies.
 * ``apache-threaded`` / ``apache-nonblocking``: Apache's ``TThreadedServer`` and
-  ``TNonblockingServer``, one listening socket shared by forked processes (neither
-  has a process mode of its own).
+  ``TNonblockingServer`` (neither has a process mode of its own).
 * ``apache-processpool``: Apache's ``TProcessPoolServer`` (its own worker processes).
+
+The first three run in forked processes, each listening on the port with
+``SO_REUSEPORT`` so that the kernel spreads connections over them (a blocking
+listening socket shared by ``select`` loops lets one process sit in ``accept``
+while another took the connection, starving the first one's clients).
 """
 
 from __future__ import annotations
@@ -66,8 +70,10 @@ def _fork_and_serve(processes: int, serve: Callable[[], None]) -> None:
 
 
 def _listening(port: int) -> socket.socket:
+    """A listener of this process's own on ``port``, shared through SO_REUSEPORT."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     sock.bind(("127.0.0.1", port))
     sock.listen(128)
     return sock
@@ -81,7 +87,6 @@ def serve_raw(port: int, processes: int) -> None:
         )
         for op, size in ROWS
     }
-    listener = _listening(port)
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -97,7 +102,7 @@ def serve_raw(port: int, processes: int) -> None:
             writer.close()
 
     async def main() -> None:
-        server = await asyncio.start_server(handle, sock=listener)
+        server = await asyncio.start_server(handle, sock=_listening(port))
         async with server:
             await server.serve_forever()
 
@@ -115,19 +120,16 @@ def _apache_parts(gen: str) -> tuple[Any, Any, Any]:
     return processor, TFramedTransportFactory(), TBinaryProtocolAcceleratedFactory()
 
 
-def _shared_server_socket(port: int) -> Any:
+def _reuse_port_server_socket(port: int) -> Any:
     from thrift.transport.TSocket import TServerSocket
 
-    class SharedServerSocket(TServerSocket):  # type: ignore[misc]
-        """Listens once, before the fork; the children's ``listen()`` is a no-op."""
+    class ReusePortServerSocket(TServerSocket):  # type: ignore[misc]
+        """Apache's server socket, listening with SO_REUSEPORT."""
 
         def listen(self) -> None:
-            if self.handle is None:
-                super().listen()
+            self.handle = _listening(port)
 
-    sock = SharedServerSocket(host="127.0.0.1", port=port)
-    sock.listen()
-    return sock
+    return ReusePortServerSocket(host="127.0.0.1", port=port)
 
 
 def serve_apache(kind: str, port: int, processes: int, gen: str) -> None:
@@ -144,14 +146,20 @@ def serve_apache(kind: str, port: int, processes: int, gen: str) -> None:
         pool.setNumWorkers(processes)
         pool.serve()
         return
-    sock = _shared_server_socket(port)
-    if kind == "apache-threaded":
-        server: Any = TServer.TThreadedServer(processor, sock, transports, protocols, daemon=True)
-    elif kind == "apache-nonblocking":
-        server = TNonblockingServer.TNonblockingServer(processor, sock, protocols, protocols)
-    else:
+    if kind not in ("apache-threaded", "apache-nonblocking"):
         raise SystemExit(f"unknown server kind {kind!r}")
-    _fork_and_serve(processes, server.serve)
+
+    def serve() -> None:
+        sock = _reuse_port_server_socket(port)
+        if kind == "apache-threaded":
+            server: Any = TServer.TThreadedServer(
+                processor, sock, transports, protocols, daemon=True
+            )
+        else:
+            server = TNonblockingServer.TNonblockingServer(processor, sock, protocols, protocols)
+        server.serve()
+
+    _fork_and_serve(processes, serve)
 
 
 def main(argv: list[str] | None = None) -> int:

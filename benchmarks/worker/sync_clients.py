@@ -22,8 +22,10 @@ PerThread = Callable[[], Call]
 def _bound(client: Any, ctx: Context) -> Call:
     if ctx.op == "ping":
         return client.ping  # type: ignore[no-any-return]
-    data = wire.payload(ctx.size)
-    echo = client.echo_bytes
+    if ctx.op == "text":
+        text, echo_text = wire.payload(ctx.size, "text").decode(), client.echo
+        return lambda: echo_text(text)
+    data, echo = wire.payload(ctx.size), client.echo_bytes
     return lambda: echo(data)
 
 

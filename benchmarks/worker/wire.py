@@ -14,13 +14,17 @@ import struct
 
 CALL, REPLY = 1, 2
 SEQID = 1
-METHODS = {"ping": "ping", "echo": "echo_bytes"}
+# op -> method: ``echo`` sends binary, ``text`` a string (for clients that cannot
+# send ``binary``: aiothrift writes thriftpy2's internal type id for it).
+METHODS = {"ping": "ping", "echo": "echo_bytes", "text": "echo"}
 PROTOCOL_IDS = {"binary": 0, "compact": 2}
 
 
-def payload(size: int) -> bytes:
-    """The argument of ``echo_bytes`` for a row: ``size`` bytes, every value used."""
-    return (bytes(range(256)) * (size // 256 + 1))[:size]
+def payload(size: int, op: str = "echo") -> bytes:
+    """The argument of an echo: ``size`` bytes, every byte value for ``echo``,
+    ASCII letters for ``text``."""
+    alphabet = bytes(range(65, 91)) + bytes(range(97, 123)) if op == "text" else bytes(range(256))
+    return (alphabet * (size // len(alphabet) + 1))[:size]
 
 
 def _varint(value: int) -> bytes:
@@ -66,14 +70,14 @@ def _frame(transport: str, protocol: str, message: bytes) -> bytes:
 
 
 def request_bytes(op: str, size: int, protocol: str, transport: str) -> bytes:
-    """One whole request of ``op`` (``ping`` or ``echo``) as it goes on the wire."""
-    data = payload(size) if op == "echo" else None
+    """One whole request of ``op`` (``ping``, ``echo`` or ``text``) as it goes on the wire."""
+    data = None if op == "ping" else payload(size, op)
     return _frame(transport, protocol, _message(protocol, METHODS[op], CALL, data))
 
 
 def reply_bytes(op: str, size: int, protocol: str, transport: str) -> bytes:
     """The reply a correct server sends to :func:`request_bytes`."""
-    data = payload(size) if op == "echo" else None
+    data = None if op == "ping" else payload(size, op)
     return _frame(transport, protocol, _message(protocol, METHODS[op], REPLY, data))
 
 
