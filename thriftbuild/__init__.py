@@ -14,16 +14,17 @@ __version__ = "0.1.0"
 # Public name -> module that defines it.
 _EXPORTS: dict[str, str] = {
     # build side
-    "ThriftBuildPyCommand": "thriftbuild.build.commands",
-    "BuildThriftCommand": "thriftbuild.build.commands",
-    "generate_to_directory": "thriftbuild.build.generate",
-    "ThriftBuildError": "thriftbuild.errors",
+    "ThriftBuildPyCommand": "thriftbuild.codegen.commands",
+    "BuildThriftCommand": "thriftbuild.codegen.commands",
+    "generate_to_directory": "thriftbuild.codegen.generate",
+    "ThriftBuildError": "thriftbuild.codegen.errors",
     # runtime side
     "CallTimeoutError": "thriftbuild.errors",
     "ClientConfigError": "thriftbuild.errors",
     "ConnectFailedError": "thriftbuild.errors",
     "ConnectionLostError": "thriftbuild.errors",
     "PoolExhaustedError": "thriftbuild.errors",
+    "ProtocolError": "thriftbuild.errors",
     "ResponseMismatchError": "thriftbuild.errors",
     "RetriesExhaustedError": "thriftbuild.errors",
     "ThriftClientError": "thriftbuild.errors",
@@ -36,9 +37,9 @@ _EXPORTS: dict[str, str] = {
     "EndpointConfiguration": "thriftbuild.config",
     "InternetAddress": "thriftbuild.config",
     "Timespan": "thriftbuild.config",
-    "ThriftConnectionPool": "thriftbuild.pool",
-    "MultiEndpointPool": "thriftbuild.balance",
-    "thrift_pool_from_config": "thriftbuild.pool",
+    "ThriftConnectionPool": "thriftbuild.client",
+    "MultiEndpointPool": "thriftbuild.client",
+    "thrift_pool_from_config": "thriftbuild.client",
     "RetryPolicy": "thriftbuild.retry",
 }
 
@@ -55,6 +56,7 @@ __all__ = [
     "MultiEndpointPool",
     "PoolExhaustedError",
     "PooledClientProxy",
+    "ProtocolError",
     "ResponseMismatchError",
     "RetriesExhaustedError",
     "RetryPolicy",
@@ -72,16 +74,19 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from thriftbuild.balance import MultiEndpointPool
-    from thriftbuild.build.commands import BuildThriftCommand, ThriftBuildPyCommand
-    from thriftbuild.build.generate import generate_to_directory
     from thriftbuild.client import (
         ClientContext,
+        MultiEndpointPool,
         PooledClientProxy,
         ThriftClient,
+        ThriftConnectionPool,
         ThriftContextFactory,
         configure_context,
+        thrift_pool_from_config,
     )
+    from thriftbuild.codegen.commands import BuildThriftCommand, ThriftBuildPyCommand
+    from thriftbuild.codegen.errors import ThriftBuildError
+    from thriftbuild.codegen.generate import generate_to_directory
     from thriftbuild.config import Endpoint, EndpointConfiguration, InternetAddress, Timespan
     from thriftbuild.errors import (
         CallTimeoutError,
@@ -89,12 +94,11 @@ if TYPE_CHECKING:
         ConnectFailedError,
         ConnectionLostError,
         PoolExhaustedError,
+        ProtocolError,
         ResponseMismatchError,
         RetriesExhaustedError,
-        ThriftBuildError,
         ThriftClientError,
     )
-    from thriftbuild.pool import ThriftConnectionPool, thrift_pool_from_config
     from thriftbuild.retry import RetryPolicy
 
 
