@@ -104,11 +104,15 @@ def measure_server(row: Row, contender: Contender, state: RunState, duration: fl
     """A server row: ``clients`` raw client processes, each on one persistent connection.
 
     Contender spec: ``server`` (a :class:`~benchmarks.registry.ServerSpec`), kept
-    running for the whole run. Row params: ``clients``, ``op``, ``size``,
-    ``protocol``, ``transport``. The value is the clients' total calls/s;
-    ``starved`` counts clients that completed no call in the window.
+    running for the whole run and shared by every row that runs the same one. Row
+    params: ``clients``, ``op``, ``size``, ``protocol``, ``transport``. The value is
+    the clients' total calls/s; ``starved`` counts clients that completed no call in
+    the window.
     """
-    server = state.server(f"{row.id}:{contender.name}", contender.spec["server"])
+    spec: ServerSpec = contender.spec["server"]
+    # Rows running the same server (ping and echo rows) share one process tree.
+    key = f"{contender.name} {spec.env} {spec.argv} {sorted(spec.extra_env.items())}"
+    server = state.server(key, spec)
     clients = int(row.params["clients"])
     cpus = machine.cpus_for(row.placement)
     machine.place(server.pid, cpus)
