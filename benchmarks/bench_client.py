@@ -483,7 +483,9 @@ def main() -> None:
                 if args.scenarios:
                     cmd.append(f"--scenarios={args.scenarios}")
                 env = dict(os.environ, PYTHONPATH=str(old))
-                done = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env)
+                done = subprocess.run(cmd, capture_output=True, text=True, env=env)
+                if done.returncode != 0:
+                    raise RuntimeError(f"the baseline run failed:\n{done.stderr}")
                 rows.update(json.loads(done.stdout.strip().splitlines()[-1]))
             for name, row in rows.items():
                 best = results.setdefault(name, {})
