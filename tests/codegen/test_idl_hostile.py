@@ -346,7 +346,7 @@ def _parse_peak(text: str) -> int:
     [pytest.param("a", id="plain"), pytest.param("\\n", id="escapes")],
 )
 def test_hostile_huge_string_literal_costs_a_few_bytes_per_byte(body: str) -> None:
-    size = 2_000_000
+    size = 2_000_000 if body == "a" else 400_000  # an escape costs a loop turn
     text = 'const string S = "' + body * (size // len(body)) + '"\n'
     # The value itself is one copy; 20 MB under 200 MB peak is this ratio of 10.
     assert _parse_peak(text) / len(text) < 10
@@ -364,7 +364,7 @@ def test_hostile_parser_memory_per_byte_does_not_grow_with_size(make: Any) -> No
     def text(count: int) -> str:
         return "".join(make(i) for i in range(count))
 
-    small, large = text(2_000), text(16_000)
+    small, large = text(1_000), text(8_000)
     per_byte_small = _parse_peak(small) / len(small)
     per_byte_large = _parse_peak(large) / len(large)
     assert per_byte_large < per_byte_small * 1.5 + 1
