@@ -33,7 +33,7 @@ class ClientConfigError(ValueError):
         reason: what is wrong with it.
     """
 
-    def __init__(self, key: str, value: str | None, reason: str) -> None:
+    def __init__(self, key: str, value: object, reason: str) -> None:
         super().__init__(key, value, reason)
         self.key = key
         self.value = value

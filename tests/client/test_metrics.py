@@ -9,11 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.servers import echo, echo_server, wait_until
+from tests.support.servers import echo_server, wait_until
 from thriftbuild import ThriftClient, configure_context, errors
 from thriftbuild.metrics import ClientMetrics
-
-__all__ = ["echo"]  # the session fixture, re-exported for pytest
 
 prometheus_client = pytest.importorskip("prometheus_client")
 
@@ -165,3 +163,61 @@ def test_metrics_waiters_gauge_counts_blocked_callers(echo: Any) -> None:
         waiter.join(10)
         assert registry.get_sample_value("thrift_client_pool_waiters", labels) == 0
         context.baz.pool.close()
+
+
+def test_pool_without_name_takes_the_proxy_name_for_its_gauges(echo: Any) -> None:
+    registry = prometheus_client.CollectorRegistry()
+    metrics = ClientMetrics(registry)
+    from thriftbuild import MultiEndpointPool, ThriftConnectionPool, ThriftContextFactory
+
+    with echo_server(echo) as server:
+        for make in (
+            lambda: ThriftConnectionPool(server.endpoint, metrics=metrics),
+            lambda: MultiEndpointPool([server.endpoint, server.endpoint], metrics=metrics),
+        ):
+            pool: Any = make()
+            name = f"svc{type(pool).__name__}"
+            proxy = ThriftContextFactory(pool, echo.service.Client, metrics=metrics).proxy(name)
+            proxy.ping()
+            labels = {"thrift_client_name": name}
+            assert registry.get_sample_value("thrift_client_pool_idle_connections", labels) == 1
+            calls = registry.get_sample_value(
+                "thrift_client_requests_total",
+                {
+                    **labels,
+                    "thrift_method": "ping",
+                    "thrift_success": "true",
+                    "thrift_exception_type": "",
+                },
+            )
+            assert calls == 1
+            page = prometheus_client.generate_latest(registry).decode()
+            assert f'thrift_client_name="{server.endpoint}"' not in page
+            pool.close()
+
+
+def test_latency_histogram_reflects_a_known_server_delay(echo: Any) -> None:
+    """A call the server holds for 300 ms is recorded as at least that long."""
+    registry = prometheus_client.CollectorRegistry()
+    metrics = ClientMetrics(registry)
+    with echo_server(echo) as server:
+        cfg = {"lat.endpoint": server.endpoint, "lat.timeout": "60 seconds"}
+        context = configure_context(
+            cfg, {"lat": ThriftClient(echo.service.Client, metrics=metrics)}
+        )
+        for _ in range(3):
+            assert context.lat.sleep(300) == 300  # the server waits 300 ms, no less
+        context.lat.ping()
+        context.lat.pool.close()
+
+    def sample(name: str, method: str, **labels: str) -> float:
+        labels = {"thrift_client_name": "lat", "thrift_method": method, **labels}
+        value = registry.get_sample_value(name, {**labels, "thrift_success": "true"})
+        assert value is not None
+        return float(value)
+
+    total = sample("thrift_client_latency_seconds_sum", "sleep")
+    assert 3 * 0.3 <= total < 3 * 60  # bounds: the delay, and the timeout
+    assert sample("thrift_client_latency_seconds_bucket", "sleep", le="0.25") == 0
+    assert sample("thrift_client_latency_seconds_bucket", "sleep", le="+Inf") == 3
+    assert 0 < sample("thrift_client_latency_seconds_sum", "ping") < 60

@@ -82,6 +82,9 @@ class Pool(Protocol):
     def close(self) -> None:
         """Close idle connections."""
 
+    def adopt_name(self, name: str) -> None:
+        """Use ``name`` in metrics unless the pool was built with one."""
+
 
 class Lease:
     """``pool.connection()``: a class, not a generator, because Apache's generated

@@ -82,11 +82,11 @@ class MultiEndpointPool:
         if not parsed:
             raise ValueError("give at least one endpoint")
         self.endpoint = _Endpoints(parsed)
-        kwargs.setdefault("name", str(self.endpoint))
+        self._named = kwargs.get("name") is not None
         self._sites = [_Site(ThriftConnectionPool(e, **kwargs)) for e in parsed]
         self._by_pool = {id(site.pool): site for site in self._sites}
         first = self._sites[0].pool
-        self.name = first.name
+        self.name: str = kwargs.get("name") or str(self.endpoint)
         self.timeout = first.timeout
         self.size = sum(site.pool.size for site in self._sites)
         self.headers_supported = first.headers_supported
@@ -132,6 +132,15 @@ class MultiEndpointPool:
             for site in self._sites
         )
         return f"<MultiEndpointPool {parts}>"
+
+    def adopt_name(self, name: str) -> None:
+        """Take ``name`` for every endpoint's pool (see the pool's ``adopt_name``)."""
+        if self._named:
+            return
+        self._named = True
+        self.name = name
+        for site in self._sites:
+            site.pool.adopt_name(name)
 
     def close(self) -> None:
         """Close every idle connection of every endpoint."""

@@ -158,6 +158,8 @@ class ThriftConnectionPool:
 
         if metrics is None:
             metrics = default_metrics()
+        self._client_metrics = metrics or None
+        self._named = name is not None
         self._metrics: PoolInstruments | None = metrics.pool(self.name) if metrics else None
         if self._metrics is not None:
             self._metrics.watch(self)
@@ -195,6 +197,19 @@ class ThriftConnectionPool:
             f"<ThriftConnectionPool {self._endpoint_text} size={self.size} "
             f"in_use={self.checkedout} idle={self.idle} waiting={self._waiting}>"
         )
+
+    def adopt_name(self, name: str) -> None:
+        """Take ``name`` for metrics and messages, unless the pool was given one.
+
+        A proxy made over a pool built without ``name=`` calls this, so that the
+        pool's gauges carry the same client name as the proxy's call metrics.
+        """
+        if self._named or name == self.name:
+            return
+        self._named = True
+        self.name = name
+        if self._client_metrics is not None and self._metrics is not None:
+            self._metrics = self._client_metrics.rename_pool(self, self._metrics, name)
 
     def close(self) -> None:
         """Close every idle connection; ones in use are closed when given back.
@@ -312,8 +327,9 @@ class ThriftConnectionPool:
                 self._cond.notify()
 
     def _exhausted(self, others: int, method: str) -> PoolExhaustedError:
+        what = f" for {method}()" if method else ""
         return PoolExhaustedError(
-            f"no connection to {self._endpoint_text} within "
+            f"no connection to {self._endpoint_text}{what} within "
             f"{self.timeout:g}s (pool size {self.size}, "
             f"{self.checkedout} in use, {others} other callers waiting)",
             endpoint=self._endpoint_text,
@@ -428,8 +444,9 @@ class ThriftConnectionPool:
         if tried == 0:
             raise self._exhausted(self._waiting, method)
         why = f": {last}" if last is not None else " before the deadline"
+        what = f" for {method}()" if method else ""
         raise ConnectFailedError(
-            f"could not connect to {self._endpoint_text} "
+            f"could not connect to {self._endpoint_text}{what} "
             f"({tried} of {self.max_connection_attempts} attempts made){why}",
             endpoint=self._endpoint_text,
             method=method,

@@ -338,6 +338,7 @@ class ThriftContextFactory:
             return None
         calls = self._by_name.get(name)
         if calls is None:
+            self.pool.adopt_name(name)  # the pool's gauges under the proxy's name
             metrics = self._metrics
             calls = {m: metrics.call(name, m) for m in self.proxy_cls._method_names}
             self._by_name[name] = calls
