@@ -32,4 +32,7 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     ca_key, server_key = _key(), _key()
     ca = _cert(ca_key, "test ca", None, ca=True)
     server = _cert(server_key, "server", (ca, ca_key), ca=False)
-    return {"ca": _write(root / "ca.pem", ca), "server": _write(root / "server.pem", server, server_key)}
+    return {
+        "ca": _write(root / "ca.pem", ca),
+        "server": _write(root / "server.pem", server, server_key),
+    }

@@ -30,7 +30,7 @@ from tests.support.servers import ECHO_IDL, generate, wait_until
 
 HERE = Path(__file__).parent
 
-HOOKS = '''
+HOOKS = """
 import os, pathlib
 _dir = pathlib.Path(os.environ["SVC_DIR"])
 control_socket_disable = True  # gunicorn >= 24; ignored by older ones
@@ -41,7 +41,7 @@ def worker_term(worker):
 def on_connected(worker, addr):
     with open(_dir / "connected", "a") as f:
         f.write(f"{os.getpid()} {addr[0]}\\n")
-'''
+"""
 
 
 def prepare(workdir: Path) -> Path:

@@ -52,7 +52,7 @@ def test_worker_serves_concurrent_keepalive_clients_over_tls(
             assert pids == [{pid}] * 8
 
 
-class contextlib_clients:  # noqa: N801 - used as a context manager
+class contextlib_clients:
     """``n`` open clients to the server."""
 
     def __init__(self, workdir: Path, port: int, cafile: Path | None, n: int) -> None:
@@ -101,5 +101,3 @@ def test_handler_error_and_hostile_bytes_close_nothing_else(workdir: Path, worke
         tail = log.split("Echo.echo failed", 1)[1]
         assert "Traceback" in tail and "RuntimeError: the handler broke" in tail
         assert "closing connection from" in log  # the hostile ones, logged
-
-

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from pathlib import Path
 from typing import Any
 
 __all__ = ["serve_metrics"]
@@ -24,7 +25,7 @@ def serve_metrics(cfg: Any, bind: str) -> None:
         RuntimeError: prometheus_client is missing, or no multiprocess directory is set.
     """
     directory = next((os.environ[name] for name in _ENV if os.environ.get(name)), None)
-    if directory is None or not os.path.isdir(directory):
+    if directory is None or not Path(directory).is_dir():
         raise RuntimeError(
             "--thrift-metrics-bind needs PROMETHEUS_MULTIPROCESS_DIR set to an existing, "
             "empty directory before gunicorn starts"
@@ -37,17 +38,19 @@ def serve_metrics(cfg: Any, bind: str) -> None:
     if not sep or not port.isdigit():
         raise RuntimeError(f"--thrift-metrics-bind: expected HOST:PORT, not {bind!r}")
     registry = CollectorRegistry()
-    multiprocess.MultiProcessCollector(registry, path=directory)
+    multiprocess.MultiProcessCollector(registry, path=directory)  # type: ignore[no-untyped-call]
     started = start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0", registry=registry)
     # prometheus_client >= 0.17 returns the server: report the port really bound (for :0).
+    shown = f"{host}:{port}"
     if isinstance(started, tuple):
-        host, port = started[0].server_address[:2]
-    sys.stderr.write(f"thriftbuild: serving metrics at http://{host}:{port}/metrics\n")
+        address = started[0].server_address
+        shown = f"{address[0]}:{address[1]}"
+    sys.stderr.write(f"thriftbuild: serving metrics at http://{shown}/metrics\n")
 
     previous = cfg.child_exit
 
     def child_exit(server: Any, worker: Any) -> None:
-        multiprocess.mark_process_dead(worker.pid, directory)
+        multiprocess.mark_process_dead(worker.pid, directory)  # type: ignore[no-untyped-call]
         previous(server, worker)
 
     cfg.set("child_exit", child_exit)

@@ -87,8 +87,8 @@ def dialect_for(transport: str, protocol: str) -> wire.Dialect | None:
     Raises:
         ValueError: a name that cannot be imported or that no dialect matches.
     """
-    proto = _lookup(protocol, _PROTOCOLS, "protocol")
-    framing = _lookup(transport, _TRANSPORTS, "transport")
-    if proto is AUTO:
+    proto: int | None = _lookup(protocol, _PROTOCOLS, "protocol")
+    framing: wire.Framing = _lookup(transport, _TRANSPORTS, "transport")
+    if proto is None:
         return AUTO
     return wire.Dialect(framing, proto)

@@ -160,7 +160,7 @@ class OnConnected(gconfig.Setting):  # type: ignore[misc]
     validator = gconfig.validate_callable(2)
     type = callable
 
-    def on_connected(worker: Any, addr: Any) -> None:  # noqa: N805
+    def on_connected(worker: Any, addr: Any) -> None:
         pass
 
     default = staticmethod(on_connected)
@@ -175,7 +175,7 @@ class PostConnectClosed(gconfig.Setting):  # type: ignore[misc]
     validator = gconfig.validate_callable(1)
     type = callable
 
-    def post_connect_closed(worker: Any) -> None:  # noqa: N805
+    def post_connect_closed(worker: Any) -> None:
         pass
 
     default = staticmethod(post_connect_closed)
@@ -190,7 +190,7 @@ class OnTDecodeException(gconfig.Setting):  # type: ignore[misc]
     validator = gconfig.validate_callable(1)
     type = callable
 
-    def on_tdecode_exception(err: Any) -> None:  # noqa: N805
+    def on_tdecode_exception(err: Any) -> None:
         pass
 
     default = staticmethod(on_tdecode_exception)
@@ -205,7 +205,7 @@ class WorkerTerm(gconfig.Setting):  # type: ignore[misc]
     validator = gconfig.validate_callable(1)
     type = callable
 
-    def worker_term(worker: Any) -> None:  # noqa: N805
+    def worker_term(worker: Any) -> None:
         pass
 
     default = staticmethod(worker_term)

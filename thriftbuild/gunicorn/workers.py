@@ -121,6 +121,9 @@ class ThriftWorker(Worker):  # type: ignore[misc]
 
     defaults: tuple[str, str] = _APACHE_DEFAULTS
 
+    alive: bool
+    sockets: list[Any]
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: set[_Client] = set()
@@ -330,7 +333,8 @@ class ThriftWorker(Worker):  # type: ignore[misc]
         """Count one RPC towards ``--max-requests``."""
         with self._lock:
             self.nr += 1
-            if self.nr < self.max_requests or not self.alive:
+            alive: bool = self.alive
+            if self.nr < self.max_requests or not alive:
                 return
             self.alive = False
         self.log.info("Autorestarting worker after current request.")
