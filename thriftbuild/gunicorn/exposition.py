@@ -44,7 +44,8 @@ def serve_metrics(cfg: Any, bind: str) -> None:
     shown = f"{host}:{port}"
     if isinstance(started, tuple):
         address = started[0].server_address
-        shown = f"{address[0]}:{address[1]}"
+        bound = address[0] if isinstance(address[0], str) else host
+        shown = f"{bound}:{address[1]}"
     sys.stderr.write(f"thriftbuild: serving metrics at http://{shown}/metrics\n")
 
     previous = cfg.child_exit
