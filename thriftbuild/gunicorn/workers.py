@@ -55,6 +55,7 @@ log = logging.getLogger("thriftbuild.server")
 _READ = 65536
 # accept() failures that mean "out of resources for now": log and keep serving.
 _ACCEPT_RETRY = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_CORK = getattr(socket, "TCP_CORK", None)  # Linux: hold segments until uncorked
 _APACHE_DEFAULTS = (
     "thrift.transport.TTransport:TBufferedTransportFactory",
     "thrift.protocol.TBinaryProtocol:TBinaryProtocolAcceleratedFactory",
@@ -306,14 +307,16 @@ class ThriftWorker(Worker):  # type: ignore[misc]
         try:
             while True:
                 if not (tls and sock.pending()):
-                    if not self.alive and conn.buffered == 0:
-                        return  # shutting down: no new calls on this connection
-                    events = waiter.select(self.client_timeout)
-                    if not events:
+                    # Shutting down, a connection between requests closes -- unless a
+                    # request is already arriving: the client sent it before it could
+                    # see the close, so it is served (else it would be lost).
+                    idle = not self.alive and conn.buffered == 0
+                    events = waiter.select(0 if idle else self.client_timeout)
+                    if not events and not idle:
                         log.info("closing connection from %s: idle past the client timeout", addr)
                         return
                     if conn.buffered == 0 and all(key.data is None for key, _ in events):
-                        return  # shutting down and idle
+                        return
                 data = sock.recv(_READ)
                 if not data:
                     return
@@ -323,9 +326,12 @@ class ThriftWorker(Worker):  # type: ignore[misc]
                         reply = handle(call)
                     finally:
                         client.call_started = None
+                    self._count()  # first: a worker that is done closes right after this reply
+                    if not self.alive and conn.buffered == 0:
+                        _send_last(sock, reply)
+                        return
                     if reply is not None:
                         sock.sendall(reply)
-                    self._count()
         finally:
             waiter.close()
 
@@ -339,6 +345,24 @@ class ThriftWorker(Worker):  # type: ignore[misc]
             self.alive = False
         self.log.info("Autorestarting worker after current request.")
         self._wake()
+
+
+def _send_last(sock: Any, reply: bytes | None) -> None:
+    """Send a connection's last reply with the FIN in the same TCP segment.
+
+    The client then sees the close as soon as it has the reply, so a pool's
+    checkout-time EOF check discards the connection instead of sending on it.
+    """
+    tcp = sock.family in (socket.AF_INET, socket.AF_INET6)
+    if tcp and _CORK is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1)
+    if reply is not None:
+        sock.sendall(reply)
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_WR)  # the plain socket's: no TLS unwrap
+    if tcp and _CORK is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, _CORK, 0)
 
 
 class ThriftSyncWorker(ThriftWorker):
