@@ -16,7 +16,6 @@ from thrift.transport.TTransport import TBufferedTransport
 from tests.gunicorn.harness import Gunicorn, echo_module, need_gevent, poll
 from thriftbuild import ThriftConnectionPool, ThriftContextFactory
 
-
 _OPEN: list[Any] = []
 
 
