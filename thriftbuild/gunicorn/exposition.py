@@ -1,7 +1,7 @@
 """The workers' Prometheus metrics, served by the gunicorn master process.
 
 Workers record into prometheus_client's multiprocess directory
-(``PROMETHEUS_MULTIPROCESS_DIR``); the master, which outlives every worker,
+(``PROMETHEUS_MULTIPROC_DIR``); the master, which outlives every worker,
 serves the sum at ``/metrics`` on ``--thrift-metrics-bind HOST:PORT`` and removes
 the live-gauge files of each worker that exits.
 """
@@ -15,7 +15,7 @@ from typing import Any
 
 __all__ = ["serve_metrics"]
 
-_ENV = ("PROMETHEUS_MULTIPROCESS_DIR", "prometheus_multiproc_dir")
+_ENV = ("PROMETHEUS_MULTIPROC_DIR", "prometheus_multiproc_dir")
 
 
 def serve_metrics(cfg: Any, bind: str) -> None:
@@ -27,7 +27,7 @@ def serve_metrics(cfg: Any, bind: str) -> None:
     directory = next((os.environ[name] for name in _ENV if os.environ.get(name)), None)
     if directory is None or not Path(directory).is_dir():
         raise RuntimeError(
-            "--thrift-metrics-bind needs PROMETHEUS_MULTIPROCESS_DIR set to an existing, "
+            "--thrift-metrics-bind needs PROMETHEUS_MULTIPROC_DIR set to an existing, "
             "empty directory before gunicorn starts"
         )
     try:

@@ -149,7 +149,7 @@ class ThriftMetricsBind(gconfig.Setting):  # type: ignore[misc]
         Serve the workers' Prometheus metrics at ``http://HOST:PORT/metrics``.
 
         Served by the master process from prometheus_client's multiprocess
-        directory: ``PROMETHEUS_MULTIPROCESS_DIR`` must name an empty directory
+        directory: ``PROMETHEUS_MULTIPROC_DIR`` must name an empty directory
         when gunicorn starts.
         """
 
