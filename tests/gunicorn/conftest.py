@@ -36,3 +36,67 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         "ca": _write(root / "ca.pem", ca),
         "server": _write(root / "server.pem", server, server_key),
     }
+
+
+FLOOR = "23.0.0"  # the oldest gunicorn we support; the newest is what the test extra installs
+
+
+@pytest.fixture(scope="session")
+def floor_python(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A Python whose gunicorn is the supported floor; everything else is this one's.
+
+    A venv with only gunicorn installed (from the package index), seeing this
+    environment's packages after its own through a ``.pth`` file.
+    """
+    import os
+    import subprocess
+    import sys
+    import sysconfig
+    import venv
+
+    given = os.environ.get("THRIFTBUILD_GUNICORN_FLOOR_PYTHON")
+    if given:
+        return given
+    root = tmp_path_factory.mktemp("gunicorn-floor")
+    venv.create(root, with_pip=False)
+    python = str(root / "bin" / "python")
+    site = subprocess.run(
+        [python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-deps",
+            "--target",
+            site,
+            f"gunicorn=={FLOOR}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    if done.returncode != 0:
+        message = f"cannot install gunicorn {FLOOR} for the floor test:\n{done.stderr}"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    parent = sysconfig.get_paths()["purelib"]
+    (Path(site) / "zz_parent_env.pth").write_text(f"import site; site.addsitedir({parent!r})\n")
+    return python
+
+
+@pytest.fixture
+def python(request: pytest.FixtureRequest) -> str:
+    """The interpreter running gunicorn: this one (newest gunicorn) or the floor's."""
+    import sys
+
+    if getattr(request, "param", "newest") == "floor":
+        return str(request.getfixturevalue("floor_python"))
+    return sys.executable

@@ -54,13 +54,17 @@ def _eof(handle: Any) -> bool:
         return True
 
 
-@pytest.mark.parametrize("worker", ["thrift_sync", "thrift_gevent"])
+@pytest.mark.parametrize(
+    ("worker", "python"),
+    [("thrift_sync", "newest"), ("thrift_gevent", "newest"), ("thrift_sync", "floor")],
+    indirect=["python"],
+)
 def test_sigterm_finishes_call_in_flight_and_closes_idle_connections(
-    workdir: Path, worker: str
+    workdir: Path, worker: str, python: str
 ) -> None:
     if "gevent" in worker:
         need_gevent()
-    with Gunicorn(workdir, "svc_app:app", "-k", worker, workers=2) as server:
+    with Gunicorn(workdir, "svc_app:app", "-k", worker, workers=2, python=python) as server:
         workers = server.live_workers()
         busy, _ = _keepalive(workdir, server.port)
         idle = [_keepalive(workdir, server.port) for _ in range(4)]

@@ -4,9 +4,11 @@ survives handler errors and hostile bytes (real gunicorn processes)."""
 from __future__ import annotations
 
 import struct
+import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import gunicorn
 import pytest
 from thrift.Thrift import TApplicationException
 
@@ -14,10 +16,13 @@ from tests.gunicorn.harness import Gunicorn, client, closed_by_peer, need_gevent
 
 # (worker, app): every worker with one of the three app forms.
 CASES = [
-    ("thrift_sync", "svc_app:app"),
-    ("thriftpy_sync", "svc_app:thriftpy_processor"),
-    ("thrift_gevent", "svc_app:factory"),
-    ("thriftpy_gevent", "svc_app:thriftpy_app"),
+    ("thrift_sync", "svc_app:app", "newest"),
+    ("thriftpy_sync", "svc_app:thriftpy_processor", "newest"),
+    ("thrift_gevent", "svc_app:factory", "newest"),
+    ("thriftpy_gevent", "svc_app:thriftpy_app", "newest"),
+    # the oldest supported gunicorn
+    ("thrift_sync", "svc_app:app", "floor"),
+    ("thrift_gevent", "svc_app:factory", "floor"),
 ]
 
 
@@ -28,15 +33,17 @@ def _huge_string_call() -> bytes:
     return head + struct.pack("!bhi", 11, 1, 0x7FFFFFFF) + b"x" * 64
 
 
-@pytest.mark.parametrize(("worker", "app"), CASES)
+@pytest.mark.parametrize(("worker", "app", "python"), CASES, indirect=["python"])
 def test_worker_serves_concurrent_keepalive_clients_over_tls(
-    workdir: Path, pki: dict[str, Path], worker: str, app: str
+    workdir: Path, pki: dict[str, Path], worker: str, app: str, python: str
 ) -> None:
     if "gevent" in worker:
         need_gevent()
     tls = ("--certfile", str(pki["server"]), "--keyfile", str(pki["server"].with_suffix(".key")))
-    with Gunicorn(workdir, app, "-k", worker, *tls, workers=1) as server:
+    with Gunicorn(workdir, app, "-k", worker, *tls, python=python) as server:
         (pid,) = server.live_workers()
+        version = "23.0.0" if python != sys.executable else gunicorn.__version__
+        assert f"Starting gunicorn {version}" in server.log
         with contextlib_clients(workdir, server.port, pki["ca"], 8) as clients:
             # A call in flight on one connection does not hold up the others.
             slow = ThreadPoolExecutor(1).submit(clients[0].sleep, -1)
