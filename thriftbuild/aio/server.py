@@ -289,10 +289,10 @@ class _Connection(asyncio.Protocol):
                 self._transport().pause_reading()
 
     def eof_received(self) -> bool:
+        # Thrift clients do not half-close: EOF means the client is gone. Closing
+        # (connection_lost) cancels its request in progress; oneway ones still run.
         self.eof = True
-        if self.task is None:
-            self._close()
-        return True  # keep the transport open to send the replies still owed
+        return False
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
@@ -300,7 +300,7 @@ class _Connection(asyncio.Protocol):
             self.idle_timer.cancel()
         if self.drained is not None and not self.drained.done():
             self.drained.set_result(None)
-        # Nobody is left to read the reply: stop the handler (a oneway call runs on).
+        # Nobody is left to read the reply: cancel the handler (oneway calls run on).
         if self.task is not None and self.current is not None and not self.current.oneway:
             self.task.cancel()
         self._finish()
@@ -316,9 +316,13 @@ class _Connection(asyncio.Protocol):
     # -- requests ---------------------------------------------------------------------
 
     async def _process(self) -> None:
+        dispatcher = self.server.dispatcher
         try:
-            while self.queue and not self.lost:
+            while self.queue:
                 call = self.current = self.queue.popleft()
+                if self.lost and not call.oneway:  # nobody left to read its reply
+                    dispatcher.finish(call, error=asyncio.CancelledError())
+                    continue
                 reply = await self._run(call)
                 self.current = None
                 if reply is not None and not self.lost:
@@ -326,14 +330,13 @@ class _Connection(asyncio.Protocol):
                     while self.write_paused and not self.lost:
                         self.drained = self.loop.create_future()
                         await self.drained
-                if (
-                    not self.reading
-                    and len(self.queue) < _QUEUE_HIGH // 2
-                    and not self.server.closing
-                ):
+                resume = not self.reading and not self.server.closing
+                if resume and len(self.queue) < _QUEUE_HIGH // 2:
                     self.reading = True
                     self._transport().resume_reading()
         except asyncio.CancelledError:
+            while self.queue:  # keep the in-flight count right for what never ran
+                dispatcher.finish(self.queue.popleft(), error=asyncio.CancelledError())
             self._close()
             return
         finally:
