@@ -36,6 +36,7 @@ __all__ = [
     "OutputConflictError",
     "PoolClosedError",
     "PoolExhaustedError",
+    "ProtocolError",
     "ResponseMismatchError",
     "RetriesExhaustedError",
     "ThriftAppError",
@@ -220,6 +221,14 @@ class ConnectionLostError(ThriftClientError):
 
 class ResponseMismatchError(ThriftClientError):
     """A response did not answer the request sent (wrong sequence id or method name)."""
+
+
+class ProtocolError(ThriftClientError):
+    """A reply could not be decoded, or exceeded a wire limit; the connection is closed.
+
+    The cause (``__cause__``) is the wire core's error, naming the limit when one
+    was exceeded.
+    """
 
 
 class RetriesExhaustedError(ThriftClientError):
