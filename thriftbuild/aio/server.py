@@ -265,7 +265,7 @@ class _Connection(asyncio.Protocol):
             transport.close()
             return
         server.connections.add(self)
-        self.conn = server.dispatcher.connection(peer=self.peer)
+        self.conn = ServerConnection(server.dispatcher, peer=self.peer)
         self._arm_idle()
 
     def data_received(self, data: bytes) -> None:
