@@ -9,7 +9,6 @@ import nox
 nox.options.sessions = ["lint", "typecheck", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 
-ROOT = Path(__file__).parent
 PYTHON = "3.11"
 
 
@@ -47,7 +46,11 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (never part of the tests): peers side by side, ratios printed."""
-    session.install("-e", ".[test]")
-    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs)
+    """The benchmark suite, never part of the tests: ``nox -s bench -- --only sync/ping``.
+
+    Arguments after ``--`` go to ``python -m benchmarks`` (``--rounds``, ``--duration``,
+    ``--only``, ``--update-readme``, ``--profile``). Peers get virtualenvs of their own,
+    made by the suite; it needs a C compiler for its echo server.
+    """
+    session.install("-e", ".[metrics]", "uvloop==0.21.0")
+    session.run("python", "-m", "benchmarks", *session.posargs)

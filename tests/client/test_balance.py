@@ -9,7 +9,7 @@ import pytest
 
 from tests.support.servers import echo, echo_server
 from thriftbuild import ThriftClient, configure_context, errors
-from thriftbuild.balance import MultiEndpointPool
+from thriftbuild.client import MultiEndpointPool
 from thriftbuild.config import Endpoint
 
 __all__ = ["echo"]  # the session fixture, re-exported for pytest

@@ -420,7 +420,7 @@ def _reset_at_once(conn: socket.socket, srv: RawServer) -> None:
 
 def test_send_of_zero_bytes_marked_unsent_and_retryable_for_any_method(echo: Any) -> None:
     from tests.support.servers import wait_until
-    from thriftbuild.client import _retryable
+    from thriftbuild.client.proxy import _retryable
 
     with RawServer(_reset_at_once).start() as srv:
         pool = ThriftConnectionPool(srv.endpoint, protocol_factory=BINARY, metrics=False)
@@ -484,7 +484,7 @@ def test_runtime_imports_neither_setuptools_nor_the_build_side() -> None:
 
     code = (
         "import sys\n"
-        "import thriftbuild.client, thriftbuild.pool, thriftbuild.balance, thriftbuild.metrics\n"
+        "import thriftbuild.client, thriftbuild.wire, thriftbuild.service, thriftbuild.metrics\n"
         "from thriftbuild import ThriftConnectionPool, configure_context, ThriftClient\n"
         "ThriftConnectionPool('127.0.0.1:1')\n"
         "print(' '.join(m for m in sys.modules if m.split('.')[0] in "

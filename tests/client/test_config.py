@@ -6,9 +6,9 @@ import socket
 
 import pytest
 
+from thriftbuild.client import thrift_pool_from_config
 from thriftbuild.config import Endpoint, InternetAddress, Option, Timespan, parse_options
 from thriftbuild.errors import ClientConfigError
-from thriftbuild.pool import thrift_pool_from_config
 
 
 @pytest.mark.parametrize(

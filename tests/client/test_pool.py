@@ -14,7 +14,7 @@ from thrift.transport.TTransport import TTransportException
 
 from tests.support.servers import RawServer, echo, echo_server, wait_until
 from thriftbuild import errors
-from thriftbuild.pool import ThriftConnectionPool
+from thriftbuild.client import ThriftConnectionPool
 
 __all__ = ["echo"]  # the session fixture, re-exported for pytest
 

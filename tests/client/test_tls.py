@@ -13,7 +13,7 @@ import pytest
 
 from tests.support.servers import echo, echo_server
 from thriftbuild import ThriftClient, configure_context, errors
-from thriftbuild.pool import thrift_pool_from_config
+from thriftbuild.client import thrift_pool_from_config
 
 __all__ = ["echo"]  # the session fixture, re-exported for pytest
 

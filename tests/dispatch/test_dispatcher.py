@@ -20,7 +20,7 @@ from thrift.transport.TTransport import TBufferedTransport, TFramedTransport, TM
 from tests.support.handlers import AsyncEchoHandler, RequestEchoHandler
 from tests.support.servers import ECHO_IDL, echo
 from thriftbuild import wire
-from thriftbuild.dispatch import Dispatcher, current_request
+from thriftbuild.dispatch import Dispatcher, ServerConnection, current_request
 from thriftbuild.server_metrics import ServerMetrics
 
 __all__ = ["echo"]
@@ -41,7 +41,7 @@ class Exchange:
 
     def __init__(self, echo: Any, dispatcher: Dispatcher, kind: str) -> None:
         self.echo, self.kind = echo, kind
-        self.connection = dispatcher.connection(peer=("198.51.100.7", 4242))
+        self.connection = ServerConnection(dispatcher, peer=("198.51.100.7", 4242))
         self.dispatcher = dispatcher
         self.out = TMemoryBuffer()
         self.client = echo.service.Client(_protocol(kind, self.out))
@@ -216,9 +216,9 @@ def test_garbage_and_oversized_requests_raise_wire_errors(echo: Any) -> None:
         echo.service, RequestEchoHandler(echo.ttypes), limits=limits, metrics=False
     )
     with pytest.raises(wire.WireError):
-        dispatcher.connection().feed(b"GET / HTTP/1.1\r\n\r\n")
+        ServerConnection(dispatcher).feed(b"GET / HTTP/1.1\r\n\r\n")
     with pytest.raises(wire.LimitExceededError):
-        dispatcher.connection().feed((1 << 20).to_bytes(4, "big") + b"\x80\x01\x00\x01")
+        ServerConnection(dispatcher).feed((1 << 20).to_bytes(4, "big") + b"\x80\x01\x00\x01")
     reply = wire.encode_head(wire.BINARY, "echo", wire.MessageType.REPLY, 1) + b"\x00"
     with pytest.raises(wire.WireError, match="expected a call"):
-        dispatcher.connection().feed(reply)
+        ServerConnection(dispatcher).feed(reply)

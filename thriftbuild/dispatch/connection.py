@@ -20,7 +20,7 @@ class ServerConnection:
 
     Usage by a driver::
 
-        conn = dispatcher.connection(peer=address)
+        conn = ServerConnection(dispatcher, peer=address)
         try:
             while data := sock.recv(65536):
                 for call in conn.feed(data):      # WireError: close the connection

@@ -28,15 +28,12 @@ import inspect
 import logging
 import time
 from collections.abc import Callable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from thriftbuild import wire
 from thriftbuild.dispatch.request import Request, _current, deadline_from, decode_headers
 from thriftbuild.server_metrics import ServerMetrics, default_server_metrics
 from thriftbuild.service import ServiceView, service_view
-
-if TYPE_CHECKING:
-    from thriftbuild.dispatch.connection import ServerConnection
 
 __all__ = ["Call", "Dispatcher"]
 
@@ -148,14 +145,6 @@ class Dispatcher:
         self._bound: dict[str, Callable[..., Any] | None] = {}
         self._codec = wire.THRIFTPY2 if self.view.kind == "thriftpy2" else wire.APACHE
         self._in_flight = None if self.metrics is None else self.metrics.in_flight(self.name)
-
-    def connection(
-        self, *, peer: Any = None, dialect: wire.Dialect | None = None
-    ) -> ServerConnection:
-        """A :class:`~thriftbuild.dispatch.ServerConnection` for a new client."""
-        from thriftbuild.dispatch.connection import ServerConnection
-
-        return ServerConnection(self, peer=peer, dialect=dialect)
 
     # -- requests ---------------------------------------------------------------------
 

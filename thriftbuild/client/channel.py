@@ -1,25 +1,24 @@
-"""One client socket as a Thrift transport.
+"""One client socket as a Thrift transport, framing through :mod:`thriftbuild.wire`.
 
-:class:`Channel` is a Thrift transport over a connected socket with three framings:
-unframed ("buffered"), framed, and THeader (wire-compatible with Apache's
-``THeaderTransport``, but one ``send`` per request, one ``recv`` per typical
-response and no per-call allocation of Python-level framing objects). It is the
-single place where socket errors become :mod:`thriftbuild.errors` exceptions, and
-it records whether any byte of the current request reached the socket, which is
-what decides whether a failed call may be retried safely. The protocols spoken over
-it live in :mod:`thriftbuild._protocol`.
+:class:`Channel` is a Thrift transport over a connected socket in one of the three
+framings (unframed, framed, THeader). Framing and parsing are the wire core's; the
+channel owns only the socket: sending, receiving, timeouts, and turning socket
+errors and :class:`~thriftbuild.wire.WireError` into :mod:`thriftbuild.errors`
+exceptions naming the endpoint and method -- the one boundary where that happens.
+It records whether any byte of the current request reached the socket, which is
+what decides whether a failed call may be retried safely.
 """
 
 from __future__ import annotations
 
 import _socket
+import collections
 import select
 import socket
 import struct
 import time
-import zlib
 from io import BytesIO
-from typing import Any
+from typing import Any, NoReturn
 
 from thrift.transport.TTransport import (
     CReadableTransport,
@@ -27,45 +26,24 @@ from thrift.transport.TTransport import (
     TTransportException,
 )
 
-from thriftbuild.errors import CallTimeoutError, ConnectionLostError, ThriftClientError
+from thriftbuild import wire
+from thriftbuild.errors import (
+    CallTimeoutError,
+    ConnectionLostError,
+    ProtocolError,
+    ThriftClientError,
+)
 
-UNFRAMED = 0
-FRAMED = 1
-HEADER = 2
+__all__ = ["Channel"]
 
-HEADER_BINARY = 0x00
-HEADER_COMPACT = 0x02
-
-_I32 = struct.Struct("!i")
-_U32x2 = struct.Struct("!II")
-_HEADER_MAGIC = 0x0FFF
-_HEADER_FIXED = struct.Struct("!iHHiH")  # length, magic, flags, seqid, header words
 _DEADLINE_BUDGET = b"Deadline-Budget"
-_budget_blocks: dict[tuple[int, int], bytes] = {}
 _TIMEVAL = struct.Struct("@ll")
-_ZLIB = 0x01
-_KEY_VALUE = 0x01
 _RECV_CHUNK = 65536
-_MAX_FRAME = 16_384_000  # same default limit as Apache's framed and header transports
-_BINARY_VERSION_1 = 0x80010000
 # How far the socket timeout may lag behind the call's remaining time before it is
 # set again; saves a syscall per call on the fast path while still never letting an
 # operation outlive the call's deadline.
 _TIMEOUT_SLACK = 0.005
-
-
-def _varint(value: int) -> bytes:
-    if value < 0x80:
-        return bytes((value,))
-    if value < 0x4000:
-        return bytes((value & 0x7F | 0x80, value >> 7))
-    out = bytearray()
-    while True:
-        if value & ~0x7F == 0:
-            out.append(value)
-            return bytes(out)
-        out.append((value & 0x7F) | 0x80)
-        value >>= 7
+_budget_blocks: dict[tuple[int, int], bytes] = {}
 
 
 def _as_timeout(exc: OSError) -> TimeoutError:
@@ -80,30 +58,11 @@ def _budget_block(protocol_id: int, budget_ms: int) -> bytes:
     key = (protocol_id, budget_ms)
     block = _budget_blocks.get(key)
     if block is None:
-        value = str(budget_ms).encode()
-        raw = bytearray(_varint(protocol_id) + b"\x00" + _varint(_KEY_VALUE) + _varint(1))
-        raw += _varint(len(_DEADLINE_BUDGET)) + _DEADLINE_BUDGET + _varint(len(value)) + value
-        raw += b"\x00" * (-len(raw) % 4)
-        block = bytes(raw)
+        block = wire.header_block(protocol_id, {_DEADLINE_BUDGET: str(budget_ms).encode()})
         if len(_budget_blocks) > 20000:  # budgets are small integers; this never fills
             _budget_blocks.clear()
         _budget_blocks[key] = block
     return block
-
-
-def _read_varint(buf: bytes, pos: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        if pos >= len(buf):
-            raise ValueError("truncated varint")
-        byte = buf[pos]
-        pos += 1
-        result |= (byte & 0x7F) << shift
-        if not byte & 0x80:
-            return result, pos
-        shift += 7
-        if shift > 63:
-            raise ValueError("varint too long")
 
 
 class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
@@ -124,7 +83,12 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
     """
 
     def __init__(
-        self, sock: socket.socket, endpoint: str, framing: int, op_timeout: float | None
+        self,
+        sock: socket.socket,
+        endpoint: str,
+        framing: wire.Framing,
+        op_timeout: float | None,
+        limits: wire.Limits = wire.DEFAULT_LIMITS,
     ) -> None:
         self._sock: socket.socket | None = sock
         self.endpoint = endpoint
@@ -145,12 +109,16 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         if self._kernel_timeouts:
             sock.settimeout(None)
             self._set_timeout(sock, self._timeout)
+        self.limits = limits
         self._wbuf: list[bytes] = []
         self._rbuf = BytesIO(b"")
-        self._pending = b""
+        self._frames: collections.deque[wire.Frame] = collections.deque()
+        self._decoder: wire.Decoder | None = None
+        if framing != wire.Framing.UNFRAMED:
+            self._decoder = wire.make_decoder(framing, wire.BINARY, limits)
         self._poller: Any = None
-        self.protocol_id = HEADER_BINARY
-        self._header_block = b"\x00\x00\x00\x00"
+        self.protocol_id = wire.BINARY
+        self._header_block = wire.header_block(wire.BINARY)
         self.seq_id = 0
         self.read_headers: dict[bytes, bytes] = {}
         self._write_headers: dict[bytes, bytes] = {}
@@ -182,12 +150,16 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
     def set_protocol_id(self, protocol_id: int) -> None:
         """Choose the THeader sub-protocol (binary or compact) of frames written."""
         self.protocol_id = protocol_id
-        raw = _varint(protocol_id) + b"\x00"  # the id, then zero transforms
-        self._header_block = raw + b"\x00" * (-len(raw) % 4)
+        self._header_block = wire.header_block(protocol_id)
+        if self._decoder is not None:
+            self._decoder = wire.make_decoder(self.framing, protocol_id, self.limits)
 
     def has_unread(self) -> bool:
         """Whether bytes of a message are buffered but were never read (cheap, no I/O)."""
-        return bool(self._pending) or bool(self._rbuf.read(1))
+        return bool(self._frames) or self._buffered() or bool(self._rbuf.read(1))
+
+    def _buffered(self) -> bool:
+        return self._decoder is not None and self._decoder.buffered > 0
 
     def is_reusable(self) -> bool:
         """Whether the socket is open with nothing unread, neither buffered nor pending.
@@ -197,7 +169,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         connection must not carry the next call.
         """
         sock = self._sock
-        if sock is None or self._pending or self._rbuf.read(1):
+        if sock is None or self._frames or self._buffered() or self._rbuf.read(1):
             return False
         if self._tls_pending is not None and self._tls_pending():
             return False  # TLS: decrypted bytes already buffered
@@ -327,35 +299,36 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def send_message(self, payload: bytes) -> None:
         """Frame one whole message as configured and send it."""
-        if self.framing == UNFRAMED:
-            self._send(payload)
-        elif self.framing == FRAMED:
-            self._send(_I32.pack(len(payload)) + payload)
-        else:
-            self._send(self._header_frame(payload))
+        try:
+            if self.framing == wire.Framing.UNFRAMED:
+                if len(payload) > self.limits.max_frame:
+                    raise wire.LimitExceededError(
+                        "max_frame", len(payload), self.limits.max_frame, "request size"
+                    )
+                data = payload
+            elif self.framing == wire.Framing.FRAMED:
+                data = wire.encode_framed(payload, self.limits)
+            else:
+                data = self._header_frame(payload)
+        except wire.WireError as exc:
+            self._bad(exc, "cannot send the request")
+        self._send(data)
 
     def _header_frame(self, payload: bytes) -> bytes:
         headers = self._write_headers
         budget, self.budget_ms = self.budget_ms, None
         if budget is not None and not headers:
-            header_block = _budget_block(self.protocol_id, budget)
+            block = _budget_block(self.protocol_id, budget)
         elif budget is not None or headers:
             if budget is not None:
                 headers[_DEADLINE_BUDGET] = str(budget).encode()
-            block = bytearray(_varint(self.protocol_id) + b"\x00")
-            block += _varint(_KEY_VALUE) + _varint(len(headers))
-            for key, value in headers.items():
-                block += _varint(len(key)) + key + _varint(len(value)) + value
-            block += b"\x00" * (-len(block) % 4)
-            header_block = bytes(block)
+            block = wire.header_block(self.protocol_id, headers)
             headers.clear()
         else:
-            header_block = self._header_block
-        size = 10 + len(header_block) + len(payload)
-        if size > _MAX_FRAME:
-            raise self._lost("request frame too large", None, TTransportException.SIZE_LIMIT)
-        fixed = _HEADER_FIXED.pack(size, _HEADER_MAGIC, 0, self.seq_id, len(header_block) // 4)
-        return fixed + header_block + payload
+            block = self._header_block
+        return wire.encode_header_frame(
+            payload, self.protocol_id, seqid=self.seq_id, block=block, limits=self.limits
+        )
 
     # -- reading ---------------------------------------------------------------------
 
@@ -367,8 +340,23 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         data: bytes = self._rbuf.read(sz)
         return data
 
+    def _check_length(self, size: int) -> None:
+        if size > self.limits.max_frame:
+            self._bad(
+                wire.LimitExceededError("max_frame", size, self.limits.max_frame, "read of"),
+                "bad reply",
+            )
+
+    def _past_frame(self) -> None:
+        if self._decoder is not None:  # a reply never continues into another frame
+            self._bad(wire.WireError("reply is longer than its frame"), "bad reply")
+
     def readAll(self, sz: int) -> bytes:
         ret: bytes = self._rbuf.read(sz)
+        if len(ret) < sz:
+            self._check_length(sz)
+            if ret:
+                self._past_frame()
         while len(ret) < sz:
             self._fill()
             ret += self._rbuf.read(sz - len(ret))
@@ -379,6 +367,10 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         return self._rbuf
 
     def cstringio_refill(self, partialread: bytes, reqlen: int) -> BytesIO:
+        # The C codec asks for what a length in the reply declares: bound it before
+        # buffering (thrift before 0.23 does not check every length itself).
+        self._check_length(reqlen)
+        self._past_frame()
         buf = bytearray(partialread)
         while len(buf) < reqlen:
             self._fill()
@@ -387,71 +379,64 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         return self._rbuf
 
     def _fill(self) -> None:
-        if self.framing == UNFRAMED:
+        if self._decoder is None:
             self._rbuf = BytesIO(self._recv(_RECV_CHUNK))
-        else:
-            frame = self._read_frame()
-            if self.framing == HEADER:
-                frame = self._parse_header_frame(frame)
-            self._rbuf = BytesIO(frame)
+            return
+        frames = self._frames
+        while not frames:
+            data = self._recv(max(_RECV_CHUNK, self._decoder.need))
+            try:
+                frames.extend(self._decoder.feed(data))
+            except wire.WireError as exc:
+                self._bad(exc, "bad reply")
+        frame = frames.popleft()
+        if frame.protocol != self.protocol_id:
+            self._bad(wire.WireError(f"reply uses sub-protocol {frame.protocol}"), "bad reply")
+        if frame.headers or self.read_headers:
+            self.read_headers = dict(frame.headers)
+        self._rbuf = BytesIO(frame.payload)
 
-    def _read_frame(self) -> bytes:
-        buf = self._pending
-        while len(buf) < 4:
-            buf += self._recv(_RECV_CHUNK)
-        (size,) = _I32.unpack_from(buf)
-        if not 0 < size <= _MAX_FRAME:
-            raise self._lost(f"bad frame size {size}", None, TTransportException.SIZE_LIMIT)
-        end = 4 + size
-        while len(buf) < end:
-            buf += self._recv(max(_RECV_CHUNK, end - len(buf)))
-        self._pending = buf[end:]
-        return buf[4:end]
+    def _bad(self, exc: wire.WireError, what: str) -> NoReturn:
+        """Close the connection and raise the client error for a wire error."""
+        self.close()
+        where = f" in {self.method}()" if self.method else ""
+        kind = (
+            TTransportException.SIZE_LIMIT
+            if isinstance(exc, wire.LimitExceededError)
+            else TTransportException.UNKNOWN
+        )
+        err = ProtocolError(
+            f"{what}{where} from {self.endpoint}: {exc}",
+            endpoint=self.endpoint,
+            method=self.method,
+            request_sent=self.sent,
+            type=kind,
+        )
+        err.inner = exc
+        raise err from exc
 
-    def _parse_header_frame(self, frame: bytes) -> bytes:
-        # Fast path: what Apache's and our servers send back, one header word holding
-        # the sub-protocol id, no transforms and no headers.
-        if frame[8:14] == b"\x00\x01" + self._header_block and frame[:2] == b"\x0f\xff":
-            if self.read_headers:
-                self.read_headers = {}
-            return frame[14:]
-        try:
-            magic, _flags, _seq, words = struct.unpack_from("!HHiH", frame)
-            if magic != _HEADER_MAGIC:
-                raise ValueError("response is not a THeader frame")
-            end = 10 + words * 4
-            if end > len(frame):
-                raise ValueError("THeader header block is longer than its frame")
-            protocol_id, pos = _read_varint(frame, 10)
-            if protocol_id != self.protocol_id:
-                raise ValueError(f"response uses sub-protocol {protocol_id}")
-            count, pos = _read_varint(frame, pos)
-            transforms = []
-            for _ in range(count):
-                transform, pos = _read_varint(frame, pos)
-                if transform != _ZLIB:
-                    raise ValueError(f"unknown THeader transform {transform}")
-                transforms.append(transform)
-            headers: dict[bytes, bytes] = {}
-            while pos < end:
-                kind, pos = _read_varint(frame, pos)
-                if kind != _KEY_VALUE:
-                    break  # padding, or a header type we do not know: skip the rest
-                pairs, pos = _read_varint(frame, pos)
-                for _ in range(pairs):
-                    klen, pos = _read_varint(frame, pos)
-                    key = frame[pos : pos + klen]
-                    pos += klen
-                    vlen, pos = _read_varint(frame, pos)
-                    headers[key] = frame[pos : pos + vlen]
-                    pos += vlen
-            self.read_headers = headers
-            payload = frame[end:]
-            for _ in transforms:
-                payload = zlib.decompress(payload)
-            return payload
-        except (ValueError, struct.error, zlib.error) as exc:
-            raise self._lost(f"bad THeader response ({exc})", exc) from exc
+    def unread(self, data: bytes) -> None:
+        """Put ``data`` back in front of what is still to be read."""
+        self._rbuf = BytesIO(data + self._rbuf.read())
 
-
-__all__ = ["FRAMED", "HEADER", "HEADER_BINARY", "HEADER_COMPACT", "UNFRAMED", "Channel"]
+    def read_head(self, protocol: int) -> wire.MessageHead:
+        """Read the next message head in ``protocol`` (the generated client's path)."""
+        buf = self._rbuf.read()
+        while True:
+            try:
+                head, end = wire.read_head(protocol, buf, 0, self.limits)
+                break
+            except wire.Incomplete as more:
+                if more.needed > self.limits.max_frame:
+                    self._bad(
+                        wire.LimitExceededError(
+                            "max_frame", more.needed, self.limits.max_frame, "message head"
+                        ),
+                        "bad reply",
+                    )
+                self._fill()
+                buf += self._rbuf.read()
+            except wire.WireError as exc:
+                self._bad(exc, "bad reply")
+        self._rbuf = BytesIO(buf[end:])
+        return head

@@ -20,13 +20,13 @@ from typing import Any
 
 from thrift.transport.TTransport import TTransportException
 
-from thriftbuild import _tracing
-from thriftbuild._protocol import MethodInfo
-from thriftbuild.balance import MultiEndpointPool
+from thriftbuild import _tracing, wire
+from thriftbuild.client.base import Pool, is_idl_exception
+from thriftbuild.client.settings import thrift_pool_from_config
 from thriftbuild.errors import RetriesExhaustedError, ThriftClientError
 from thriftbuild.metrics import CallInstruments, ClientMetrics, default_metrics
-from thriftbuild.pool import ThriftConnectionPool, is_idl_exception, thrift_pool_from_config
 from thriftbuild.retry import RetryPolicy
+from thriftbuild.service import service_view
 
 __all__ = [
     "ClientContext",
@@ -99,7 +99,7 @@ class PooledClientProxy:
         return f"<{type(self).__name__} {self._name!r} via {self._pool!r}>"
 
     @property
-    def pool(self) -> ThriftConnectionPool | MultiEndpointPool:
+    def pool(self) -> Pool:
         """The connection pool this proxy calls through."""
         return self._pool
 
@@ -152,10 +152,12 @@ class PooledClientProxy:
         last: Exception | None = None
         tries = 0
         maybe_sent = False
-        for time_left in policy:
+        for attempt in policy.schedule():
+            if attempt.pause:
+                time.sleep(attempt.pause)
             tries += 1
             try:
-                return self._traced(method, args, kwargs, time_left)
+                return self._traced(method, args, kwargs, attempt.time_left)
             except Exception as exc:
                 if not _retryable(exc, method, self._idempotent):
                     raise
@@ -265,30 +267,25 @@ def _make_method(name: str, doc: str | None) -> Callable[..., Any]:
 _proxy_classes: dict[type, type[PooledClientProxy]] = {}
 
 
-def direct_calls(client_cls: type, names: Iterable[str]) -> dict[str, MethodInfo]:
+def direct_calls(client_cls: type, names: Iterable[str]) -> dict[str, wire.Method]:
     """Methods the proxy may call without the generated client's layers.
 
     A method qualifies when ``client_cls`` runs the generated code unchanged (it is
-    not overridden in a subclass) and the generated ``<method>_args`` (and, unless
-    oneway, ``<method>_result``) classes are in the client's module.
+    not overridden in a subclass) and the service view of its module has it.
     """
     module = sys.modules.get(client_cls.__module__)
     generated = getattr(module, "Client", None)
-    direct: dict[str, MethodInfo] = {}
     if module is None or generated is None:
-        return direct
-    for name in names:
-        if getattr(client_cls, name, None) is not getattr(generated, name, None):
-            continue  # overridden: honour the override
-        args_cls = getattr(module, f"{name}_args", None)
-        oneway = not hasattr(generated, f"recv_{name}")
-        result_cls = None if oneway else getattr(module, f"{name}_result", None)
-        if getattr(args_cls, "thrift_spec", None) is None:
-            continue
-        if not oneway and getattr(result_cls, "thrift_spec", None) is None:
-            continue
-        direct[name] = MethodInfo(name, args_cls, result_cls)
-    return direct
+        return {}
+    try:
+        view = service_view(module)
+    except TypeError:
+        return {}
+    return {
+        name: view[name]
+        for name in names
+        if name in view and getattr(client_cls, name, None) is getattr(generated, name, None)
+    }
 
 
 def _proxy_class(client_cls: type) -> type[PooledClientProxy]:
@@ -322,7 +319,7 @@ class ThriftContextFactory:
 
     def __init__(
         self,
-        pool: ThriftConnectionPool | MultiEndpointPool,
+        pool: Pool,
         client_cls: type,
         *,
         idempotent: bool | Iterable[str] | None = None,
@@ -364,7 +361,7 @@ class ThriftClient:
     Args:
         client_cls: a generated client class, e.g. ``Echo.Client``.
         **kwargs: pool options overriding the config (see
-            :func:`~thriftbuild.pool.thrift_pool_from_config`), plus ``idempotent``,
+            :func:`~thriftbuild.client.thrift_pool_from_config`), plus ``idempotent``,
             ``metrics`` and ``tracing`` for :class:`ThriftContextFactory`.
     """
 

@@ -32,81 +32,28 @@ import ssl
 import threading
 import time
 import weakref
-from collections.abc import Mapping
 from typing import Any
 
 from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
-from thrift.protocol.TProtocol import TProtocolException
-from thrift.Thrift import TApplicationException, TException
 from thrift.transport.THeaderTransport import THeaderSubprotocolID
-from thrift.transport.TTransport import TTransportException
 
-from thriftbuild import _protocol, _transport, config
-from thriftbuild.errors import ClientConfigError, ConnectFailedError, PoolExhaustedError
+from thriftbuild import config, wire
+from thriftbuild.client.base import Connection, Lease
+from thriftbuild.client.channel import Channel
+from thriftbuild.client.protocols import framing_for, make_protocol
+from thriftbuild.errors import ConnectFailedError, PoolExhaustedError
 from thriftbuild.metrics import PoolInstruments, default_metrics
+from thriftbuild.retry import RetryPolicy
 
-__all__ = ["ThriftConnectionPool", "is_idl_exception", "thrift_pool_from_config"]
+__all__ = ["DEFAULT_PROTOCOL_FACTORY", "ThriftConnectionPool"]
 
-_DEFAULT_PROTOCOL_FACTORY = THeaderProtocolFactory(default_protocol=THeaderSubprotocolID.COMPACT)
-
-
-def _protocol_by_name(text: str) -> Any:
-    from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
-    from thrift.protocol.TCompactProtocol import TCompactProtocolAcceleratedFactory
-
-    factories = {
-        "header": _DEFAULT_PROTOCOL_FACTORY,
-        "header-compact": _DEFAULT_PROTOCOL_FACTORY,
-        "header-binary": THeaderProtocolFactory(default_protocol=THeaderSubprotocolID.BINARY),
-        "binary": TBinaryProtocolAcceleratedFactory(),
-        "compact": TCompactProtocolAcceleratedFactory(),
-    }
-    try:
-        return factories[text.strip().lower()]
-    except KeyError:
-        raise ValueError("expected one of: " + ", ".join(factories)) from None
-
-
-def _transport_by_name(text: str) -> str:
-    value = text.strip().lower()
-    if value not in ("buffered", "framed"):
-        raise ValueError("expected buffered or framed")
-    return value
-
-
-def is_idl_exception(exc: BaseException) -> bool:
-    """Whether ``exc`` is an exception declared in the IDL (the call itself went fine)."""
-    return (
-        isinstance(exc, TException)
-        and not isinstance(exc, (TTransportException, TApplicationException, TProtocolException))
-        and getattr(type(exc), "thrift_spec", None) is not None
-    )
+DEFAULT_PROTOCOL_FACTORY = THeaderProtocolFactory(default_protocol=THeaderSubprotocolID.COMPACT)
 
 
 def _seconds(value: float | datetime.timedelta) -> float:
     if isinstance(value, datetime.timedelta):
         return value.total_seconds()
     return float(value)
-
-
-class Connection:
-    """One open connection: its channel, its protocol and bookkeeping."""
-
-    __slots__ = ("born", "channel", "clients", "epoch", "generation", "protocol", "seqid")
-
-    def __init__(
-        self, channel: _transport.Channel, protocol: Any, generation: int, epoch: int
-    ) -> None:
-        self.channel = channel
-        self.protocol = protocol
-        self.born = time.monotonic()
-        self.generation = generation  # the pool's fork generation it belongs to
-        self.epoch = epoch  # the pool's close() epoch it was opened in
-        self.seqid = 0
-        self.clients: dict[type, Any] = {}
-
-    def close(self) -> None:
-        self.channel.close()
 
 
 _live_pools: weakref.WeakSet[ThriftConnectionPool] = weakref.WeakSet()
@@ -144,7 +91,11 @@ class ThriftConnectionPool:
         max_connection_attempts: baseplate's newer name for ``max_retries``.
         transport_factory: ``"buffered"`` (default) or ``"framed"`` (or thrift's
             transport factories); ignored for THeader, which frames itself.
-        connect_backoff: pause after the first failed connect, doubled each time.
+        connect_backoff: pause after the first failed connect, doubled each time
+            (the :class:`~thriftbuild.retry.RetryPolicy` formula).
+        limits: bounds on what a reply may make the client allocate
+            (:class:`~thriftbuild.wire.Limits`; Apache's 16,384,000-byte frame limit
+            by default).
         name: the client name used in metrics and messages (default: the endpoint).
         metrics: a :class:`~thriftbuild.metrics.ClientMetrics`, ``None`` for the
             default registry when prometheus_client is installed, or ``False``.
@@ -161,7 +112,7 @@ class ThriftConnectionPool:
         max_age: float | datetime.timedelta = 120,
         timeout: float | datetime.timedelta = 1,
         max_retries: int = 3,
-        protocol_factory: Any = _DEFAULT_PROTOCOL_FACTORY,
+        protocol_factory: Any = DEFAULT_PROTOCOL_FACTORY,
         *,
         max_connection_attempts: int | None = None,
         transport_factory: Any = None,
@@ -170,6 +121,7 @@ class ThriftConnectionPool:
         metrics: Any = None,
         ssl_context: ssl.SSLContext | None = None,
         server_hostname: str | None = None,
+        limits: wire.Limits = wire.DEFAULT_LIMITS,
     ) -> None:
         if isinstance(endpoint, str):
             endpoint = config.Endpoint(endpoint)
@@ -184,8 +136,9 @@ class ThriftConnectionPool:
         attempts = max_retries if max_connection_attempts is None else max_connection_attempts
         self.max_connection_attempts = max(1, attempts)
         self.protocol_factory = protocol_factory
-        self._framing = _protocol.framing_for(protocol_factory, transport_factory)
+        self._framing = framing_for(protocol_factory, transport_factory)
         self.connect_backoff = connect_backoff
+        self.limits = limits
         self.name = name or str(endpoint)
         self._endpoint_text = str(endpoint)
         self.ssl_context = ssl_context
@@ -234,7 +187,7 @@ class ThriftConnectionPool:
     @property
     def headers_supported(self) -> bool:
         """Whether calls through this pool can carry THeader headers."""
-        return self._framing == _transport.HEADER
+        return self._framing == wire.Framing.HEADER
 
     def __repr__(self) -> str:
         return (
@@ -422,26 +375,36 @@ class ThriftConnectionPool:
     def _connect(self, deadline: float, generation: int, epoch: int) -> Connection:
         last: OSError | None = None
         tried = 0
-        for attempt in range(self.max_connection_attempts):
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                break
-            tried += 1
-            try:
-                sock = self._open_socket(min(self.timeout, remaining))
-            except OSError as exc:
-                last = exc
+        now = time.monotonic()
+        if deadline > now:
+            policy = RetryPolicy(
+                attempts=self.max_connection_attempts,
+                budget=deadline - now,
+                backoff=self.connect_backoff,
+                max_backoff=self.timeout,
+                jitter=False,
+            )
+            for attempt in policy.schedule(start=now):
+                if attempt.pause:
+                    time.sleep(attempt.pause)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    break
+                tried += 1
+                try:
+                    sock = self._open_socket(min(self.timeout, remaining))
+                except OSError as exc:
+                    last = exc
+                    if self._metrics is not None:
+                        self._metrics.connect_failed()
+                    continue
+                channel = Channel(
+                    sock, self._endpoint_text, self._framing, self.timeout, self.limits
+                )
+                protocol = make_protocol(channel, self.protocol_factory)
                 if self._metrics is not None:
-                    self._metrics.connect_failed()
-                pause = self.connect_backoff * 2**attempt
-                if attempt + 1 < self.max_connection_attempts:
-                    time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
-                continue
-            channel = _transport.Channel(sock, self._endpoint_text, self._framing, self.timeout)
-            protocol = _protocol.make_protocol(channel, self.protocol_factory)
-            if self._metrics is not None:
-                self._metrics.connected()
-            return Connection(channel, protocol, generation, epoch)
+                    self._metrics.connected()
+                return Connection(self, channel, protocol, generation, epoch)
         why = f": {last}" if last is not None else " before the deadline"
         raise ConnectFailedError(
             f"could not connect to {self._endpoint_text} "
@@ -449,7 +412,7 @@ class ThriftConnectionPool:
             endpoint=self._endpoint_text,
         ) from last
 
-    def connection(self) -> _Lease:
+    def connection(self) -> Lease:
         """Check out a connection for a ``with`` block, which gets its protocol.
 
         The connection goes back to the pool when the block ends normally or through
@@ -462,132 +425,4 @@ class ThriftConnectionPool:
             A context manager yielding a Thrift protocol; pass it to a generated
             ``Client``.
         """
-        return _Lease(self)
-
-
-class _Lease:
-    """``pool.connection()``: a class, not a generator, because Apache's generated
-    exceptions are immutable and ``contextlib`` would fail setting their traceback."""
-
-    __slots__ = ("_conn", "_pool")
-
-    def __init__(self, pool: Any) -> None:  # a ThriftConnectionPool or MultiEndpointPool
-        self._pool = pool
-        self._conn: Connection | None = None
-
-    def __enter__(self) -> Any:
-        conn = self._conn = self._pool.checkout()
-        conn.channel.begin_call(None, "")
-        return conn.protocol
-
-    def __exit__(self, exc_type: Any, exc: BaseException | None, tb: Any) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            self._pool.checkin(conn, exc is None or is_idl_exception(exc))
-
-
-def _tls_context(
-    app_config: Mapping[str, str], prefix: str, options: Mapping[str, Any]
-) -> ssl.SSLContext:
-    """The client TLS context the ``tls.*`` keys ask for (any of them turns TLS on)."""
-
-    def fail(key: str, reason: str) -> ClientConfigError:
-        return ClientConfigError(prefix + key, app_config.get(prefix + key), reason)
-
-    try:
-        context = ssl.create_default_context(cafile=options.get("tls.ca"))
-    except (OSError, ssl.SSLError) as exc:
-        raise fail("tls.ca", f"cannot load CA certificates: {exc}") from exc
-    if "tls.key" in options and "tls.cert" not in options:
-        raise fail("tls.key", "tls.key needs tls.cert (the client certificate)")
-    if "tls.cert" in options:
-        try:
-            context.load_cert_chain(options["tls.cert"], options.get("tls.key"))
-        except (OSError, ssl.SSLError) as exc:
-            raise fail("tls.cert", f"cannot load the client certificate: {exc}") from exc
-    if options.get("tls.verify") is False:
-        # Encrypted but unauthenticated, as asked; never a silent downgrade to plaintext.
-        context.check_hostname = False
-        context.verify_mode = ssl.CERT_NONE
-    return context
-
-
-def _endpoints(text: str) -> Any:
-    if "," in text:
-        from thriftbuild.balance import parse_endpoints
-
-        return parse_endpoints(text)
-    return config.Endpoint(text)
-
-
-def thrift_pool_from_config(app_config: Mapping[str, str], prefix: str, **kwargs: Any) -> Any:
-    """Make a :class:`ThriftConnectionPool` from ``prefix``-ed keys of a flat config.
-
-    Keys: ``endpoint`` (required; several, comma-separated, for a balanced pool),
-    ``size`` (default 10), ``max_age`` (Timespan, default 1 minute), ``timeout``
-    (Timespan, default 1 second), ``max_retries`` or
-    ``max_connection_attempts`` (default 3), ``protocol`` (``header``,
-    ``header-binary``, ``binary``, ``compact``), ``transport`` (``buffered``,
-    ``framed``), and for TLS ``tls.ca`` (CA bundle; the system's if omitted),
-    ``tls.cert`` and ``tls.key`` (client certificate) and ``tls.verify`` (default
-    true); any ``tls.*`` key turns TLS on. Keyword arguments win over the config.
-
-    Args:
-        app_config: the flat application config.
-        prefix: the section, e.g. ``"foo."`` (the dot is added when missing).
-        **kwargs: passed to :class:`ThriftConnectionPool`, overriding the config.
-
-    Returns:
-        The pool: a :class:`ThriftConnectionPool`, or for a comma-separated list of
-        endpoints a :class:`~thriftbuild.balance.MultiEndpointPool` (``size`` per
-        endpoint, calls balanced round-robin, failing hosts ejected for a while).
-
-    Raises:
-        ClientConfigError: a key is missing or invalid; it names the key and value.
-    """
-    if not prefix.endswith("."):
-        prefix += "."
-    spec = {
-        "endpoint": config.Option(_endpoints, required="endpoint" not in kwargs),
-        "size": config.Option(config.PositiveInteger),
-        "max_age": config.Option(config.Timespan),
-        "timeout": config.Option(config.Timespan),
-        "max_retries": config.Option(config.PositiveInteger),
-        "max_connection_attempts": config.Option(config.PositiveInteger),
-        "protocol": config.Option(_protocol_by_name),
-        "transport": config.Option(_transport_by_name),
-        "tls.ca": config.Option(str),
-        "tls.cert": config.Option(str),
-        "tls.key": config.Option(str),
-        "tls.verify": config.Option(config.Boolean),
-    }
-    options = config.parse_options(app_config, prefix, spec)
-    if "max_retries" in options and "max_connection_attempts" in options:
-        raise ClientConfigError(
-            prefix + "max_retries",
-            app_config.get(prefix + "max_retries"),
-            "set max_retries or max_connection_attempts, not both",
-        )
-    params: dict[str, Any] = {
-        "endpoint": options.get("endpoint"),
-        "size": options.get("size", 10),
-        "max_age": options.get("max_age", datetime.timedelta(minutes=1)),
-        "timeout": options.get("timeout", datetime.timedelta(seconds=1)),
-        "max_connection_attempts": options.get(
-            "max_connection_attempts", options.get("max_retries", 3)
-        ),
-    }
-    if "protocol" in options:
-        params["protocol_factory"] = options["protocol"]
-    if "transport" in options:
-        params["transport_factory"] = options["transport"]
-    if any(key.startswith("tls.") for key in options):
-        params["ssl_context"] = _tls_context(app_config, prefix, options)
-    if "max_retries" in kwargs:
-        params.pop("max_connection_attempts")
-    params.update(kwargs)
-    if isinstance(params["endpoint"], list):
-        from thriftbuild.balance import MultiEndpointPool
-
-        return MultiEndpointPool(params.pop("endpoint"), **params)
-    return ThriftConnectionPool(**params)
+        return Lease(self)

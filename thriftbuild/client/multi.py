@@ -1,6 +1,6 @@
 """A pool over several endpoints: per-call round-robin, failing hosts ejected.
 
-:class:`MultiEndpointPool` composes one :class:`~thriftbuild.pool.ThriftConnectionPool`
+:class:`MultiEndpointPool` composes one :class:`~thriftbuild.client.ThriftConnectionPool`
 per endpoint (so every guarantee of the single pool holds per host) and has the same
 interface, so proxies and ``pool.connection()`` use it unchanged. Each call goes to
 the next endpoint in turn; a host that fails ``eject_after`` times in a row (failed
@@ -18,8 +18,10 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from thriftbuild import config
+from thriftbuild.client.base import Connection, Lease
+from thriftbuild.client.pool import ThriftConnectionPool
 from thriftbuild.errors import ConnectFailedError, PoolExhaustedError
-from thriftbuild.pool import Connection, ThriftConnectionPool, _Lease
+from thriftbuild.retry import RetryPolicy
 
 __all__ = ["MultiEndpointPool", "parse_endpoints"]
 
@@ -60,7 +62,7 @@ class MultiEndpointPool:
         eject_after: consecutive failures that eject a host.
         eject_for: seconds of the first ejection; each ejection in a row doubles it.
         max_eject_for: the longest ejection.
-        **kwargs: :class:`~thriftbuild.pool.ThriftConnectionPool` options, applied to
+        **kwargs: :class:`~thriftbuild.client.ThriftConnectionPool` options, applied to
             each endpoint's pool (``size`` is per endpoint).
     """
 
@@ -82,7 +84,7 @@ class MultiEndpointPool:
         self.endpoint = _Endpoints(parsed)
         kwargs.setdefault("name", str(self.endpoint))
         self._sites = [_Site(ThriftConnectionPool(e, **kwargs)) for e in parsed]
-        self._by_endpoint = {str(site.pool.endpoint): site for site in self._sites}
+        self._by_pool = {id(site.pool): site for site in self._sites}
         first = self._sites[0].pool
         self.name = first.name
         self.timeout = first.timeout
@@ -91,6 +93,8 @@ class MultiEndpointPool:
         self.eject_after = max(1, eject_after)
         self.eject_for = eject_for
         self.max_eject_for = max_eject_for
+        # Ejections in a row back off with the project's one formula, without jitter.
+        self._ejection = RetryPolicy(backoff=eject_for, max_backoff=max_eject_for, jitter=False)
         self._turn = itertools.count()  # next() is atomic: no lock per call
         self._lock = threading.Lock()
 
@@ -172,7 +176,8 @@ class MultiEndpointPool:
 
     def checkin(self, conn: Connection, reusable: bool) -> None:
         """Give a connection back to its endpoint's pool, tracking that host's health."""
-        site = self._by_endpoint[conn.channel.endpoint]
+        # By the pool that made it, not by endpoint text: an endpoint may be listed twice.
+        site = self._by_pool[id(conn.pool)]
         if reusable:
             if site.failures or site.ejections:
                 with self._lock:
@@ -186,11 +191,11 @@ class MultiEndpointPool:
         with self._lock:
             site.failures += 1
             if site.failures >= self.eject_after:
-                pause = min(self.max_eject_for, self.eject_for * 2**site.ejections)
+                pause = self._ejection.pause(site.ejections + 1)
                 site.ejected_until = time.monotonic() + pause
                 site.ejections += 1
                 site.failures = 0
 
-    def connection(self) -> _Lease:
+    def connection(self) -> Lease:
         """Check out a connection for a ``with`` block (see the pool's ``connection``)."""
-        return _Lease(self)
+        return Lease(self)
