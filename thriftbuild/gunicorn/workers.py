@@ -37,7 +37,7 @@ from typing import Any
 from gunicorn.workers.base import Worker
 
 from thriftbuild import wire
-from thriftbuild.dispatch import Dispatcher
+from thriftbuild.dispatch import Dispatcher, ServerConnection
 from thriftbuild.gunicorn.app import processor_of
 from thriftbuild.gunicorn.factories import dialect_for, resolve_name
 from thriftbuild.gunicorn.settings import setting
@@ -277,7 +277,7 @@ class ThriftWorker(Worker):  # type: ignore[misc]
                 )
                 sock.settimeout(None)
             setting(self.cfg, "on_connected")(self, addr)
-            conn = self.dispatcher.connection(peer=addr, dialect=self.dialect)
+            conn = ServerConnection(self.dispatcher, peer=addr, dialect=self.dialect)
             self._loop(client, sock, conn, addr)
         except wire.WireError as exc:
             log.warning("closing connection from %s: %s", addr, exc)
