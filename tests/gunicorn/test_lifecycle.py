@@ -56,7 +56,12 @@ def _eof(handle: Any) -> bool:
 
 @pytest.mark.parametrize(
     ("worker", "python"),
-    [("thrift_sync", "newest"), ("thrift_gevent", "newest"), ("thrift_sync", "floor")],
+    [
+        ("thrift_sync", "newest"),
+        ("thrift_gevent", "newest"),
+        ("thrift_asyncio", "newest"),
+        ("thrift_sync", "floor"),
+    ],
     indirect=["python"],
 )
 def test_sigterm_finishes_call_in_flight_and_closes_idle_connections(
@@ -119,7 +124,7 @@ def test_restarts_hup_ttin_ttou_and_max_requests_fail_no_pooled_call(workdir: Pa
         pool.close()
 
 
-@pytest.mark.parametrize("worker", ["thrift_sync", "thrift_gevent"])
+@pytest.mark.parametrize("worker", ["thrift_sync", "thrift_gevent", "thrift_asyncio"])
 def test_stuck_call_gets_worker_replaced_idle_keepalive_never_times_out(
     workdir: Path, worker: str
 ) -> None:

@@ -20,6 +20,7 @@ CASES = [
     ("thriftpy_sync", "svc_app:thriftpy_processor", "newest"),
     ("thrift_gevent", "svc_app:factory", "newest"),
     ("thriftpy_gevent", "svc_app:thriftpy_app", "newest"),
+    ("thrift_asyncio", "svc_app:async_factory", "newest"),  # coroutine handler methods
     # the oldest supported gunicorn
     ("thrift_sync", "svc_app:app", "floor"),
     ("thrift_gevent", "svc_app:factory", "floor"),
@@ -73,7 +74,7 @@ class contextlib_clients:
             m.__exit__(None, None, None)
 
 
-@pytest.mark.parametrize("worker", ["thrift_sync", "thrift_gevent"])
+@pytest.mark.parametrize("worker", ["thrift_sync", "thrift_gevent", "thrift_asyncio"])
 def test_handler_error_and_hostile_bytes_close_nothing_else(workdir: Path, worker: str) -> None:
     if "gevent" in worker:
         need_gevent()
