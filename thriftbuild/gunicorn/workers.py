@@ -104,13 +104,16 @@ def build_dispatcher(worker: Any, defaults: tuple[str, str]) -> tuple[Dispatcher
 
 
 class _Client:
-    """One connection's state as the main thread sees it."""
+    """One connection, as the main thread counts them."""
 
-    __slots__ = ("call_started", "sock")
+    __slots__ = ("sock",)
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-        self.call_started: float | None = None  # monotonic start of the call in progress
+
+
+class _Dropped(BaseException):
+    """Finishes a received call that is never run (its connection failed first)."""
 
 
 class ThriftWorker(Worker):  # type: ignore[misc]
@@ -197,13 +200,9 @@ class ThriftWorker(Worker):  # type: ignore[misc]
     def _heartbeat(self) -> None:
         """Notify the arbiter unless a call has run past ``--timeout``."""
         if self.timeout:
-            now = time.monotonic()
-            with self._lock:
-                oldest = min(
-                    (c.call_started for c in self._clients if c.call_started is not None),
-                    default=now,
-                )
-            if now - oldest > self.timeout:
+            now = time.perf_counter()
+            oldest = self.dispatcher.oldest_active()
+            if oldest is not None and now - oldest > self.timeout:
                 if not self._stuck_logged:
                     self._stuck_logged = True
                     log.error(
@@ -278,7 +277,7 @@ class ThriftWorker(Worker):  # type: ignore[misc]
                 sock.settimeout(None)
             setting(self.cfg, "on_connected")(self, addr)
             conn = ServerConnection(self.dispatcher, peer=addr, dialect=self.dialect)
-            self._loop(client, sock, conn, addr)
+            self._loop(sock, conn, addr)
         except wire.WireError as exc:
             log.warning("closing connection from %s: %s", addr, exc)
             setting(self.cfg, "on_tdecode_exception")(exc)
@@ -298,7 +297,7 @@ class ThriftWorker(Worker):  # type: ignore[misc]
                 setting(self.cfg, "post_connect_closed")(self)
             self._wake()
 
-    def _loop(self, client: _Client, sock: Any, conn: Any, addr: Any) -> None:
+    def _loop(self, sock: Any, conn: Any, addr: Any) -> None:
         waiter = selectors.DefaultSelector()
         waiter.register(sock, selectors.EVENT_READ, sock)
         waiter.register(self._stop_r, selectors.EVENT_READ, None)
@@ -320,18 +319,20 @@ class ThriftWorker(Worker):  # type: ignore[misc]
                 data = sock.recv(_READ)
                 if not data:
                     return
-                for call in conn.feed(data):
-                    client.call_started = time.monotonic()
+                calls = conn.feed(data)
+                for index, call in enumerate(calls):
                     try:
                         reply = handle(call)
-                    finally:
-                        client.call_started = None
-                    self._count()  # first: a worker that is done closes right after this reply
-                    if not self.alive and conn.buffered == 0:
-                        _send_last(sock, reply)
-                        return
-                    if reply is not None:
-                        sock.sendall(reply)
+                        self._count()  # first: a worker that is done closes after this reply
+                        if not self.alive and conn.buffered == 0 and index == len(calls) - 1:
+                            _send_last(sock, reply)
+                            return
+                        if reply is not None:
+                            sock.sendall(reply)
+                    except BaseException:
+                        for left in calls[index + 1 :]:  # never run: not in progress either
+                            self.dispatcher.finish(left, error=_Dropped())
+                        raise
         finally:
             waiter.close()
 
