@@ -26,7 +26,7 @@ import collections
 import concurrent.futures
 import logging
 import ssl as _ssl
-from typing import Any
+from typing import Any, cast
 
 from thriftbuild import wire
 from thriftbuild.aio._options import Address, warn_loop
@@ -248,8 +248,8 @@ class _Connection(asyncio.Protocol):
     # -- asyncio callbacks ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
         server = self.server
         self.peer = transport.get_extra_info("peername")
         if server.closing:
