@@ -127,6 +127,18 @@ class FramedDecoder(_Base):
 
     _initial_need = 4
 
+    def feed(self, data: bytes) -> list[Frame]:
+        # Fast path: nothing buffered and ``data`` is exactly one whole frame, which
+        # is how request/response peers nearly always receive them.
+        if not self._parts and self._failed is None and len(data) > 4:
+            (size,) = _I32.unpack_from(data)
+            if size == len(data) - 4 and size <= self.limits.max_frame:
+                return [self._frame(bytes(data[4:]))]
+        return super().feed(data)
+
+    def _frame(self, payload: bytes) -> Frame:
+        return Frame(payload, self.protocol)
+
     def _frame_bytes(self, buf: bytes, pos: int) -> tuple[bytes, int] | None:
         available = len(buf) - pos
         if available < 4:
@@ -147,17 +159,19 @@ class FramedDecoder(_Base):
         found = self._frame_bytes(buf, pos)
         if found is None:
             return None
-        return Frame(found[0], self.protocol), found[1]
+        return self._frame(found[0]), found[1]
 
 
 class HeaderDecoder(FramedDecoder):
     """Decodes THeader frames (info headers and zlib undone, see ``theader``)."""
 
-    def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
-        found = self._frame_bytes(buf, pos)
-        if found is None:
-            return None
-        return parse_header_frame(found[0], self.limits), found[1]
+    def _frame(self, payload: bytes) -> Frame:
+        try:
+            return parse_header_frame(payload, self.limits)
+        except WireError as exc:
+            self._failed = exc
+            self._parts, self._have = [], 0
+            raise
 
 
 class UnframedDecoder(_Base):
