@@ -106,7 +106,7 @@ def read_head(
                 first & _VERSION_MASK_SIGNED == _VERSION_1_SIGNED
                 and 0 <= size <= limits.max_string
                 and len(buf) >= end + 4
-                and MessageType.CALL <= first & 0xFF <= MessageType.ONEWAY
+                and 1 <= first & 0xFF <= 4  # CALL .. ONEWAY
             ):
                 name = bytes(buf[pos + 8 : end]).decode("utf-8", "replace")
                 (seqid,) = _I32.unpack_from(buf, end)
