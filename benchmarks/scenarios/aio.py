@@ -67,19 +67,23 @@ for op, size, op_id in OPS:
 SERVER_CLIENTS = 8
 
 
-def _server(kind: str, env: str) -> ServerSpec:
+def _server(kind: str, env: str, loop: str = "asyncio") -> ServerSpec:
     argv = ("{python}", "-m", "benchmarks.worker.servers", kind, "--port", "{port}")
-    return ServerSpec((*argv, "--processes", "1", "--gen", "{gen}", "--idl", "{idl}"), env=env)
+    options = ("--processes", "1", "--gen", "{gen}", "--idl", "{idl}", "--loop", loop)
+    return ServerSpec((*argv, *options), env=env)
 
 
 for op, size, op_id in (("ping", 0, "ping"), ("text", 1024, "echo-1k-string")):
-    for handler in ("async", "plain"):
+    for handler, loop in (("async", "asyncio"), ("plain", "asyncio"), ("async", "uvloop")):
         server_contenders = [
             Contender(
                 "raw asyncio streams", Role.FLOOR, "project", {"server": _server("raw", "project")}
             ),
             Contender(
-                "aiothrift", Role.PEER, "aiothrift", {"server": _server("aiothrift", "aiothrift")}
+                "aiothrift",
+                Role.PEER,
+                "aiothrift",
+                {"server": _server("aiothrift", "aiothrift", loop)},
             ),
             Contender(
                 "apache threaded",
@@ -91,14 +95,15 @@ for op, size, op_id in (("ping", 0, "ping"), ("text", 1024, "echo-1k-string")):
         if importable("thriftbuild.aio"):
             kind = "ours-aio" if handler == "async" else "ours-aio-plain"
             server_contenders.append(
-                Contender("ours", Role.OURS, "project", {"server": _server(kind, "project")})
+                Contender("ours", Role.OURS, "project", {"server": _server(kind, "project", loop)})
             )
         register(
             Row(
-                id=f"aio-server/{op_id}/{SERVER_CLIENTS}clients/{handler}-handler",
+                id=f"aio-server/{op_id}/{SERVER_CLIENTS}clients/{handler}-handler/{loop}",
                 title=(
                     f"asyncio server, {OP_TITLES[op_id]}, 1 process x {SERVER_CLIENTS} "
-                    f"persistent clients, ours with {handler} handler methods"
+                    f"persistent clients, ours with {handler} handler methods, {loop} "
+                    "(aiothrift on the same loop)"
                 ),
                 runner="server",
                 metric=Metric.RATE,

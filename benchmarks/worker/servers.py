@@ -180,8 +180,8 @@ class AsyncEchoHandler:
         return text
 
 
-def serve_aio(kind: str, port: int, processes: int, gen: str, idl: str) -> None:
-    """An asyncio server: aiothrift's or ours."""
+def serve_aio(kind: str, port: int, processes: int, gen: str, idl: str, loop: str) -> None:
+    """An asyncio server: aiothrift's or ours, on asyncio's loop or uvloop."""
 
     async def main() -> None:
         if kind == "aiothrift":
@@ -204,7 +204,19 @@ def serve_aio(kind: str, port: int, processes: int, gen: str, idl: str) -> None:
         async with server:
             await server.serve_forever()
 
-    _fork_and_serve(processes, lambda: asyncio.run(main()))
+    def run() -> None:
+        if loop == "uvloop":
+            import uvloop
+
+            new_loop = uvloop.new_event_loop()
+            try:
+                new_loop.run_until_complete(main())
+            finally:
+                new_loop.close()
+        else:
+            asyncio.run(main())
+
+    _fork_and_serve(processes, run)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -214,11 +226,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--gen", default="")
     parser.add_argument("--idl", default="")
+    parser.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
     args = parser.parse_args(argv)
     if args.kind == "raw":
         serve_raw(args.port, args.processes)
     elif args.kind in ("aiothrift", "ours-aio", "ours-aio-plain"):
-        serve_aio(args.kind, args.port, args.processes, args.gen, args.idl)
+        serve_aio(args.kind, args.port, args.processes, args.gen, args.idl, args.loop)
     else:
         serve_apache(args.kind, args.port, args.processes, args.gen)
     return 0
