@@ -5,7 +5,7 @@ prometheus_client is optional (the ``metrics`` extra): without it
 
 Unlike the client's collector (:mod:`thriftbuild.metrics`), these are plain
 prometheus_client instruments, so they also work in its multiprocess mode
-(``PROMETHEUS_MULTIPROCESS_DIR``, as under gunicorn): the gauges sum over live
+(``PROMETHEUS_MULTIPROC_DIR``, as under gunicorn): the gauges sum over live
 processes (``multiprocess_mode="livesum"``).
 
 Families (labelled ``thrift_service``):
