@@ -110,6 +110,11 @@ def _cell(row: Row, summary: dict[str, Any], name: str, spread: bool = True) -> 
     return text
 
 
+def _ours_cell(row: Row, summary: dict[str, Any], name: str) -> str:
+    cell = _cell(row, summary, name)
+    return cell if name == "ours" else f"{name}: {cell}"
+
+
 def _ratio(paired: dict[str, Any] | None) -> str:
     if not paired:
         return "—"
@@ -144,7 +149,7 @@ def summary_table(rows: list[Row], summaries: dict[str, dict[str, Any]]) -> str:
                 [
                     row.title,
                     row.placement.value,
-                    _cell(row, summary, ours.name) if ours else "— (not built yet)",
+                    _ours_cell(row, summary, ours.name) if ours else "— (not built yet)",
                     f"{floor.name}: {_cell(row, summary, floor.name, spread=False)}"
                     if floor
                     else "—",
@@ -174,7 +179,7 @@ def header(meta: dict[str, Any]) -> str:
     peers = "; ".join(f"{name}: {pins}" for name, pins in meta["peers"].items())
     return (
         f"Measured {meta['finished']} with `{meta['command']}` "
-        f"({meta['settings']['rounds']} rounds after a warm-up, "
+        f"(rounds: {meta['settings']['rounds']} after a warm-up, "
         f"{meta['settings']['duration']:g} s per measurement) on: {machine['cpu']}; "
         f"{machine['cpus']}; {machine['memory']}; {machine['os']}; {machine['python']}; "
         f"{machine['load']}.\nPeers: {peers}."

@@ -14,10 +14,10 @@ __version__ = "0.1.0"
 # Public name -> module that defines it.
 _EXPORTS: dict[str, str] = {
     # build side
-    "ThriftBuildPyCommand": "thriftbuild.build.commands",
-    "BuildThriftCommand": "thriftbuild.build.commands",
-    "generate_to_directory": "thriftbuild.build.generate",
-    "ThriftBuildError": "thriftbuild.errors",
+    "ThriftBuildPyCommand": "thriftbuild.codegen.commands",
+    "BuildThriftCommand": "thriftbuild.codegen.commands",
+    "generate_to_directory": "thriftbuild.codegen.generate",
+    "ThriftBuildError": "thriftbuild.codegen.errors",
     # runtime side
     "CallTimeoutError": "thriftbuild.errors",
     "ClientConfigError": "thriftbuild.errors",
@@ -74,8 +74,6 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from thriftbuild.build.commands import BuildThriftCommand, ThriftBuildPyCommand
-    from thriftbuild.build.generate import generate_to_directory
     from thriftbuild.client import (
         ClientContext,
         MultiEndpointPool,
@@ -86,6 +84,9 @@ if TYPE_CHECKING:
         configure_context,
         thrift_pool_from_config,
     )
+    from thriftbuild.codegen.commands import BuildThriftCommand, ThriftBuildPyCommand
+    from thriftbuild.codegen.errors import ThriftBuildError
+    from thriftbuild.codegen.generate import generate_to_directory
     from thriftbuild.config import Endpoint, EndpointConfiguration, InternetAddress, Timespan
     from thriftbuild.errors import (
         CallTimeoutError,
@@ -96,7 +97,6 @@ if TYPE_CHECKING:
         ProtocolError,
         ResponseMismatchError,
         RetriesExhaustedError,
-        ThriftBuildError,
         ThriftClientError,
     )
     from thriftbuild.retry import RetryPolicy

@@ -1,7 +1,7 @@
-"""``python -m thriftbuild``: see :mod:`thriftbuild.cli`."""
+"""``python -m thriftbuild``: see :mod:`thriftbuild.codegen.cli`."""
 
 import sys
 
-from thriftbuild.cli import main
+from thriftbuild.codegen.cli import main
 
 sys.exit(main())

@@ -1,15 +1,13 @@
-"""Exceptions raised by thriftbuild.
+"""Exceptions raised by the thriftbuild runtime.
 
-The build side raises :class:`ThriftBuildError` and its subclasses; each renders as
-one line that names the file (relative to the project root where it can), the line
-and column where it applies, and what to do about it. Every exception pickles, so it
-survives multiprocessing and pip's subprocess boundaries.
+The pool's seed API promises that everything it raises derives from thrift's
+``TTransportException``, so user code written for baseplate keeps catching it. Every
+exception pickles. Build-side errors live in :mod:`thriftbuild.codegen.errors`.
 """
 
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
 from typing import Any
 
 from thrift.Thrift import TApplicationException
@@ -24,103 +22,18 @@ __all__ = [
     "AioTimeoutError",
     "CallTimeoutError",
     "ClientConfigError",
-    "CompilerNotFoundError",
-    "ConfigurationError",
     "ConnectFailedError",
     "ConnectionClosedError",
     "ConnectionLostError",
-    "GeneratorError",
-    "IdlError",
-    "IncludeCycleError",
-    "IncludeNotFoundError",
-    "OutputConflictError",
     "PoolClosedError",
     "PoolExhaustedError",
     "ProtocolError",
     "ResponseMismatchError",
     "RetriesExhaustedError",
     "ThriftAppError",
-    "ThriftBuildError",
     "ThriftClientError",
     "ThriftError",
 ]
-
-
-class ThriftBuildError(Exception):
-    """Base class of every error raised while turning IDL into Python packages."""
-
-
-class ConfigurationError(ThriftBuildError):
-    """A thriftbuild setting (pyproject table, command option, environment) is invalid."""
-
-
-class IdlError(ThriftBuildError):
-    """An IDL file is invalid; the message starts with ``path:line:column:``.
-
-    Attributes:
-        path: the file, as shown to the user (project-relative where possible).
-        line: 1-based line number, or 0 when the position is unknown.
-        column: 1-based column, or 0 when unknown.
-        reason: what is wrong, without the position.
-    """
-
-    def __init__(self, path: str, line: int, column: int, reason: str) -> None:
-        super().__init__(path, line, column, reason)
-        self.path = path
-        self.line = line
-        self.column = column
-        self.reason = reason
-
-    def __str__(self) -> str:
-        where = self.path
-        if self.line:
-            where += f":{self.line}"
-            if self.column:
-                where += f":{self.column}"
-        return f"{where}: {self.reason}"
-
-
-class IncludeNotFoundError(IdlError):
-    """An ``include`` names a file that is in none of the searched directories."""
-
-    def __init__(
-        self, path: str, line: int, column: int, include: str, searched: Sequence[str]
-    ) -> None:
-        searched = tuple(searched)
-        reason = f'include "{include}" not found; searched: ' + ", ".join(searched)
-        IdlError.__init__(self, path, line, column, reason)
-        self.args = (path, line, column, include, searched)
-        self.include = include
-        self.searched = searched
-
-
-class IncludeCycleError(ThriftBuildError):
-    """IDL files include each other in a cycle; ``chain`` lists it, first file repeated."""
-
-    def __init__(self, chain: Sequence[str]) -> None:
-        chain = tuple(chain)
-        super().__init__(chain)
-        self.chain = chain
-
-    def __str__(self) -> str:
-        return "include cycle: " + " -> ".join(self.chain)
-
-
-class CompilerNotFoundError(ThriftBuildError):
-    """The Apache Thrift compiler was asked for but cannot be found or run."""
-
-
-class GeneratorError(ThriftBuildError):
-    """A code generator failed in a way that is not an error in the IDL itself."""
-
-
-class OutputConflictError(ThriftBuildError):
-    """Generated output would overwrite files thriftbuild does not own, or collide."""
-
-
-# --------------------------------------------------------------------------------------
-# Runtime side.  The pool's seed API promises that everything it raises derives from
-# thrift's TTransportException, so user code written for baseplate keeps catching it.
 
 
 class ClientConfigError(ValueError):
@@ -132,7 +45,7 @@ class ClientConfigError(ValueError):
         reason: what is wrong with it.
     """
 
-    def __init__(self, key: str, value: str | None, reason: str) -> None:
+    def __init__(self, key: str, value: object, reason: str) -> None:
         super().__init__(key, value, reason)
         self.key = key
         self.value = value

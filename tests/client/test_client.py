@@ -488,7 +488,7 @@ def test_runtime_imports_neither_setuptools_nor_the_build_side() -> None:
         "from thriftbuild import ThriftConnectionPool, configure_context, ThriftClient\n"
         "ThriftConnectionPool('127.0.0.1:1')\n"
         "print(' '.join(m for m in sys.modules if m.split('.')[0] in "
-        "('setuptools', 'distutils') or m.startswith('thriftbuild.build')))\n"
+        "('setuptools', 'distutils') or m.startswith('thriftbuild.codegen')))\n"
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == ""

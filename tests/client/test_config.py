@@ -141,7 +141,7 @@ def test_pool_from_config_kwargs_win_over_config() -> None:
     ("key", "value", "reason"),
     [
         ("size", "zero", "not an integer"),
-        ("size", "0", "at least 1"),
+        ("size", "0", "from 1 to"),
         ("timeout", "soon", "time span"),
         ("max_age", "-3 minutes", "negative"),
         ("endpoint", "::1:80", "brackets"),
@@ -160,3 +160,98 @@ def test_pool_from_config_bad_value_names_key(key: str, value: str, reason: str)
 def test_pool_from_config_missing_endpoint_named() -> None:
     with pytest.raises(ClientConfigError, match=r"svc\.endpoint: required"):
         thrift_pool_from_config({}, "svc.", metrics=False)
+
+
+# -- every key, any value: a pool or the config error naming key and value ------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+from thriftbuild.client import MultiEndpointPool, ThriftConnectionPool  # noqa: E402
+
+KEYS = [
+    "endpoint",
+    "size",
+    "max_age",
+    "timeout",
+    "max_retries",
+    "max_connection_attempts",
+    "protocol",
+    "transport",
+    "tls.ca",
+    "tls.cert",
+    "tls.key",
+    "tls.verify",
+]
+VALUES = st.one_of(
+    st.none(),
+    st.text(max_size=30),
+    st.text(alphabet="0123456789 .:,[]abcms-x\x00", max_size=20),
+    st.sampled_from(
+        [
+            "0 s",
+            "1 ms",
+            "10**12",
+            str(10**12),
+            str(10**20),
+            "a..b:80",
+            ".:80",
+            "x" * 64 + ".example:80",
+            "127.0.0.1:0",
+            "[::1]:9090,127.0.0.1:1",
+            "true",
+            "-1",
+        ]
+    ),
+    st.integers(min_value=-(2**70), max_value=2**70),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.booleans(),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=st.sampled_from(KEYS), value=VALUES)
+def test_every_key_any_value_gives_a_pool_or_the_config_error(key: str, value: object) -> None:
+    app_config: dict[str, object] = {"svc.endpoint": "127.0.0.1:9090", f"svc.{key}": value}
+    try:
+        pool = thrift_pool_from_config(app_config, "svc.", metrics=False)  # type: ignore[arg-type]
+    except ClientConfigError as exc:
+        assert exc.key.startswith("svc.")
+        assert exc.key in str(exc)
+        if exc.key == f"svc.{key}" and value is not None and str(value).strip():
+            assert exc.value == value
+        return
+    assert isinstance(pool, (ThriftConnectionPool, MultiEndpointPool))
+    pool.close()
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "reason"),
+    [
+        ("timeout", "0 s", "more than 0"),
+        ("size", str(10**12), "from 1 to 10000"),
+        ("size", 10**20, "from 1 to 10000"),
+        ("tls.ca", "/tmp/ca\x00.pem", "NUL"),
+        ("endpoint", "a..b:80", "not a valid host name"),
+        ("endpoint", ".:80", "not a valid host name"),
+        ("endpoint", "x" * 64 + ".example:80", "not a valid host name"),
+        ("size", [1], "expected a string"),
+    ],
+)
+def test_config_values_that_slipped_through_are_config_errors(
+    key: str, value: object, reason: str
+) -> None:
+    config = {"svc.endpoint": "127.0.0.1:9090", f"svc.{key}": value}
+    with pytest.raises(ClientConfigError, match=reason) as raised:
+        thrift_pool_from_config(config, "svc.", metrics=False)  # type: ignore[arg-type]
+    assert raised.value.key == f"svc.{key}"
+
+
+def test_dict_config_numbers_are_accepted() -> None:
+    pool = thrift_pool_from_config(
+        {"svc.endpoint": "127.0.0.1:9090", "svc.size": 3, "svc.max_retries": 2},  # type: ignore[dict-item]
+        "svc.",
+        metrics=False,
+    )
+    assert isinstance(pool, ThriftConnectionPool)
+    assert (pool.size, pool.max_connection_attempts) == (3, 2)

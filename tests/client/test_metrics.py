@@ -165,3 +165,34 @@ def test_metrics_waiters_gauge_counts_blocked_callers(echo: Any) -> None:
         waiter.join(10)
         assert registry.get_sample_value("thrift_client_pool_waiters", labels) == 0
         context.baz.pool.close()
+
+
+def test_pool_without_name_takes_the_proxy_name_for_its_gauges(echo: Any) -> None:
+    registry = prometheus_client.CollectorRegistry()
+    metrics = ClientMetrics(registry)
+    from thriftbuild import MultiEndpointPool, ThriftConnectionPool, ThriftContextFactory
+
+    with echo_server(echo) as server:
+        for make in (
+            lambda: ThriftConnectionPool(server.endpoint, metrics=metrics),
+            lambda: MultiEndpointPool([server.endpoint, server.endpoint], metrics=metrics),
+        ):
+            pool: Any = make()
+            name = f"svc{type(pool).__name__}"
+            proxy = ThriftContextFactory(pool, echo.service.Client, metrics=metrics).proxy(name)
+            proxy.ping()
+            labels = {"thrift_client_name": name}
+            assert registry.get_sample_value("thrift_client_pool_idle_connections", labels) == 1
+            calls = registry.get_sample_value(
+                "thrift_client_requests_total",
+                {
+                    **labels,
+                    "thrift_method": "ping",
+                    "thrift_success": "true",
+                    "thrift_exception_type": "",
+                },
+            )
+            assert calls == 1
+            page = prometheus_client.generate_latest(registry).decode()
+            assert f'thrift_client_name="{server.endpoint}"' not in page
+            pool.close()

@@ -510,3 +510,20 @@ def _main() -> None:
 
 if __name__ == "__main__":
     _main()
+
+
+# -- scripted replies over the wire core ---------------------------------------------------
+
+
+def read_call(conn: socket.socket, decoder: Any) -> tuple[Any, Any]:
+    """Read one call with a wire decoder (any dialect); returns (frame, head)."""
+    from thriftbuild import wire
+
+    while True:
+        frames = decoder.feed(conn.recv(65536) or b"")
+        if frames:
+            frame = frames[0]
+            head, _ = wire.decode_head(frame.protocol, frame.payload)
+            return frame, head
+        if decoder.need and not select.select([conn], [], [], 30)[0]:
+            raise EOFError("no call within 30 s")

@@ -30,7 +30,7 @@ def is_idl_exception(exc: BaseException) -> bool:
 class Connection:
     """One open connection: its channel, its protocol and bookkeeping."""
 
-    __slots__ = ("born", "channel", "clients", "epoch", "generation", "pool", "protocol", "seqid")
+    __slots__ = ("born", "channel", "clients", "epoch", "generation", "pool", "protocol")
 
     def __init__(
         self, pool: Pool, channel: Channel, protocol: Any, generation: int, epoch: int
@@ -41,7 +41,6 @@ class Connection:
         self.born = time.monotonic()
         self.generation = generation  # the pool's fork generation it belongs to
         self.epoch = epoch  # the pool's close() epoch it was opened in
-        self.seqid = 0
         self.clients: dict[type, Any] = {}
 
     def close(self) -> None:
@@ -68,7 +67,12 @@ class Pool(Protocol):
         """Connection slots in use."""
 
     def checkout(
-        self, deadline: float | None = None, start: float | None = None, *, timed: bool = True
+        self,
+        deadline: float | None = None,
+        start: float | None = None,
+        *,
+        timed: bool = True,
+        method: str = "",
     ) -> Connection:
         """Take a connection (see :meth:`ThriftConnectionPool.checkout`)."""
 
@@ -77,6 +81,9 @@ class Pool(Protocol):
 
     def close(self) -> None:
         """Close idle connections."""
+
+    def adopt_name(self, name: str) -> None:
+        """Use ``name`` in metrics unless the pool was built with one."""
 
 
 class Lease:

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import _socket
 import collections
+import math
 import select
 import socket
-import struct
 import time
 from io import BytesIO
 from typing import Any, NoReturn
@@ -37,20 +37,8 @@ from thriftbuild.errors import (
 __all__ = ["Channel"]
 
 _DEADLINE_BUDGET = b"Deadline-Budget"
-_TIMEVAL = struct.Struct("@ll")
 _RECV_CHUNK = 65536
-# How far the socket timeout may lag behind the call's remaining time before it is
-# set again; saves a syscall per call on the fast path while still never letting an
-# operation outlive the call's deadline.
-_TIMEOUT_SLACK = 0.005
 _budget_blocks: dict[tuple[int, int], bytes] = {}
-
-
-def _as_timeout(exc: OSError) -> TimeoutError:
-    if isinstance(exc, TimeoutError):
-        return exc
-    # A kernel socket timeout (SO_RCVTIMEO) surfaces as EAGAIN; say what it means.
-    return TimeoutError(exc.errno, "timed out (socket timeout expired)")
 
 
 def _budget_block(protocol_id: int, budget_ms: int) -> bytes:
@@ -78,7 +66,9 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         method: the method of the call in progress, for error messages.
         sent: whether any byte of the current request reached the socket.
         protocol_id: the THeader sub-protocol id written in each frame.
-        seq_id: the THeader frame sequence id (set per message by the protocol).
+        seq_id: the sequence id of the last call, assigned by the runtime (never the
+            generated client's), also the THeader frame's sequence id.
+        awaiting: whether a reply is still due for the last request written.
         read_headers: THeader key/value headers of the last response.
     """
 
@@ -97,18 +87,22 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self.method = ""
         self.sent = False
         self.deadline: float | None = None  # monotonic end of the current call, if any
-        self._timeout: float | None = sock.gettimeout()
         self._tls_pending = getattr(sock, "pending", None)
-        # gevent's (and other) socket classes implement timeouts themselves; only a
-        # plain stdlib socket can leave them to the kernel.
-        self._kernel_timeouts = (
-            isinstance(sock, _socket.socket)
-            and type(sock).__module__ == "socket"  # not an SSL or gevent socket
-            and hasattr(socket, "SO_RCVTIMEO")
-        )
-        if self._kernel_timeouts:
-            sock.settimeout(None)
-            self._set_timeout(sock, self._timeout)
+        # A plain stdlib socket is made non-blocking and waited on with poll(), whose
+        # timeout CPython recomputes from the monotonic clock when a signal interrupts
+        # it: a call's deadline holds however many signals arrive. (Kernel timeouts,
+        # SO_RCVTIMEO, restart in full after each signal, and setting them costs a
+        # syscall that holds the GIL.) gevent's and SSL sockets keep their own
+        # timeout machinery, given the time left before each operation.
+        self._poll_in: Any = None
+        self._poll_out: Any = None
+        if isinstance(sock, _socket.socket) and type(sock).__module__ == "socket":
+            sock.setblocking(False)
+            fd = sock.fileno()
+            self._poll_in = select.poll()
+            self._poll_in.register(fd, select.POLLIN | select.POLLPRI)
+            self._poll_out = select.poll()
+            self._poll_out.register(fd, select.POLLOUT)
         self.limits = limits
         self._wbuf: list[bytes] = []
         self._rbuf = BytesIO(b"")
@@ -116,10 +110,12 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self._decoder: wire.Decoder | None = None
         if framing != wire.Framing.UNFRAMED:
             self._decoder = wire.make_decoder(framing, wire.BINARY, limits)
-        self._poller: Any = None
         self.protocol_id = wire.BINARY
         self._header_block = wire.header_block(wire.BINARY)
-        self.seq_id = 0
+        self.seq_id = 0  # the last sequence id the runtime assigned on this connection
+        #: A request was written and its reply not completely read: the connection
+        #: must not carry another call (a late reply would answer it).
+        self.awaiting = False
         self.read_headers: dict[bytes, bytes] = {}
         self._write_headers: dict[bytes, bytes] = {}
         self.budget_ms: int | None = None  # Deadline-Budget header for the next frame
@@ -156,10 +152,16 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def has_unread(self) -> bool:
         """Whether bytes of a message are buffered but were never read (cheap, no I/O)."""
-        return bool(self._frames) or self._buffered() or bool(self._rbuf.read(1))
+        decoder = self._decoder
+        return (
+            bool(self._frames)
+            or (decoder is not None and decoder.buffered > 0)
+            or bool(self._rbuf.read(1))
+        )
 
     def _buffered(self) -> bool:
-        return self._decoder is not None and self._decoder.buffered > 0
+        decoder = self._decoder
+        return decoder is not None and decoder.buffered > 0
 
     def is_reusable(self) -> bool:
         """Whether the socket is open with nothing unread, neither buffered nor pending.
@@ -174,9 +176,9 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         if self._tls_pending is not None and self._tls_pending():
             return False  # TLS: decrypted bytes already buffered
         try:
-            poller = self._poller
+            poller = self._poll_in
             if poller is None:
-                poller = self._poller = select.poll()
+                poller = self._poll_in = select.poll()
                 poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
             return not poller.poll(0)
         except (OSError, ValueError):
@@ -184,7 +186,8 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     # -- errors and timeouts: the one boundary between sockets and Thrift errors ----
 
-    def _arm(self) -> socket.socket:
+    def _arm(self) -> tuple[socket.socket, float | None]:
+        """The socket and the seconds the next operation may take (None: no bound)."""
         sock = self._sock
         if sock is None:
             raise ConnectionLostError(
@@ -195,33 +198,17 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 type=TTransportException.NOT_OPEN,
             )
         if self.deadline is None:
-            wanted = self.op_timeout
-            if self._timeout != wanted:
-                self._set_timeout(sock, wanted)
-            return sock
+            return sock, self.op_timeout
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise self._timed_out(None)
-        current = self._timeout
-        if current is None or not remaining - _TIMEOUT_SLACK <= current <= remaining:
-            # A little under the time left, so that the next calls' (slightly
-            # different) remaining times still fall in the window above.
-            self._set_timeout(sock, max(0.001, remaining - _TIMEOUT_SLACK / 2))
-        return sock
+        return sock, remaining
 
-    def _set_timeout(self, sock: socket.socket, seconds: float | None) -> None:
-        if self._kernel_timeouts:
-            # Blocking socket + SO_RCVTIMEO/SO_SNDTIMEO: the kernel enforces the
-            # timeout, so send()/recv() cost one syscall each. A Python-level socket
-            # timeout makes CPython poll() before every send and recv.
-            sec = 0.0 if seconds is None else max(seconds, 1e-6)  # 0 means "forever"
-            whole = int(sec)
-            value = _TIMEVAL.pack(whole, int((sec - whole) * 1_000_000))
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, value)
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, value)
-        else:
-            sock.settimeout(seconds)
-        self._timeout = seconds
+    def _wait(self, poller: Any, seconds: float | None) -> None:
+        """Wait until ``poller`` reports the socket ready, or raise the timeout."""
+        if not poller.poll(None if seconds is None else math.ceil(seconds * 1000)):
+            cause = TimeoutError(f"socket not ready within {seconds:.3f}s")
+            raise self._timed_out(cause) from cause
 
     def _timed_out(self, exc: BaseException | None) -> ThriftClientError:
         where = f" in {self.method}()" if self.method else ""
@@ -247,28 +234,42 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         return err
 
     def _send(self, data: bytes) -> None:
-        sock = self._arm()
+        view = memoryview(data)
         try:
-            sent = sock.send(data)
-            self.sent = True
-            if sent < len(data):
-                view = memoryview(data)[sent:]
-                while view:
-                    sock = self._arm()
-                    view = view[sock.send(view) :]
-        except (TimeoutError, BlockingIOError) as exc:  # BlockingIOError: SO_*TIMEO expired
-            cause = _as_timeout(exc)
-            raise self._timed_out(cause) from cause
+            while view:
+                sock, seconds = self._arm()
+                poller = self._poll_out
+                if poller is None:
+                    sock.settimeout(seconds)
+                try:
+                    sent = sock.send(view)
+                except BlockingIOError:  # non-blocking socket, buffer full: wait
+                    self._wait(poller, seconds)
+                    continue
+                if sent:
+                    self.sent = True
+                view = view[sent:]
+        except TimeoutError as exc:
+            raise self._timed_out(exc) from exc
         except OSError as exc:
             raise self._lost(f"send failed ({exc})", exc) from exc
 
     def _recv(self, size: int) -> bytes:
-        sock = self._arm()
         try:
-            data = sock.recv(size)
-        except (TimeoutError, BlockingIOError) as exc:  # BlockingIOError: SO_*TIMEO expired
-            cause = _as_timeout(exc)
-            raise self._timed_out(cause) from cause
+            while True:
+                sock, seconds = self._arm()
+                poller = self._poll_in
+                if poller is None:
+                    sock.settimeout(seconds)
+                try:
+                    # Non-blocking: try first (on a fast link the reply is often
+                    # there already: one syscall), and wait only when it is not.
+                    data = sock.recv(size)
+                    break
+                except BlockingIOError:
+                    self._wait(poller, seconds)
+        except TimeoutError as exc:
+            raise self._timed_out(exc) from exc
         except OSError as exc:
             raise self._lost(f"receive failed ({exc})", exc) from exc
         if not data:
@@ -379,17 +380,24 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         return self._rbuf
 
     def _fill(self) -> None:
-        if self._decoder is None:
+        decoder = self._decoder
+        if decoder is None:
             self._rbuf = BytesIO(self._recv(_RECV_CHUNK))
             return
-        frames = self._frames
-        while not frames:
-            data = self._recv(max(_RECV_CHUNK, self._decoder.need))
-            try:
-                frames.extend(self._decoder.feed(data))
-            except wire.WireError as exc:
-                self._bad(exc, "bad reply")
-        frame = frames.popleft()
+        if self._frames:
+            frame = self._frames.popleft()
+        else:
+            while True:
+                data = self._recv(max(_RECV_CHUNK, decoder.need))
+                try:
+                    got = decoder.feed(data)
+                except wire.WireError as exc:
+                    self._bad(exc, "bad reply")
+                if got:
+                    break
+            frame = got[0]
+            if len(got) > 1:
+                self._frames.extend(got[1:])
         if frame.protocol != self.protocol_id:
             self._bad(wire.WireError(f"reply uses sub-protocol {frame.protocol}"), "bad reply")
         if frame.headers or self.read_headers:
@@ -418,6 +426,31 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
     def unread(self, data: bytes) -> None:
         """Put ``data`` back in front of what is still to be read."""
         self._rbuf = BytesIO(data + self._rbuf.read())
+
+    def next_seqid(self) -> int:
+        """A fresh sequence id for the next call on this connection."""
+        self.seq_id = seqid = (self.seq_id + 1) & 0x7FFFFFFF
+        return seqid
+
+    def undecodable(self, exc: Exception) -> NoReturn:
+        """Close the connection and raise :class:`ProtocolError` for a reply body that
+        the codec could not decode (a corrupt or hostile reply)."""
+        if isinstance(exc, wire.WireError):
+            self._bad(exc, "bad reply")
+        if isinstance(exc, OverflowError) and "limit" in str(exc):
+            # Apache's C codec checked a declared length against our limits.
+            limits = self.limits
+            error: wire.WireError = wire.LimitExceededError(
+                "max_string/max_container",
+                max(limits.max_string, limits.max_container) + 1,
+                max(limits.max_string, limits.max_container),
+                f"a declared length (max_string={limits.max_string}, "
+                f"max_container={limits.max_container}; {exc})",
+            )
+        else:
+            error = wire.WireError(f"cannot decode the reply ({type(exc).__name__}: {exc})")
+        error.__cause__ = exc
+        self._bad(error, "bad reply")
 
     def read_head(self, protocol: int) -> wire.MessageHead:
         """Read the next message head in ``protocol`` (the generated client's path)."""

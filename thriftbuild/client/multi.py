@@ -82,11 +82,11 @@ class MultiEndpointPool:
         if not parsed:
             raise ValueError("give at least one endpoint")
         self.endpoint = _Endpoints(parsed)
-        kwargs.setdefault("name", str(self.endpoint))
+        self._named = kwargs.get("name") is not None
         self._sites = [_Site(ThriftConnectionPool(e, **kwargs)) for e in parsed]
         self._by_pool = {id(site.pool): site for site in self._sites}
         first = self._sites[0].pool
-        self.name = first.name
+        self.name: str = kwargs.get("name") or str(self.endpoint)
         self.timeout = first.timeout
         self.size = sum(site.pool.size for site in self._sites)
         self.headers_supported = first.headers_supported
@@ -133,6 +133,15 @@ class MultiEndpointPool:
         )
         return f"<MultiEndpointPool {parts}>"
 
+    def adopt_name(self, name: str) -> None:
+        """Take ``name`` for every endpoint's pool (see the pool's ``adopt_name``)."""
+        if self._named:
+            return
+        self._named = True
+        self.name = name
+        for site in self._sites:
+            site.pool.adopt_name(name)
+
     def close(self) -> None:
         """Close every idle connection of every endpoint."""
         for site in self._sites:
@@ -153,7 +162,12 @@ class MultiEndpointPool:
         return ready + busy + ejected
 
     def checkout(
-        self, deadline: float | None = None, start: float | None = None, *, timed: bool = True
+        self,
+        deadline: float | None = None,
+        start: float | None = None,
+        *,
+        timed: bool = True,
+        method: str = "",
     ) -> Connection:
         """Take a connection from the next endpoint in turn (see the pool's checkout)."""
         if start is None:
@@ -165,7 +179,7 @@ class MultiEndpointPool:
             if last is not None and time.monotonic() >= deadline:
                 break
             try:
-                return site.pool.checkout(deadline, start, timed=timed)
+                return site.pool.checkout(deadline, start, timed=timed, method=method)
             except ConnectFailedError as exc:
                 self._failed(site)
                 last = exc
@@ -178,6 +192,7 @@ class MultiEndpointPool:
         """Give a connection back to its endpoint's pool, tracking that host's health."""
         # By the pool that made it, not by endpoint text: an endpoint may be listed twice.
         site = self._by_pool[id(conn.pool)]
+        reusable = reusable and not conn.channel.awaiting  # a swallowed failure counts
         if reusable:
             if site.failures or site.ejections:
                 with self._lock:

@@ -154,9 +154,12 @@ class ThriftConnectionPool:
         self._waiting = 0
         self._generation = 0  # bumped in a forked child: older connections are the parent's
         self._epoch = 0  # bumped by close(): older connections are not reused
+        self._open: set[Connection] = set()  # every open connection, idle or in use
 
         if metrics is None:
             metrics = default_metrics()
+        self._client_metrics = metrics or None
+        self._named = name is not None
         self._metrics: PoolInstruments | None = metrics.pool(self.name) if metrics else None
         if self._metrics is not None:
             self._metrics.watch(self)
@@ -195,6 +198,19 @@ class ThriftConnectionPool:
             f"in_use={self.checkedout} idle={self.idle} waiting={self._waiting}>"
         )
 
+    def adopt_name(self, name: str) -> None:
+        """Take ``name`` for metrics and messages, unless the pool was given one.
+
+        A proxy made over a pool built without ``name=`` calls this, so that the
+        pool's gauges carry the same client name as the proxy's call metrics.
+        """
+        if self._named or name == self.name:
+            return
+        self._named = True
+        self.name = name
+        if self._client_metrics is not None and self._metrics is not None:
+            self._metrics = self._client_metrics.rename_pool(self, self._metrics, name)
+
     def close(self) -> None:
         """Close every idle connection; ones in use are closed when given back.
 
@@ -211,6 +227,7 @@ class ThriftConnectionPool:
                 tokens.appendleft(None)
                 break  # tokens to the left of a free slot are free slots too
             conn.close()
+            self._open.discard(conn)
             tokens.appendleft(None)
         if self._waiting:
             with self._lock:
@@ -218,11 +235,13 @@ class ThriftConnectionPool:
 
     def _after_fork(self) -> None:
         # Runs in a forked child, where other threads are gone. The lock may have been
-        # held by one of them at fork time, so it is replaced, not acquired. Closing
-        # the child's copies of the descriptors leaves the parent's sockets untouched.
-        for conn in self._tokens:
-            if conn is not None:
-                conn.close()
+        # held by one of them at fork time, so it is replaced, not acquired. Every
+        # connection open at fork time -- idle or in flight in a thread that does not
+        # exist here -- is closed; that closes the child's copies of the descriptors
+        # and leaves the parent's sockets untouched.
+        for conn in list(self._open):
+            conn.close()
+        self._open = set()
         self._tokens = collections.deque([None] * self.size)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -232,7 +251,12 @@ class ThriftConnectionPool:
     # -- checkout and checkin ----------------------------------------------------------
 
     def checkout(
-        self, deadline: float | None = None, start: float | None = None, *, timed: bool = True
+        self,
+        deadline: float | None = None,
+        start: float | None = None,
+        *,
+        timed: bool = True,
+        method: str = "",
     ) -> Connection:
         """Take a connection, waiting for a slot and connecting as needed.
 
@@ -242,6 +266,7 @@ class ThriftConnectionPool:
             start: when the caller started waiting (``time.monotonic()``), if known.
             timed: record the wait in the pool's metrics (callers that record it
                 themselves pass ``False``).
+            method: the method the connection is for, named in errors.
 
         Returns:
             A connection that must be given back with :meth:`checkin`.
@@ -259,7 +284,7 @@ class ThriftConnectionPool:
         try:
             conn = self._tokens.pop()
         except IndexError:
-            conn = self._wait_for_token(deadline)
+            conn = self._wait_for_token(deadline, method)
         generation = self._generation
         try:
             if conn is not None:
@@ -270,7 +295,7 @@ class ThriftConnectionPool:
                     self._evict(conn, "unhealthy")
                     conn = None
             if conn is None:
-                conn = self._connect(deadline, generation, self._epoch)
+                conn = self._connect(deadline, generation, self._epoch, method)
         except BaseException:
             self._give_back(None, generation)
             raise
@@ -278,7 +303,7 @@ class ThriftConnectionPool:
             self._metrics.waited(time.monotonic() - start)
         return conn
 
-    def _wait_for_token(self, deadline: float) -> Connection | None:
+    def _wait_for_token(self, deadline: float, method: str) -> Connection | None:
         with self._lock:
             # Registered as waiting before looking again, so a token given back from
             # here on is either seen by the pop below or followed by a notify.
@@ -291,13 +316,7 @@ class ThriftConnectionPool:
                         pass
                     remaining = deadline - time.monotonic()
                     if remaining <= 0:
-                        raise PoolExhaustedError(
-                            f"no connection to {self._endpoint_text} within "
-                            f"{self.timeout:g}s (pool size {self.size}, "
-                            f"{self.checkedout} in use, "
-                            f"{self._waiting - 1} other callers waiting)",
-                            endpoint=self._endpoint_text,
-                        )
+                        raise self._exhausted(self._waiting - 1, method)
                     self._cond.wait(remaining)
             finally:
                 self._waiting -= 1
@@ -307,8 +326,18 @@ class ThriftConnectionPool:
             with self._lock:
                 self._cond.notify()
 
+    def _exhausted(self, others: int, method: str) -> PoolExhaustedError:
+        return PoolExhaustedError(
+            f"no connection to {self._endpoint_text} within "
+            f"{self.timeout:g}s (pool size {self.size}, "
+            f"{self.checkedout} in use, {others} other callers waiting)",
+            endpoint=self._endpoint_text,
+            method=method,
+        )
+
     def _evict(self, conn: Connection, reason: str) -> None:
         conn.close()
+        self._open.discard(conn)
         if self._metrics is not None:
             self._metrics.evicted(reason)
 
@@ -334,7 +363,10 @@ class ThriftConnectionPool:
         reason = "error"
         # Only a cheap buffer check here; the socket itself is checked at checkout,
         # which also catches whatever arrives while the connection sits idle.
-        if reusable and conn.channel.has_unread():
+        channel = conn.channel
+        if reusable and (channel.awaiting or channel.has_unread()):
+            # A reply still due (a failure swallowed inside ``with pool.connection()``)
+            # or bytes left over: the next call could read them as its answer.
             reusable, reason = False, "unhealthy"
         if reusable and conn.epoch != self._epoch:
             reusable, reason = False, "closed"
@@ -372,44 +404,50 @@ class ThriftConnectionPool:
                 raise
         return sock
 
-    def _connect(self, deadline: float, generation: int, epoch: int) -> Connection:
+    def _connect(self, deadline: float, generation: int, epoch: int, method: str) -> Connection:
         last: OSError | None = None
         tried = 0
         now = time.monotonic()
-        if deadline > now:
-            policy = RetryPolicy(
-                attempts=self.max_connection_attempts,
-                budget=deadline - now,
-                backoff=self.connect_backoff,
-                max_backoff=self.timeout,
-                jitter=False,
-            )
-            for attempt in policy.schedule(start=now):
-                if attempt.pause:
-                    time.sleep(attempt.pause)
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    break
-                tried += 1
-                try:
-                    sock = self._open_socket(min(self.timeout, remaining))
-                except OSError as exc:
-                    last = exc
-                    if self._metrics is not None:
-                        self._metrics.connect_failed()
-                    continue
-                channel = Channel(
-                    sock, self._endpoint_text, self._framing, self.timeout, self.limits
-                )
-                protocol = make_protocol(channel, self.protocol_factory)
+        if deadline <= now:
+            # The wait for a slot used the whole time: that is contention, not a
+            # failure to connect (and must not count against the host).
+            raise self._exhausted(self._waiting, method)
+        policy = RetryPolicy(
+            attempts=self.max_connection_attempts,
+            budget=deadline - now,
+            backoff=self.connect_backoff,
+            max_backoff=self.timeout,
+            jitter=False,
+        )
+        for attempt in policy.schedule(start=now):
+            if attempt.pause:
+                time.sleep(attempt.pause)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                break
+            tried += 1
+            try:
+                sock = self._open_socket(min(self.timeout, remaining))
+            except OSError as exc:
+                last = exc
                 if self._metrics is not None:
-                    self._metrics.connected()
-                return Connection(self, channel, protocol, generation, epoch)
+                    self._metrics.connect_failed()
+                continue
+            channel = Channel(sock, self._endpoint_text, self._framing, self.timeout, self.limits)
+            protocol = make_protocol(channel, self.protocol_factory)
+            if self._metrics is not None:
+                self._metrics.connected()
+            conn = Connection(self, channel, protocol, generation, epoch)
+            self._open.add(conn)
+            return conn
+        if tried == 0:
+            raise self._exhausted(self._waiting, method)
         why = f": {last}" if last is not None else " before the deadline"
         raise ConnectFailedError(
             f"could not connect to {self._endpoint_text} "
             f"({tried} of {self.max_connection_attempts} attempts made){why}",
             endpoint=self._endpoint_text,
+            method=method,
         ) from last
 
     def connection(self) -> Lease:

@@ -24,7 +24,7 @@ from thrift.protocol.TCompactProtocol import (
 )
 from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
 from thrift.Thrift import TApplicationException, TMessageType
-from thrift.transport.TTransport import TFramedTransportFactory
+from thrift.transport.TTransport import TFramedTransportFactory, TTransportException
 
 from thriftbuild import wire
 from thriftbuild.client.channel import Channel
@@ -59,18 +59,17 @@ class _DirectCalls:
     """
 
     channel: Channel
-    expect: tuple[str, int] | None
+    expect: tuple[str, int, int] | None
     protocol_id: int
     _fast_encode: Any
     _fast_decode: Any
+    _raw_decode: Any
 
-    def invoke(
-        self, method: wire.Method, args: tuple[Any, ...], kwargs: dict[str, Any], seqid: int
-    ) -> Any:
-        """Call ``method`` with ``args`` under ``seqid`` and return its value."""
+    def invoke(self, method: wire.Method, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        """Call ``method`` with ``args`` under a fresh sequence id and return its value."""
         body = self._fast_encode(method.args_cls(*args, **kwargs), _spec(method.args_cls))
         channel = self.channel
-        channel.seq_id = seqid
+        seqid = channel.next_seqid()
         self.expect = None  # the reply is checked here, not by readMessageBegin
         protocol = self.protocol_id
         if method.oneway:
@@ -78,6 +77,7 @@ class _DirectCalls:
             channel.send_message(call + body)
             return None
         heads = _heads(method, protocol, seqid)
+        channel.awaiting = True
         channel.send_message(heads[0] + body)
         want = heads[1]
         got = channel.readAll(len(want))
@@ -92,26 +92,76 @@ class _DirectCalls:
                 raise _mismatch(channel, exc) from exc
             if found.type == TMessageType.EXCEPTION:
                 error = TApplicationException()
-                error.read(self)
+                try:
+                    error.read(self)
+                except TTransportException:
+                    raise
+                except Exception as exc:
+                    channel.undecodable(exc)
+                channel.awaiting = False
                 raise error
         result = method.result_cls()  # type: ignore[misc]  # not None: not oneway
-        self._fast_decode(result, self, _spec(method.result_cls))
+        try:
+            self._raw_decode(result, self, _spec(method.result_cls))
+        except TTransportException:
+            raise
+        except Exception as exc:
+            channel.undecodable(exc)
+        channel.awaiting = False
         return wire.unpack_result(method, result)
 
 
 def _checked(protocol: Any, head: wire.MessageHead) -> tuple[str, int, int]:
-    """``head`` as ``readMessageBegin`` returns it, once checked against the call."""
+    """``head`` as ``readMessageBegin`` returns it, once checked against the call.
+
+    The generated client gets back the sequence id it wrote; the wire carried the
+    runtime's own (``expect``), which is what the reply must match.
+    """
     expect, protocol.expect = protocol.expect, None
     if expect is None:
         raise _mismatch(
             protocol.channel,
             wire.WireError(f"unexpected message {head.name!r} with no call in progress"),
         )
+    name, seqid, theirs = expect
     try:
-        wire.check_reply(head, *expect)
+        wire.check_reply(head, name, seqid)
     except wire.WireError as exc:
         raise _mismatch(protocol.channel, exc) from exc
-    return head.name, head.type, head.seqid
+    return head.name, head.type, theirs
+
+
+def _call_seqid(protocol: Any, name: str, ttype: int, seqid: int) -> int:
+    """The sequence id to write for a message the generated client begins.
+
+    Calls get a fresh one from the runtime (Apache's clients always write 0, so
+    theirs cannot tell a late reply from the awaited one) and the connection is
+    marked as awaiting the reply until it has been read to its end.
+    """
+    channel: Channel = protocol.channel
+    if ttype == TMessageType.CALL:
+        channel.method = name  # errors from here on name it
+        ours = channel.next_seqid()
+        protocol.expect = (name, ours, seqid)
+        channel.awaiting = True
+        return ours
+    protocol.expect = None
+    channel.seq_id = seqid
+    return seqid
+
+
+def _guarded_decode(channel: Channel, decode: Any) -> Any:
+    """``decode`` (the C codec) with any failure turned into :class:`ProtocolError`."""
+
+    def guarded(obj: Any, trans: Any, spec: Any) -> Any:
+        try:
+            return decode(obj, trans, spec)
+        except TTransportException:
+            raise  # ours, from the channel: already names endpoint and method
+        except Exception as exc:
+            channel.undecodable(exc)
+
+    return guarded
 
 
 _specs: dict[type, list[Any]] = {}
@@ -146,7 +196,34 @@ def _heads(method: wire.Method, protocol: int, seqid: int) -> tuple[bytes, bytes
     return call[:2] + seq + compact_tail, reply[:2] + seq + compact_tail
 
 
-class FastBinaryProtocol(_DirectCalls, TBinaryProtocolAccelerated):  # type: ignore[misc]
+class _Checked(_DirectCalls):
+    """Message heads through the wire core, each reply checked against its call."""
+
+    def _attach(self, channel: Channel) -> None:
+        self.channel = channel
+        self.expect: tuple[str, int, int] | None = None
+        self.direct = self._fast_encode is not None and self._fast_decode is not None
+        self._raw_decode = self._fast_decode  # invoke() guards its own call
+        if self._fast_decode is not None:
+            self._fast_decode = _guarded_decode(channel, self._fast_decode)
+
+    def _wrote_head(self) -> None:
+        """Bring the Apache protocol's own state in line after a head we wrote."""
+
+    def writeMessageBegin(self, name: str, ttype: int, seqid: int) -> None:
+        seqid = _call_seqid(self, name, ttype, seqid)
+        self.channel.write(wire.encode_head(self.protocol_id, name, ttype, seqid))
+        self._wrote_head()
+
+    def readMessageBegin(self) -> tuple[str, int, int]:
+        return _checked(self, self.channel.read_head(self.protocol_id))
+
+    def readMessageEnd(self) -> None:
+        super().readMessageEnd()  # type: ignore[misc]  # Apache's protocol, next in the MRO
+        self.channel.awaiting = False  # the reply was read to its end
+
+
+class FastBinaryProtocol(_Checked, TBinaryProtocolAccelerated):  # type: ignore[misc]
     """Accelerated binary protocol that checks each reply against its request."""
 
     supports_headers = False
@@ -161,20 +238,10 @@ class FastBinaryProtocol(_DirectCalls, TBinaryProtocolAccelerated):  # type: ign
             string_length_limit=limits.max_string,
             container_length_limit=limits.max_container,
         )
-        self.channel = channel
-        self.expect: tuple[str, int] | None = None
-        self.direct = self._fast_encode is not None and self._fast_decode is not None
-
-    def writeMessageBegin(self, name: str, ttype: int, seqid: int) -> None:
-        self.channel.seq_id = seqid
-        self.channel.write(wire.encode_head(self.protocol_id, name, ttype, seqid))
-        self.expect = (name, seqid) if ttype == TMessageType.CALL else None
-
-    def readMessageBegin(self) -> tuple[str, int, int]:
-        return _checked(self, self.channel.read_head(self.protocol_id))
+        self._attach(channel)
 
 
-class FastCompactProtocol(_DirectCalls, TCompactProtocolAccelerated):  # type: ignore[misc]
+class FastCompactProtocol(_Checked, TCompactProtocolAccelerated):  # type: ignore[misc]
     """Accelerated compact protocol that checks each reply against its request."""
 
     supports_headers = False
@@ -187,18 +254,10 @@ class FastCompactProtocol(_DirectCalls, TCompactProtocolAccelerated):  # type: i
             string_length_limit=limits.max_string,
             container_length_limit=limits.max_container,
         )
-        self.channel = channel
-        self.expect: tuple[str, int] | None = None
-        self.direct = self._fast_encode is not None and self._fast_decode is not None
+        self._attach(channel)
 
-    def writeMessageBegin(self, name: str, ttype: int, seqid: int) -> None:
-        self.channel.seq_id = seqid
-        self.channel.write(wire.encode_head(self.protocol_id, name, ttype, seqid))
+    def _wrote_head(self) -> None:
         self.state = _COMPACT_VALUE_WRITE  # what Apache's writeMessageEnd expects
-        self.expect = (name, seqid) if ttype == TMessageType.CALL else None
-
-    def readMessageBegin(self) -> tuple[str, int, int]:
-        return _checked(self, self.channel.read_head(self.protocol_id))
 
 
 class HeaderBinaryProtocol(FastBinaryProtocol):
@@ -237,18 +296,26 @@ class CheckedProtocol:
         self.trans = inner.trans
         self._fast_encode = getattr(inner, "_fast_encode", None)
         self._fast_decode = getattr(inner, "_fast_decode", None)
-        self.expect: tuple[str, int] | None = None
+        self.expect: tuple[str, int, int] | None = None
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)
 
     def writeMessageBegin(self, name: str, ttype: int, seqid: int) -> None:
-        self._inner.writeMessageBegin(name, ttype, seqid)
-        self.expect = (name, seqid) if ttype == TMessageType.CALL else None
+        self._inner.writeMessageBegin(name, ttype, _call_seqid(self, name, ttype, seqid))
 
     def readMessageBegin(self) -> tuple[str, int, int]:
-        name, ttype, seqid = self._inner.readMessageBegin()
+        try:
+            name, ttype, seqid = self._inner.readMessageBegin()
+        except TTransportException:
+            raise
+        except Exception as exc:
+            self.channel.undecodable(exc)
         return _checked(self, wire.MessageHead(name, ttype, seqid))
+
+    def readMessageEnd(self) -> None:
+        self._inner.readMessageEnd()
+        self.channel.awaiting = False
 
 
 def framing_for(protocol_factory: Any, transport_factory: Any) -> wire.Framing:

@@ -208,7 +208,7 @@ class PooledClientProxy:
         waited: float | None = None
         calls = self._calls
         try:
-            conn = pool.checkout(deadline, start, timed=calls is None)
+            conn = pool.checkout(deadline, start, timed=calls is None, method=method)
             if calls is not None:
                 waited = time.monotonic() - start
             clean = False
@@ -218,8 +218,6 @@ class PooledClientProxy:
                 channel.deadline = deadline
                 channel.method = method
                 channel.sent = False
-                # A fresh sequence id per call makes a stale reply detectable.
-                conn.seqid = seqid = (conn.seqid + 1) & 0x7FFFFFFF
                 protocol = conn.protocol
                 if self._headers:
                     budget_ms = math.ceil((deadline - time.monotonic()) * 1000)
@@ -229,12 +227,11 @@ class PooledClientProxy:
                             channel.set_header(key.encode(), value.encode())
                 info = self._direct.get(method) if protocol.direct else None
                 if info is not None:
-                    result = protocol.invoke(info, args, kwargs, seqid)
+                    result = protocol.invoke(info, args, kwargs)
                 else:
                     client = conn.clients.get(self._client_cls)
                     if client is None:
                         client = conn.clients[self._client_cls] = self._client_cls(protocol)
-                    client._seqid = seqid
                     result = getattr(client, method)(*args, **kwargs)
                 clean = True
                 return result
@@ -341,6 +338,7 @@ class ThriftContextFactory:
             return None
         calls = self._by_name.get(name)
         if calls is None:
+            self.pool.adopt_name(name)  # the pool's gauges under the proxy's name
             metrics = self._metrics
             calls = {m: metrics.call(name, m) for m in self.proxy_cls._method_names}
             self._by_name[name] = calls

@@ -20,7 +20,13 @@ from thriftbuild.client.multi import MultiEndpointPool, parse_endpoints
 from thriftbuild.client.pool import DEFAULT_PROTOCOL_FACTORY, ThriftConnectionPool
 from thriftbuild.errors import ClientConfigError
 
-__all__ = ["thrift_pool_from_config"]
+__all__ = ["MAX_ATTEMPTS", "MAX_SIZE", "MAX_SPAN", "thrift_pool_from_config"]
+
+#: Sane ranges of the numeric keys: ``size`` 1-10,000 connections, ``max_retries``
+#: 1-100 attempts, ``timeout`` above 0 and ``max_age`` from 0, both up to a day.
+MAX_SIZE = 10_000
+MAX_ATTEMPTS = 100
+MAX_SPAN = 86_400.0
 
 
 def _protocol_by_name(text: str) -> Any:
@@ -57,14 +63,14 @@ def _tls_context(
 
     try:
         context = ssl.create_default_context(cafile=options.get("tls.ca"))
-    except (OSError, ssl.SSLError) as exc:
+    except (OSError, ssl.SSLError, ValueError) as exc:
         raise fail("tls.ca", f"cannot load CA certificates: {exc}") from exc
     if "tls.key" in options and "tls.cert" not in options:
         raise fail("tls.key", "tls.key needs tls.cert (the client certificate)")
     if "tls.cert" in options:
         try:
             context.load_cert_chain(options["tls.cert"], options.get("tls.key"))
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, ValueError) as exc:
             raise fail("tls.cert", f"cannot load the client certificate: {exc}") from exc
     if options.get("tls.verify") is False:
         # Encrypted but unauthenticated, as asked; never a silent downgrade to plaintext.
@@ -92,6 +98,8 @@ def thrift_pool_from_config(
     ``framed``), and for TLS ``tls.ca`` (CA bundle; the system's if omitted),
     ``tls.cert`` and ``tls.key`` (client certificate) and ``tls.verify`` (default
     true); any ``tls.*`` key turns TLS on. Keyword arguments win over the config.
+    Numbers must be in the ranges of :data:`MAX_SIZE`, :data:`MAX_ATTEMPTS` and
+    :data:`MAX_SPAN`; host names must be valid (IDNA).
 
     Args:
         app_config: the flat application config.
@@ -110,16 +118,16 @@ def thrift_pool_from_config(
         prefix += "."
     spec = {
         "endpoint": config.Option(_endpoints, required="endpoint" not in kwargs),
-        "size": config.Option(config.PositiveInteger),
-        "max_age": config.Option(config.Timespan),
-        "timeout": config.Option(config.Timespan),
-        "max_retries": config.Option(config.PositiveInteger),
-        "max_connection_attempts": config.Option(config.PositiveInteger),
+        "size": config.Option(config.IntegerIn(1, MAX_SIZE)),
+        "max_age": config.Option(config.TimespanIn(0, MAX_SPAN, allow_zero=True)),
+        "timeout": config.Option(config.TimespanIn(0, MAX_SPAN)),
+        "max_retries": config.Option(config.IntegerIn(1, MAX_ATTEMPTS)),
+        "max_connection_attempts": config.Option(config.IntegerIn(1, MAX_ATTEMPTS)),
         "protocol": config.Option(_protocol_by_name),
         "transport": config.Option(_transport_by_name),
-        "tls.ca": config.Option(str),
-        "tls.cert": config.Option(str),
-        "tls.key": config.Option(str),
+        "tls.ca": config.Option(config.Path),
+        "tls.cert": config.Option(config.Path),
+        "tls.key": config.Option(config.Path),
         "tls.verify": config.Option(config.Boolean),
     }
     options = config.parse_options(app_config, prefix, spec)

@@ -59,9 +59,8 @@ class Decoder(Protocol):
     def need(self) -> int:
         """Bytes still needed, at least, before the next message can complete (>= 1)."""
 
-    @property
-    def buffered(self) -> int:
-        """Bytes fed but not yet returned as part of a message."""
+    #: Bytes fed but not yet returned as part of a message.
+    buffered: int
 
     def feed(self, data: bytes) -> list[Frame]:
         """Add ``data``; return the messages it completed."""
@@ -76,17 +75,14 @@ class _Base:
         self.protocol = protocol
         self.limits = limits
         self._parts: list[bytes] = []
-        self._have = 0  # bytes held in _parts
+        #: Bytes fed but not yet returned as part of a message.
+        self.buffered = 0
         self._needed = self._initial_need  # bytes needed before parsing again
         self._failed: WireError | None = None
 
     @property
     def need(self) -> int:
-        return max(1, self._needed - self._have)
-
-    @property
-    def buffered(self) -> int:
-        return self._have
+        return max(1, self._needed - self.buffered)
 
     def feed(self, data: bytes) -> list[Frame]:
         if self._failed is not None:
@@ -94,8 +90,8 @@ class _Base:
         if not data:
             return []
         self._parts.append(bytes(data))
-        self._have += len(data)
-        if self._have < self._needed:
+        self.buffered += len(data)
+        if self.buffered < self._needed:
             return []
         parts = self._parts
         buf = parts[0] if len(parts) == 1 else b"".join(parts)
@@ -110,11 +106,11 @@ class _Base:
                 out.append(frame)
         except WireError as exc:
             self._failed = exc
-            self._parts, self._have = [], 0
+            self._parts, self.buffered = [], 0
             raise
         rest = buf[pos:] if pos else buf
         self._parts = [rest] if rest else []
-        self._have = len(rest)
+        self.buffered = len(rest)
         return out
 
     def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
@@ -127,51 +123,57 @@ class FramedDecoder(_Base):
 
     _initial_need = 4
 
+    def _frame(self, data: bytes) -> Frame:
+        return Frame(data, self.protocol)
+
     def feed(self, data: bytes) -> list[Frame]:
-        # Fast path: nothing buffered and ``data`` is exactly one whole frame, which
-        # is how request/response peers nearly always receive them.
-        if not self._parts and self._failed is None and len(data) > 4:
-            (size,) = _I32.unpack_from(data)
-            if size == len(data) - 4 and size <= self.limits.max_frame:
-                return [self._frame(bytes(data[4:]))]
-        return super().feed(data)
-
-    def _frame(self, payload: bytes) -> Frame:
-        return Frame(payload, self.protocol)
-
-    def _frame_bytes(self, buf: bytes, pos: int) -> tuple[bytes, int] | None:
-        available = len(buf) - pos
-        if available < 4:
-            self._needed = 4
-            return None
-        (size,) = _I32.unpack_from(buf, pos)
-        if size <= 0:
-            raise WireError(f"bad frame size {size}")
-        if size > self.limits.max_frame:
-            raise LimitExceededError("max_frame", size, self.limits.max_frame, "frame size")
-        if available < 4 + size:
-            self._needed = 4 + size
-            return None
-        end = pos + 4 + size
-        return buf[pos + 4 : end], end
-
-    def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
-        found = self._frame_bytes(buf, pos)
-        if found is None:
-            return None
-        return self._frame(found[0]), found[1]
+        # The hot path of every framed or THeader reply, kept to few calls: most
+        # feeds bring exactly one whole frame to an empty buffer.
+        if self._failed is not None:
+            raise WireError(f"decoder already failed: {self._failed}")
+        if self.buffered:
+            self._parts.append(bytes(data))
+            self.buffered += len(data)
+            if self.buffered < self._needed:
+                return []
+            buf = b"".join(self._parts)
+        else:
+            buf = bytes(data)
+        out: list[Frame] = []
+        pos = 0
+        end = len(buf)
+        limit = self.limits.max_frame
+        try:
+            while end - pos >= 4:
+                (size,) = _I32.unpack_from(buf, pos)
+                if not 0 < size <= limit:
+                    if size <= 0:
+                        raise WireError(f"bad frame size {size}")
+                    raise LimitExceededError("max_frame", size, limit, "frame size")
+                if end - pos < 4 + size:
+                    self._needed = 4 + size
+                    break
+                out.append(self._frame(buf[pos + 4 : pos + 4 + size]))
+                pos += 4 + size
+            else:
+                self._needed = 4
+        except WireError as exc:
+            self._failed = exc
+            self._parts, self.buffered = [], 0
+            raise
+        if pos < end:
+            rest = buf[pos:] if pos else buf
+            self._parts, self.buffered = [rest], len(rest)
+        elif self.buffered:
+            self._parts, self.buffered = [], 0
+        return out
 
 
 class HeaderDecoder(FramedDecoder):
     """Decodes THeader frames (info headers and zlib undone, see ``theader``)."""
 
-    def _frame(self, payload: bytes) -> Frame:
-        try:
-            return parse_header_frame(payload, self.limits)
-        except WireError as exc:
-            self._failed = exc
-            self._parts, self._have = [], 0
-            raise
+    def _frame(self, data: bytes) -> Frame:
+        return parse_header_frame(data, self.limits)
 
 
 class UnframedDecoder(_Base):

@@ -1,0 +1,54 @@
+"""Invalid IDL: each ``fixtures/idl/invalid/NNN-slug.thrift`` is rejected with the exact
+one-line message in ``NNN-slug.err`` by the pure-Python backend, and the Apache
+compiler rejects it too (we reject what it rejects)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FIXTURES, REPO, thrift_compiler
+from thriftbuild.codegen.errors import IdlError, ThriftBuildError
+from thriftbuild.codegen.generate import generate_to_directory
+
+INVALID = FIXTURES / "idl" / "invalid"
+CASES = sorted(p.name for p in INVALID.glob("[0-9][0-9][0-9]-*.thrift"))
+
+
+def test_invalid_idl_fixtures_come_in_pairs() -> None:
+    assert CASES
+    for name in CASES:
+        assert (INVALID / name).with_suffix(".err").is_file(), name
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_invalid_idl_python_backend_exact_message(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(REPO)  # messages name files relative to the project root
+    expected = (INVALID / name).with_suffix(".err").read_text(encoding="utf-8").strip()
+    idl = Path("fixtures/idl/invalid") / name
+    with pytest.raises(ThriftBuildError) as caught:
+        generate_to_directory([idl], tmp_path / "out", backend="python")
+    assert str(caught.value) == expected
+    assert "\n" not in str(caught.value)
+    if isinstance(caught.value, IdlError):
+        assert caught.value.line > 0 and caught.value.column > 0
+    assert not list((tmp_path / "out").rglob("*.py")), "nothing half-written is left"
+
+
+@pytest.mark.compiler
+@pytest.mark.parametrize("name", CASES)
+def test_invalid_idl_compiler_also_rejects(
+    name: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    compiler = thrift_compiler()
+    monkeypatch.chdir(REPO)
+    with pytest.raises(ThriftBuildError):
+        generate_to_directory(
+            [Path("fixtures/idl/invalid") / name],
+            tmp_path / "out",
+            backend="compiler",
+            compiler=compiler,
+        )

@@ -1,0 +1,391 @@
+"""Which IDL files to build, which package each becomes, and how includes resolve.
+
+Naming rule: ``<dir>/<stem>.thrift`` inside package ``pkg`` becomes package
+``pkg.<name>_thrift``, where ``<name>`` is the stem with every character outside
+``[A-Za-z0-9_]`` replaced by ``_`` (and ``_`` prepended when it starts with a digit):
+``my-service.thrift`` -> ``my_service_thrift``. ``namespace py`` never moves the
+output. Two files that map to the same package are an error.
+
+Include search order, as the Apache compiler's: the including file's directory, then
+each configured include directory, then (for IDL shipped inside other installed
+distributions) every ``sys.path`` directory outside the project. A file found in an
+installed distribution that already holds its generated package is imported from
+there, not regenerated. Any other file outside the project's packages is generated
+into the including file's top-level package.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import re
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from thriftbuild.codegen.errors import (
+    ConfigurationError,
+    IdlError,
+    IncludeCycleError,
+    IncludeNotFoundError,
+    OutputConflictError,
+)
+from thriftbuild.codegen.idl.reader import read_idl
+from thriftbuild.codegen.idl.scan import scan_idl
+from thriftbuild.codegen.installed import InstalledIdlIndex, generated_module_of, locate_package
+from thriftbuild.codegen.model import GenerationRequest, GeneratorOptions, IdlSource, Include
+from thriftbuild.codegen.output import is_generated_dir
+
+__all__ = ["BuildPlan", "generated_name", "plan_files", "plan_project"]
+
+GENERATED_SUFFIX = "_thrift"
+_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
+
+
+def generated_name(idl_path: Path) -> str:
+    """The package generated for ``idl_path``: ``my-service.thrift`` -> ``my_service_thrift``."""
+    stem = idl_path.name[: -len(".thrift")] if idl_path.name.endswith(".thrift") else idl_path.stem
+    name = _NOT_IDENTIFIER.sub("_", stem)
+    if not name or name[0].isdigit():
+        name = "_" + name
+    return name + GENERATED_SUFFIX
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Every IDL file involved in a build, and the order to generate them in.
+
+    Attributes:
+        sources: each file of the include closure by absolute path.
+        targets: the files to generate (not prebuilt), each after what it includes.
+        include_dirs: the directories searched for includes after the including
+            file's own, as the compiler must be told them.
+    """
+
+    sources: Mapping[Path, IdlSource]
+    targets: tuple[IdlSource, ...]
+    include_dirs: tuple[Path, ...]
+
+    def closure(self, source: IdlSource) -> list[IdlSource]:
+        """``source`` and everything it includes, directly or not, in a stable order."""
+        seen: dict[Path, IdlSource] = {}
+        stack = [source]
+        while stack:
+            current = stack.pop()
+            if current.path in seen:
+                continue
+            seen[current.path] = current
+            stack.extend(self.sources[inc.path] for inc in reversed(current.includes))
+        return list(seen.values())
+
+    def request(self, source: IdlSource, options: GeneratorOptions) -> GenerationRequest:
+        """The backend request for ``source``."""
+        sources = {item.path: item for item in self.closure(source)}
+        return GenerationRequest(source, sources, self.include_dirs, options)
+
+
+def _display(path: Path, root: Path, search_dir: Path | None = None) -> str:
+    """How messages name ``path``: below the project root or its search directory, else
+    a short relative path, else absolute (never a long ``../../..`` chain)."""
+    for base in (root, search_dir):
+        if base is not None:
+            try:
+                return path.relative_to(base).as_posix()
+            except ValueError:
+                pass
+    relative = Path(os.path.relpath(path, root))
+    if relative.parts[:3].count("..") <= 2:
+        return relative.as_posix()
+    return path.as_posix()
+
+
+@dataclass(frozen=True)
+class IncludePackage:
+    """A package named in ``include-packages``: its directory is an include directory."""
+
+    name: str
+    directory: Path
+    root: Path
+
+
+def locate_include_packages(names: Sequence[str]) -> list[IncludePackage]:
+    """Find each named package where the build runs, without importing it.
+
+    Raises:
+        ConfigurationError: a package is not installed (or is not a package).
+    """
+    found = []
+    for name in names:
+        located = locate_package(name)
+        if located is None:
+            raise ConfigurationError(
+                f"include-packages: package {name!r} is not installed where the build runs; "
+                "add its distribution to [build-system] requires (or install it)"
+            )
+        found.append(IncludePackage(name, *located))
+    return found
+
+
+class _Planner:
+    """Resolves includes depth-first from a set of root files and checks the result."""
+
+    def __init__(
+        self,
+        root: Path,
+        include_dirs: Sequence[Path],
+        include_packages: Sequence[IncludePackage],
+        installed: InstalledIdlIndex | None,
+        place_external: Callable[[Path, IdlSource], str],
+    ) -> None:
+        self.root = root
+        self.include_dirs = tuple(include_dirs)
+        self.include_packages = tuple(include_packages)
+        self.installed = installed
+        self.place_external = place_external
+        self.assigned: dict[Path, str] = {}
+        self.sources: dict[Path, IdlSource] = {}
+        self.order: list[Path] = []
+        self.used_dirs: list[Path] = list(self.include_dirs)
+        self.namespace_roots: set[Path] = set()
+
+    def assign(self, path: Path, module: str, *, use_namespace: bool = False) -> None:
+        """Fix the module of a root file before any include can reach it.
+
+        With ``use_namespace``, the file's ``namespace py`` (when it has one) wins.
+        """
+        self.assigned.setdefault(path, module)
+        if use_namespace:
+            self.namespace_roots.add(path)
+
+    def add(self, path: Path) -> None:
+        self._visit(path, _display(path, self.root), None, None, ())
+
+    def _visit(
+        self,
+        path: Path,
+        display: str,
+        installed_root: Path | None,
+        includer: IdlSource | None,
+        chain: tuple[IdlSource, ...],
+    ) -> IdlSource:
+        for step, item in enumerate(chain):
+            if item.path == path:
+                raise IncludeCycleError([c.display_path for c in chain[step:]] + [display])
+        if path in self.sources:
+            return self.sources[path]
+        text = read_idl(path, display)
+        header = scan_idl(text)
+        prebuilt = False
+        module = self.assigned.get(path)
+        if path in self.namespace_roots and header.namespace_py:
+            module = header.namespace_py
+        if module is None and installed_root is not None:
+            # IDL of an installed distribution that ships its generated code: import that.
+            module = generated_module_of(path, installed_root, header.namespace_py)
+            prebuilt = module is not None
+        if module is None:
+            assert includer is not None
+            module = self.place_external(path, includer)
+        self.assigned[path] = module
+        namespace = header.namespace_py
+        partial = IdlSource(path, display, module, (), namespace, prebuilt, text)
+        includes: list[Include] = []
+        for statement in header.includes:
+            target, target_display, target_root = self._resolve(
+                partial, statement.literal, statement.line, statement.column
+            )
+            self._visit(target, target_display, target_root, partial, (*chain, partial))
+            includes.append(Include(statement.literal, statement.line, statement.column, target))
+        source = IdlSource(path, display, module, tuple(includes), namespace, prebuilt, text)
+        self.sources[path] = source
+        self.order.append(path)
+        return source
+
+    def _use_dir(self, directory: Path) -> None:
+        if directory not in self.used_dirs:
+            self.used_dirs.append(directory)
+
+    def _resolve(
+        self, includer: IdlSource, literal: str, line: int, column: int
+    ) -> tuple[Path, str, Path | None]:
+        """The file an include names, its display path, and its import root if installed."""
+        if Path(literal).is_absolute():
+            if Path(literal).is_file():
+                path = Path(literal).resolve()
+                return path, _display(path, self.root), None
+        else:
+            for directory in (includer.path.parent, *self.include_dirs):
+                candidate = directory / literal
+                if candidate.is_file():
+                    path = candidate.resolve()
+                    return path, _display(path, self.root, directory), None
+            for package in self.include_packages:
+                candidate = package.directory / literal
+                if candidate.is_file():
+                    self._use_dir(package.directory)
+                    path = candidate.resolve()
+                    return path, _display(path, self.root, package.root), package.root
+            matches = self.installed.find(literal) if self.installed is not None else []
+            if len(matches) > 1:
+                found = ", ".join(f"{m.relative} ({m.distribution})" for m in matches)
+                raise IdlError(
+                    includer.display_path,
+                    line,
+                    column,
+                    f'include "{literal}" is ambiguous: installed distributions ship {found}; '
+                    "write more of its path or name the package in include-packages",
+                )
+            if matches:
+                match = matches[0]
+                self._use_dir(match.search_dir(literal))
+                return match.path, match.relative, match.root
+        searched = [_display(d, self.root) for d in (includer.path.parent, *self.include_dirs)]
+        raise IncludeNotFoundError(
+            includer.display_path,
+            line,
+            column,
+            literal,
+            searched,
+            packages=[package.name for package in self.include_packages],
+            installed=self.installed.packages() if self.installed is not None else None,
+        )
+
+    def finish(self) -> BuildPlan:
+        owners: dict[str, IdlSource] = {}
+        for path in self.order:
+            source = self.sources[path]
+            other = owners.setdefault(source.module, source)
+            if other is not source:
+                raise OutputConflictError(
+                    f"{other.display_path} and {source.display_path} would both generate "
+                    f"package {source.module}; rename one of them"
+                )
+        targets = tuple(self.sources[p] for p in self.order if not self.sources[p].prebuilt)
+        return BuildPlan(dict(self.sources), targets, tuple(self.used_dirs))
+
+
+def _excluded(relative: str, patterns: Iterable[str]) -> bool:
+    name = relative.rsplit("/", 1)[-1]
+    return any(fnmatch.fnmatch(relative, p) or fnmatch.fnmatch(name, p) for p in patterns)
+
+
+def _package_idl_files(
+    packages: Mapping[str, Path], root: Path, exclude: Sequence[str]
+) -> list[tuple[Path, str]]:
+    """Every ``.thrift`` file below the packages, with the package it generates."""
+    package_dirs = {directory.resolve() for directory in packages.values()}
+    found: dict[Path, str] = {}
+
+    def walk(directory: Path, package: str) -> None:
+        try:
+            entries = sorted(directory.iterdir())
+        except OSError:
+            return
+        for entry in entries:
+            if entry.is_dir():
+                if (
+                    entry.resolve() in package_dirs
+                    or entry.name.startswith(".")
+                    or entry.name == "__pycache__"
+                    or not entry.name.isidentifier()
+                    or is_generated_dir(entry)
+                ):
+                    continue
+                walk(entry, f"{package}.{entry.name}")
+            elif entry.suffix == ".thrift" and entry.is_file():
+                path = entry.resolve()
+                if _excluded(_display(path, root), exclude):
+                    continue
+                found.setdefault(path, f"{package}.{generated_name(path)}")
+
+    for package, directory in sorted(packages.items()):
+        walk(directory, package)
+    return sorted(found.items())
+
+
+def plan_project(
+    root: Path,
+    packages: Mapping[str, Path],
+    *,
+    include_dirs: Sequence[Path] = (),
+    include_packages: Sequence[str] = (),
+    exclude: Sequence[str] = (),
+    search_installed: bool = True,
+    namespace_layout: bool = False,
+) -> BuildPlan:
+    """Plan the build of every IDL file inside a distribution's packages.
+
+    Args:
+        root: the project directory; display paths are relative to it.
+        packages: each package of the distribution mapped to its source directory.
+        include_dirs: extra include directories, in search order.
+        include_packages: installed packages whose directories are searched next.
+        exclude: glob patterns (project-relative paths or file names) to leave out.
+        search_installed: also resolve includes against installed distributions.
+        namespace_layout: a file with ``namespace py X`` generates package ``X``
+            (where ``thrift --gen py`` puts it) instead of ``<pkg>.<name>_thrift``.
+    """
+    root = root.resolve()
+    dirs = [(root / d).resolve() for d in include_dirs]
+
+    def place_external(path: Path, includer: IdlSource) -> str:
+        top = includer.module.split(".", 1)[0]
+        return f"{top}.{generated_name(path)}"
+
+    planner = _Planner(
+        root,
+        dirs,
+        locate_include_packages(include_packages),
+        InstalledIdlIndex(exclude=root) if search_installed else None,
+        place_external,
+    )
+    roots = _package_idl_files(packages, root, exclude)
+    for path, module in roots:
+        planner.assign(path, module, use_namespace=namespace_layout)
+    for path, _module in roots:
+        planner.add(path)
+    return planner.finish()
+
+
+def plan_files(
+    paths: Sequence[Path],
+    *,
+    include_dirs: Sequence[Path] = (),
+    include_packages: Sequence[str] = (),
+    root: Path | None = None,
+    search_installed: bool = True,
+) -> BuildPlan:
+    """Plan the build of the given IDL files, each a top-level ``<name>_thrift`` package.
+
+    Files they include become top-level packages too, unless an installed
+    distribution already ships them. Messages and generated headers name files
+    relative to ``root``: by default the working directory when every file is below
+    it, else the files' common parent directory.
+    """
+    resolved = [path.resolve() for path in paths]
+    if root is None:
+        # Name files relative to the working directory when they are below it, else to
+        # their common parent: never by an absolute (machine-specific) path.
+        root = Path.cwd().resolve()
+        if resolved and not all(path.is_relative_to(root) for path in resolved):
+            root = Path(os.path.commonpath([path.parent for path in resolved]))
+    root = root.resolve()
+    dirs = [d.resolve() for d in include_dirs]
+
+    def place_external(path: Path, _includer: IdlSource) -> str:
+        return generated_name(path)
+
+    planner = _Planner(
+        root,
+        dirs,
+        locate_include_packages(include_packages),
+        InstalledIdlIndex(exclude=root) if search_installed else None,
+        place_external,
+    )
+    for path in resolved:
+        if not path.is_file():
+            raise IdlError(_display(path, root), 0, 0, "no such file")
+        planner.assign(path, generated_name(path))
+    for path in resolved:
+        planner.add(path)
+    return planner.finish()

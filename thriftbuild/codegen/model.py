@@ -1,0 +1,123 @@
+"""The values passed between discovery, the backends and the writer.
+
+Discovery turns a project (or a list of files) into :class:`IdlSource` values, one per
+IDL file in the include closure, each knowing which Python package its generated code
+lives in. A backend receives a :class:`GenerationRequest` for one source and returns the
+text of each generated module; it never decides where anything goes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+__all__ = ["GeneratedPackage", "GenerationRequest", "GeneratorOptions", "IdlSource", "Include"]
+
+
+@dataclass(frozen=True)
+class Include:
+    """One ``include`` statement, resolved.
+
+    Attributes:
+        literal: the path exactly as written between the quotes.
+        line: 1-based line of the statement.
+        column: 1-based column of the opening quote.
+        path: the absolute, resolved file it names.
+    """
+
+    literal: str
+    line: int
+    column: int
+    path: Path
+
+
+@dataclass(frozen=True)
+class IdlSource:
+    """One IDL file and the package its generated code is imported from.
+
+    Attributes:
+        path: absolute, resolved path of the ``.thrift`` file.
+        display_path: how messages and generated headers name it (project-relative,
+            POSIX separators); never an absolute or temporary path.
+        module: dotted name of the generated package, e.g. ``"pkg.service_thrift"``.
+        includes: the file's ``include`` statements in source order.
+        namespace_py: the value of ``namespace py`` (or ``namespace *``) in the file,
+            if any. It never moves the output; backends that reproduce the Apache
+            compiler's naming need it to recognise references to this file.
+        prebuilt: True when the generated package ships with another installed
+            distribution; it is imported, never regenerated.
+        text: the file's contents as read once by discovery (see
+            :func:`~thriftbuild.codegen.idl.reader.read_idl`); ``None`` when the
+            source was made without reading it, and :meth:`read` then reads it.
+    """
+
+    path: Path
+    display_path: str
+    module: str
+    includes: tuple[Include, ...] = ()
+    namespace_py: str | None = None
+    prebuilt: bool = False
+    text: str | None = field(default=None, repr=False, compare=False)
+
+    def read(self) -> str:
+        """The file's text: what discovery read, else read now with the one IDL reader."""
+        if self.text is not None:
+            return self.text
+        from thriftbuild.codegen.idl.reader import read_idl
+
+        return read_idl(self.path, self.display_path)
+
+    @property
+    def stem(self) -> str:
+        """The file name without ``.thrift``: the prefix other IDL files refer to it by."""
+        return self.path.name.rsplit(".", 1)[0]
+
+
+@dataclass(frozen=True)
+class GeneratorOptions:
+    """Options that change generated code, and so take part in fingerprints.
+
+    Attributes:
+        gen_options: the Python generator's options, as ``thrift --gen py:<a>,<b>``
+            takes them (``slots``, ``utf8strings``, ...), in a canonical order.
+        strict: reject what the compiler's ``-strict`` rejects (implicit field ids...).
+    """
+
+    gen_options: tuple[str, ...] = ("slots",)
+    strict: bool = False
+
+    def describe(self) -> str:
+        """A stable one-line rendering, used in fingerprints and headers."""
+        text = "py:" + ",".join(self.gen_options) if self.gen_options else "py"
+        return text + (" strict" if self.strict else "")
+
+
+@dataclass(frozen=True)
+class GenerationRequest:
+    """Everything a backend needs to generate the package of one IDL file.
+
+    Attributes:
+        source: the file to generate.
+        sources: every file in ``source``'s include closure (``source`` included),
+            keyed by absolute path, each with the module its code is imported from.
+        include_dirs: the directories the build searched for includes, in order.
+        options: generator options.
+    """
+
+    source: IdlSource
+    sources: Mapping[Path, IdlSource]
+    include_dirs: tuple[Path, ...] = ()
+    options: GeneratorOptions = field(default_factory=GeneratorOptions)
+
+
+@dataclass(frozen=True)
+class GeneratedPackage:
+    """The output of a backend for one IDL file: module file names mapped to text.
+
+    ``files`` holds names relative to the package directory (``"__init__.py"``,
+    ``"ttypes.py"``, ``"constants.py"``, ``"<Service>.py"``, optionally ``.pyi``).
+    """
+
+    source: IdlSource
+    files: Mapping[str, str]
