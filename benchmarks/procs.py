@@ -154,7 +154,7 @@ def start_server(
     values = space.values(spec.env, port)
     argv = [arg.format(**values) for arg in spec.argv]
     extra_env = {key: value.format(**values) for key, value in spec.extra_env.items()}
-    log = space.workdir / f"server-{name.replace(' ', '_').replace('/', '_')}.log"
+    log = space.workdir / f"server-{port}.log"
     with log.open("wb") as out:
         process = subprocess.Popen(
             argv,

@@ -138,6 +138,8 @@ class ServerSpec:
     ``argv`` may hold ``{python}``, ``{bin}`` (the env's scripts), ``{port}``,
     ``{gen}``, ``{idl}``, ``{root}`` and ``{workdir}``. The server is ready when a
     ``ping`` in ``ready_protocol`` / ``ready_transport`` gets the right reply.
+    ``prepare``, if given, runs once per run (with the work directory) before the
+    first start, e.g. to compile the server.
     """
 
     argv: tuple[str, ...]
@@ -145,6 +147,7 @@ class ServerSpec:
     extra_env: Mapping[str, str] = dataclasses.field(default_factory=dict)
     ready_protocol: str = "binary"
     ready_transport: str = "framed"
+    prepare: Callable[[Path], object] | None = None
 
 
 # Long-lived servers shared by client rows (``params["server"]`` names one).

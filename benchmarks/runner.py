@@ -14,7 +14,6 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from benchmarks import machine
@@ -24,7 +23,6 @@ from benchmarks.procs import (
     RunningServer,
     Workspace,
     child_env,
-    compile_echo_server,
     run_load_clients,
     run_worker,
     start_server,
@@ -52,13 +50,14 @@ class RunState:
     servers: dict[str, RunningServer] = dataclasses.field(default_factory=dict)
     prepared: dict[str, dict[str, list[str] | str]] = dataclasses.field(default_factory=dict)
     setups_done: set[tuple[str, str]] = dataclasses.field(default_factory=set)
-    echo_binary: Path | None = None
+    servers_prepared: set[object] = dataclasses.field(default_factory=set)
 
     def server(self, key: str, spec: ServerSpec) -> RunningServer:
         """The server ``key``, started on first use and kept for the run."""
         if key not in self.servers:
-            if spec.argv[0].startswith("{workdir}/echo_server") and self.echo_binary is None:
-                self.echo_binary = compile_echo_server(self.space.workdir)
+            if spec.prepare is not None and spec.prepare not in self.servers_prepared:
+                spec.prepare(self.space.workdir)
+                self.servers_prepared.add(spec.prepare)
             self.servers[key] = start_server(key, spec, self.space)
         return self.servers[key]
 
@@ -105,11 +104,15 @@ def measure_server(row: Row, contender: Contender, state: RunState, duration: fl
     """A server row: ``clients`` raw client processes, each on one persistent connection.
 
     Contender spec: ``server`` (a :class:`~benchmarks.registry.ServerSpec`), kept
-    running for the whole run. Row params: ``clients``, ``op``, ``size``,
-    ``protocol``, ``transport``. The value is the clients' total calls/s;
-    ``starved`` counts clients that completed no call in the window.
+    running for the whole run and shared by every row that runs the same one. Row
+    params: ``clients``, ``op``, ``size``, ``protocol``, ``transport``. The value is
+    the clients' total calls/s; ``starved`` counts clients that completed no call in
+    the window.
     """
-    server = state.server(f"{row.id}:{contender.name}", contender.spec["server"])
+    spec: ServerSpec = contender.spec["server"]
+    # Rows running the same server (ping and echo rows) share one process tree.
+    key = f"{contender.name} {spec.env} {spec.argv} {sorted(spec.extra_env.items())}"
+    server = state.server(key, spec)
     clients = int(row.params["clients"])
     cpus = machine.cpus_for(row.placement)
     machine.place(server.pid, cpus)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
+from benchmarks.procs import compile_echo_server
 from benchmarks.registry import SERVERS, Contender, Role, ServerSpec
 
 OPS = (("ping", 0, "ping"), ("echo", 1024, "echo-1k"), ("echo", 65536, "echo-64k"))
@@ -16,7 +17,9 @@ OP_TITLES = {
 
 # The C echo server (benchmarks/echo_server.c): every client row calls it, so the
 # rows compare client cost. It speaks every wire format the rows use.
-SERVERS["c-echo"] = ServerSpec(("{workdir}/echo_server", "{port}"), ready_transport="buffered")
+SERVERS["c-echo"] = ServerSpec(
+    ("{workdir}/echo_server", "{port}"), ready_transport="buffered", prepare=compile_echo_server
+)
 
 
 def importable(module: str) -> bool:

@@ -7,12 +7,10 @@ from typing import Any
 
 import pytest
 
-from tests.support.servers import echo, echo_server
+from tests.support.servers import echo_server
 from thriftbuild import ThriftClient, configure_context, errors
 from thriftbuild.client import MultiEndpointPool
 from thriftbuild.config import Endpoint
-
-__all__ = ["echo"]  # the session fixture, re-exported for pytest
 
 
 def _dead_endpoint() -> str:

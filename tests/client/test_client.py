@@ -18,7 +18,7 @@ from thrift.Thrift import TApplicationException
 from thrift.transport.THeaderTransport import THeaderSubprotocolID
 from thrift.transport.TTransport import TTransportException
 
-from tests.support.servers import RawServer, binary_reply, echo, echo_server, read_binary_call
+from tests.support.servers import RawServer, binary_reply, echo_server, read_binary_call
 from thriftbuild import (
     ThriftClient,
     ThriftConnectionPool,
@@ -27,8 +27,6 @@ from thriftbuild import (
     errors,
 )
 from thriftbuild.client import PooledClientProxy
-
-__all__ = ["echo"]  # the session fixture, re-exported for pytest
 
 BINARY = TBinaryProtocolAcceleratedFactory()
 

@@ -23,7 +23,6 @@ from thrift.transport.THeaderTransport import THeaderSubprotocolID
 from tests.support.servers import (
     RawServer,
     ServerProcess,
-    echo,
     echo_server,
     open_fds,
     read_call,
@@ -32,8 +31,6 @@ from tests.support.servers import (
 from thriftbuild import errors, wire
 from thriftbuild.client import MultiEndpointPool, ThriftConnectionPool
 from thriftbuild.service import service_view
-
-__all__ = ["echo"]
 
 FACTORIES = {
     "header": THeaderProtocolFactory(default_protocol=THeaderSubprotocolID.COMPACT),

@@ -9,11 +9,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.servers import echo, echo_server, wait_until
+from tests.support.servers import echo_server, wait_until
 from thriftbuild import ThriftClient, configure_context, errors
 from thriftbuild.metrics import ClientMetrics
-
-__all__ = ["echo"]  # the session fixture, re-exported for pytest
 
 prometheus_client = pytest.importorskip("prometheus_client")
 

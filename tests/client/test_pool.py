@@ -12,11 +12,9 @@ from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
 from thrift.transport.THeaderTransport import THeaderSubprotocolID
 from thrift.transport.TTransport import TTransportException
 
-from tests.support.servers import RawServer, echo, echo_server, wait_until
+from tests.support.servers import RawServer, echo_server, wait_until
 from thriftbuild import errors
 from thriftbuild.client import ThriftConnectionPool
-
-__all__ = ["echo"]  # the session fixture, re-exported for pytest
 
 
 def _pool(endpoint: str, **kwargs: Any) -> ThriftConnectionPool:

@@ -23,10 +23,7 @@ import pytest
 from thrift.transport.TTransport import TTransportException
 
 from tests.support import servers as rs
-from tests.support.servers import echo
 from thriftbuild import ThriftConnectionPool, ThriftContextFactory
-
-__all__ = ["echo"]  # the session fixture, re-exported for pytest
 
 THREADS = 32
 CALLS = 2000

@@ -11,11 +11,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.servers import echo, echo_server
+from tests.support.servers import echo_server
 from thriftbuild import ThriftClient, configure_context, errors
 from thriftbuild.client import thrift_pool_from_config
-
-__all__ = ["echo"]  # the session fixture, re-exported for pytest
 
 x509 = pytest.importorskip("cryptography.x509")
 from cryptography.hazmat.primitives import hashes, serialization  # noqa: E402

@@ -19,11 +19,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.servers import echo
 from thriftbuild import wire
 from thriftbuild.service import service_view
-
-__all__ = ["echo"]
 
 SMALL = wire.Limits(max_frame=256, max_string=64, max_container=16, max_depth=8)
 DECODERS: dict[str, Callable[[wire.Limits], Any]] = {

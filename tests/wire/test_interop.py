@@ -13,12 +13,10 @@ from typing import Any
 import pytest
 from thrift.Thrift import TApplicationException
 
-from tests.support.servers import EchoHandler, echo
+from tests.support.servers import EchoHandler
 from tests.wire.apache import DIALECTS, Duplex, client_protocol, server_protocol
 from thriftbuild import wire
 from thriftbuild.service import service_view
-
-__all__ = ["echo"]
 
 TEXT = "héllo, wörld " * 50  # long enough to be worth compressing
 

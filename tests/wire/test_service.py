@@ -7,11 +7,9 @@ from typing import Any
 
 import pytest
 
-from tests.support.servers import ECHO_IDL, echo
+from tests.support.servers import ECHO_IDL
 from thriftbuild import wire
 from thriftbuild.service import service_view
-
-__all__ = ["echo"]
 
 METHODS = ["bump", "echo", "echo_bytes", "fail", "header", "notify", "ping", "sleep"]
 
