@@ -12,10 +12,8 @@ from typing import Any, TypeVar
 import pytest
 
 from tests.support.handlers import AsyncEchoHandler
-from tests.support.servers import ECHO_IDL, echo
+from tests.support.servers import ECHO_IDL
 from thriftbuild import aio
-
-__all__ = ["echo"]
 
 T = TypeVar("T")
 

@@ -18,12 +18,10 @@ from thrift.transport.THeaderTransport import THeaderClientType
 from thrift.transport.TTransport import TBufferedTransport, TFramedTransport, TMemoryBuffer
 
 from tests.support.handlers import AsyncEchoHandler, RequestEchoHandler
-from tests.support.servers import ECHO_IDL, echo
+from tests.support.servers import ECHO_IDL
 from thriftbuild import wire
 from thriftbuild.dispatch import Dispatcher, ServerConnection, current_request
 from thriftbuild.server_metrics import ServerMetrics
-
-__all__ = ["echo"]
 
 DIALECTS = ["binary", "compact", "binary-framed", "compact-framed", "header"]
 

@@ -8,11 +8,8 @@ from typing import Any
 import pytest
 from thrift.Thrift import TApplicationException
 
-from tests.support.servers import echo
 from thriftbuild import wire
 from thriftbuild.service import service_view
-
-__all__ = ["echo"]
 
 
 def _reply(echo: Any, protocol: int, seqid: int, result: Any, *, strict: bool = True) -> bytes:
