@@ -77,3 +77,10 @@ def bench(session: nox.Session) -> None:
     """
     session.install("-e", ".[metrics]", "uvloop==0.21.0")
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(name="thriftpy2-0.4", python=PYTHON)
+def thriftpy2_04(session: nox.Session) -> None:
+    """The service view with thriftpy2 0.4 (what aiothrift pins); 0.7 runs in ``tests``."""
+    session.install("-e", ".[test]", "thriftpy2==0.4.20")
+    session.run("python", "-m", "pytest", "tests/wire/test_service.py", *session.posargs)

@@ -29,7 +29,7 @@ from tests.support.servers import (
     wait_until,
 )
 from thriftbuild import errors, wire
-from thriftbuild.client import MultiEndpointPool, ThriftConnectionPool
+from thriftbuild.client import MultiEndpointPool, ThriftConnectionPool, ThriftContextFactory
 from thriftbuild.service import service_view
 
 FACTORIES = {
@@ -215,14 +215,21 @@ def test_timeout_holds_with_sigalrm_every_50ms_to_a_silent_server(kind: str) -> 
         b"\x0f\x00\x00\x0b\x7f\xff\xff\xff",  # list<string> of 2**31-1 items
     ],
 )
-def test_corrupt_reply_body_raises_protocol_error_and_closes(echo: Any, body: bytes) -> None:
+@pytest.mark.parametrize("path", ["proxy", "connection"])
+def test_corrupt_reply_body_raises_protocol_error_and_closes(
+    echo: Any, body: bytes, path: str
+) -> None:
     def corrupt(frame: Any, head: Any) -> bytes:
         return wire.encode_head(wire.BINARY, head.name, wire.MessageType.REPLY, head.seqid) + body
 
     with RawServer(_answer(corrupt)).start() as server:
         pool = _pool(server.endpoint, "binary", timeout=5)
-        with pytest.raises(errors.ProtocolError) as raised, pool.connection() as prot:
-            echo.service.Client(prot).echo("x")
+        with pytest.raises(errors.ProtocolError) as raised:
+            if path == "proxy":
+                ThriftContextFactory(pool, echo.service.Client, metrics=False).proxy().echo("x")
+            else:
+                with pool.connection() as prot:
+                    echo.service.Client(prot).echo("x")
         err = raised.value
         assert err.endpoint == server.endpoint and err.method == "echo"
         assert server.endpoint in str(err) and "echo()" in str(err)

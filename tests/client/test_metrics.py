@@ -194,3 +194,30 @@ def test_pool_without_name_takes_the_proxy_name_for_its_gauges(echo: Any) -> Non
             page = prometheus_client.generate_latest(registry).decode()
             assert f'thrift_client_name="{server.endpoint}"' not in page
             pool.close()
+
+
+def test_latency_histogram_reflects_a_known_server_delay(echo: Any) -> None:
+    """A call the server holds for 300 ms is recorded as at least that long."""
+    registry = prometheus_client.CollectorRegistry()
+    metrics = ClientMetrics(registry)
+    with echo_server(echo) as server:
+        cfg = {"lat.endpoint": server.endpoint, "lat.timeout": "60 seconds"}
+        context = configure_context(
+            cfg, {"lat": ThriftClient(echo.service.Client, metrics=metrics)}
+        )
+        for _ in range(3):
+            assert context.lat.sleep(300) == 300  # the server waits 300 ms, no less
+        context.lat.ping()
+        context.lat.pool.close()
+
+    def sample(name: str, method: str, **labels: str) -> float:
+        labels = {"thrift_client_name": "lat", "thrift_method": method, **labels}
+        value = registry.get_sample_value(name, {**labels, "thrift_success": "true"})
+        assert value is not None
+        return float(value)
+
+    total = sample("thrift_client_latency_seconds_sum", "sleep")
+    assert 3 * 0.3 <= total < 3 * 60  # bounds: the delay, and the timeout
+    assert sample("thrift_client_latency_seconds_bucket", "sleep", le="0.25") == 0
+    assert sample("thrift_client_latency_seconds_bucket", "sleep", le="+Inf") == 3
+    assert 0 < sample("thrift_client_latency_seconds_sum", "ping") < 60

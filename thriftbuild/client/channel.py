@@ -355,7 +355,8 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
     def readAll(self, sz: int) -> bytes:
         ret: bytes = self._rbuf.read(sz)
         if len(ret) < sz:
-            self._check_length(sz)
+            if sz > self.limits.max_frame:
+                self._check_length(sz)
             if ret:
                 self._past_frame()
         while len(ret) < sz:
@@ -388,7 +389,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             frame = self._frames.popleft()
         else:
             while True:
-                data = self._recv(max(_RECV_CHUNK, decoder.need))
+                data = self._recv(_RECV_CHUNK if not decoder.buffered else decoder.need)
                 try:
                     got = decoder.feed(data)
                 except wire.WireError as exc:

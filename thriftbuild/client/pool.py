@@ -327,8 +327,9 @@ class ThriftConnectionPool:
                 self._cond.notify()
 
     def _exhausted(self, others: int, method: str) -> PoolExhaustedError:
+        what = f" for {method}()" if method else ""
         return PoolExhaustedError(
-            f"no connection to {self._endpoint_text} within "
+            f"no connection to {self._endpoint_text}{what} within "
             f"{self.timeout:g}s (pool size {self.size}, "
             f"{self.checkedout} in use, {others} other callers waiting)",
             endpoint=self._endpoint_text,
@@ -443,8 +444,9 @@ class ThriftConnectionPool:
         if tried == 0:
             raise self._exhausted(self._waiting, method)
         why = f": {last}" if last is not None else " before the deadline"
+        what = f" for {method}()" if method else ""
         raise ConnectFailedError(
-            f"could not connect to {self._endpoint_text} "
+            f"could not connect to {self._endpoint_text}{what} "
             f"({tried} of {self.max_connection_attempts} attempts made){why}",
             endpoint=self._endpoint_text,
             method=method,

@@ -67,7 +67,8 @@ class _DirectCalls:
 
     def invoke(self, method: wire.Method, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call ``method`` with ``args`` under a fresh sequence id and return its value."""
-        body = self._fast_encode(method.args_cls(*args, **kwargs), _spec(method.args_cls))
+        specs = _specs.get(method.args_cls) or _spec(method)
+        body = self._fast_encode(method.args_cls(*args, **kwargs), specs[0])
         channel = self.channel
         seqid = channel.next_seqid()
         self.expect = None  # the reply is checked here, not by readMessageBegin
@@ -102,7 +103,7 @@ class _DirectCalls:
                 raise error
         result = method.result_cls()  # type: ignore[misc]  # not None: not oneway
         try:
-            self._raw_decode(result, self, _spec(method.result_cls))
+            self._raw_decode(result, self, specs[1])
         except TTransportException:
             raise
         except Exception as exc:
@@ -164,15 +165,18 @@ def _guarded_decode(channel: Channel, decode: Any) -> Any:
     return guarded
 
 
-_specs: dict[type, list[Any]] = {}
+# By argument class (types hash by identity, fast; the frozen Method hashes its fields).
+_specs: dict[type, tuple[list[Any], list[Any] | None]] = {}
 _head_cache: dict[tuple[str, int], tuple[bytes, bytes, bytes]] = {}
 
 
-def _spec(cls: Any) -> list[Any]:
-    spec = _specs.get(cls)
-    if spec is None:
-        spec = _specs[cls] = [cls, cls.thrift_spec]
-    return spec
+def _spec(method: wire.Method) -> tuple[list[Any], list[Any] | None]:
+    """The C codec's type specs of the method's argument and result classes."""
+    args = [method.args_cls, method.args_cls.thrift_spec]  # type: ignore[attr-defined]
+    result = method.result_cls
+    specs = (args, None if result is None else [result, result.thrift_spec])  # type: ignore[attr-defined]
+    _specs[method.args_cls] = specs
+    return specs
 
 
 def _heads(method: wire.Method, protocol: int, seqid: int) -> tuple[bytes, bytes]:
