@@ -15,9 +15,6 @@ from typing import Any
 import pytest
 
 from tests.conftest import IN_CI, Wheelhouse, make_venv, pip_install, run
-from tests.support.servers import echo
-
-__all__ = ["echo"]
 
 pytestmark = pytest.mark.slow
 

@@ -17,11 +17,9 @@ from thrift.protocol.TCompactProtocol import TCompactProtocolAcceleratedFactory
 from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
 from thrift.transport.THeaderTransport import THeaderSubprotocolID
 
-from tests.support.servers import RawServer, echo
+from tests.support.servers import RawServer
 from thriftbuild import ThriftConnectionPool, ThriftContextFactory, errors, wire
 from thriftbuild.service import service_view
-
-__all__ = ["echo"]
 
 KINDS: dict[str, tuple[Any, str]] = {
     "header-compact": (THeaderProtocolFactory(default_protocol=THeaderSubprotocolID.COMPACT), ""),

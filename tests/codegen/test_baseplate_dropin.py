@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from tests.codegen.test_commands import failing_pip_wheel, pip_wheel, wheel_names
-from tests.conftest import REPO, Wheelhouse, make_venv, pip_install, run
+from tests.conftest import Wheelhouse, make_venv, pip_install, run
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("compiler")]
 
@@ -26,29 +26,66 @@ CopyProject = Callable[..., Path]
 
 # Runs in the test venv: a handler raising the stand-in's own exception class, served
 # by the consumer's generated Processor, reaches the client as the declared exception.
-EXCEPTION_IDENTITY = f"""
-import sys
-sys.path.insert(0, {str(REPO)!r})
-from tests.support.servers import client_for, serving
+EXCEPTION_IDENTITY = """
+import socket
+import threading
+
+from thrift.protocol import TBinaryProtocol
+from thrift.transport import TSocket, TTransport
+
 from activity.activity_thrift import ActivityService
 from standinplate.thrift.ttypes import Error
+
 
 class Handler:
     def is_healthy(self):
         return True
+
     def count(self, key):
         raise Error(code=7, message=key)
 
-with serving(ActivityService.Processor(Handler())) as port:
-    with client_for(ActivityService.Client, port) as client:
-        assert client.is_healthy() is True
-        try:
-            client.count("boom")
-        except Error as error:
-            assert type(error) is Error, type(error)
-            assert (error.code, error.message) == (7, "boom")
-        else:
-            raise AssertionError("no exception")
+
+def channel(sock):
+    transport = TTransport.TBufferedTransport(sock)
+    return transport, TBinaryProtocol.TBinaryProtocol(transport)
+
+
+listener = socket.create_server(("127.0.0.1", 0))
+processor = ActivityService.Processor(Handler())
+
+
+def serve():
+    connection, _ = listener.accept()
+    server_socket = TSocket.TSocket()
+    server_socket.setHandle(connection)
+    transport, protocol = channel(server_socket)
+    try:
+        while True:
+            processor.process(protocol, protocol)
+    except TTransport.TTransportException:
+        pass
+    finally:
+        transport.close()
+
+
+server = threading.Thread(target=serve, daemon=True)
+server.start()
+transport, protocol = channel(TSocket.TSocket("127.0.0.1", listener.getsockname()[1]))
+transport.open()
+client = ActivityService.Client(protocol)
+try:
+    assert client.is_healthy() is True
+    try:
+        client.count("boom")
+    except Error as error:
+        assert type(error) is Error, type(error)
+        assert (error.code, error.message) == (7, "boom")
+    else:
+        raise AssertionError("no exception")
+finally:
+    transport.close()
+    server.join(30)
+    listener.close()
 print("identity OK")
 """
 

@@ -220,3 +220,20 @@ def test_garbage_and_oversized_requests_raise_wire_errors(echo: Any) -> None:
     reply = wire.encode_head(wire.BINARY, "echo", wire.MessageType.REPLY, 1) + b"\x00"
     with pytest.raises(wire.WireError, match="expected a call"):
         ServerConnection(dispatcher).feed(reply)
+
+
+def test_calls_in_progress_and_handled_count_are_visible_to_drivers(
+    echo: Any, registry: CollectorRegistry
+) -> None:
+    dispatcher = _dispatcher(echo, RequestEchoHandler(echo.ttypes), registry)
+    exchange = Exchange(echo, dispatcher, "binary")
+    assert dispatcher.oldest_active() is None
+    exchange.client.send_echo("a")
+    exchange.client.send_echo("b")
+    first, second = exchange.connection.feed(exchange.out.getvalue())
+    assert dispatcher.oldest_active() == first.started  # both begun, neither finished
+    dispatcher.handle(first)
+    assert dispatcher.oldest_active() == second.started
+    dispatcher.handle(second)
+    assert dispatcher.oldest_active() is None
+    assert dispatcher.handled == 2

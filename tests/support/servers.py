@@ -10,6 +10,7 @@
 * :class:`RawServer` is a tiny TCP server whose per-connection behaviour a test
   scripts with a function, to misbehave in precise ways.
 
+Nothing here imports pytest: the build tests run these servers in venvs of their own.
 Every server binds an ephemeral port, counts its accepted connections and stops
 (closing every socket) when asked; nothing here sleeps to wait for something.
 """
@@ -30,10 +31,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-try:
-    import pytest
-except ImportError:  # the servers also run in plain venvs of the build tests
-    pytest = None  # type: ignore[assignment]
 from thrift.protocol import TBinaryProtocol
 from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
 from thrift.protocol.TCompactProtocol import TCompactProtocolAcceleratedFactory
@@ -104,14 +101,6 @@ def import_service(out: Path, package: str, service: str) -> types.SimpleNamespa
 def generate_echo(out: Path) -> types.SimpleNamespace:
     """Generate and import the Echo test service (``.service.Client`` etc.)."""
     return import_service(out, generate(ECHO_IDL, out), "Echo")
-
-
-if pytest is not None:
-
-    @pytest.fixture(scope="session")
-    def echo(tmp_path_factory: pytest.TempPathFactory) -> types.SimpleNamespace:
-        """The Echo service, built once per session by our build step."""
-        return generate_echo(tmp_path_factory.mktemp("echo-gen"))
 
 
 # -- the Echo service --------------------------------------------------------------------

@@ -3,15 +3,16 @@
 Naming rule: ``<dir>/<stem>.thrift`` inside package ``pkg`` becomes package
 ``pkg.<name>_thrift``, where ``<name>`` is the stem with every character outside
 ``[A-Za-z0-9_]`` replaced by ``_`` (and ``_`` prepended when it starts with a digit):
-``my-service.thrift`` -> ``my_service_thrift``. ``namespace py`` never moves the
-output. Two files that map to the same package are an error.
+``my-service.thrift`` -> ``my_service_thrift``. With the namespace layout, a file's
+``namespace py`` names its package instead. Two files that map to the same package
+are an error.
 
-Include search order, as the Apache compiler's: the including file's directory, then
-each configured include directory, then (for IDL shipped inside other installed
-distributions) every ``sys.path`` directory outside the project. A file found in an
-installed distribution that already holds its generated package is imported from
-there, not regenerated. Any other file outside the project's packages is generated
-into the including file's top-level package.
+Include search order: the including file's directory, then each configured include
+directory, then the packages of ``include-packages``, then the IDL files of installed
+distributions (:mod:`.installed`), matched by the include's trailing path. A file of
+an installed distribution that ships its generated code is imported from there, not
+regenerated. Any other file outside the project's packages is generated into the
+including file's top-level package.
 """
 
 from __future__ import annotations

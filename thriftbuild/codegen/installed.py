@@ -4,11 +4,11 @@ An ``include`` the project cannot satisfy itself is looked up among the ``.thrif
 files of every distribution installed where the build runs (the build environment for
 pip's isolated builds): the files each lists in its ``RECORD``, plus, for editable
 installs, the files below its packages wherever they really live. ``include
-"base.thrift"`` finds ``<site>/standinplate/thrift/base.thrift``, as baseplate's build
-command found ``baseplate.thrift`` by passing its package directory to the compiler;
-``include "classic/common/base.thrift"`` finds the file by its path below the import
-root. A file is only matched by its trailing path components, and two distributions
-shipping the same name make the include ambiguous (an error that says how to choose).
+"baseplate.thrift"`` finds ``<site>/baseplate/thrift/baseplate.thrift``, as baseplate's
+own build command did by passing that directory to the compiler; ``include
+"classic/common/base.thrift"`` finds the file by its path below the import root. A
+file is only matched by its trailing path components, and two distributions shipping
+the same name make the include ambiguous (an error that says how to choose).
 
 Packages are located with :func:`importlib.util.find_spec` on top-level names and by
 walking directories below them, so no package's code runs during a build.

@@ -145,6 +145,18 @@ class Dispatcher:
         self._bound: dict[str, Callable[..., Any] | None] = {}
         self._codec = wire.THRIFTPY2 if self.view.kind == "thriftpy2" else wire.APACHE
         self._in_flight = None if self.metrics is None else self.metrics.in_flight(self.name)
+        #: Requests finished (replied to or not), for drivers that recycle after N.
+        self.handled = 0
+        self._active: dict[Call, float] = {}  # begun, not finished -> perf_counter start
+
+    def oldest_active(self) -> float | None:
+        """``time.perf_counter()`` at which the longest-running unfinished call began.
+
+        ``None`` when no call is in progress. Lets a driver notice a handler stuck
+        past a deadline (gunicorn's ``--timeout``) whatever runs it.
+        """
+        started = list(self._active.values())  # one C-level copy: safe across threads
+        return min(started) if started else None
 
     # -- requests ---------------------------------------------------------------------
 
@@ -177,7 +189,9 @@ class Dispatcher:
         values = tuple(getattr(args, name) for name in self.view.params[head.name])
         if self._in_flight is not None:
             self._in_flight.inc()
-        return Call(request, method, handler, values, frame, dialect)
+        call = Call(request, method, handler, values, frame, dialect)
+        self._active[call] = call.started
+        return call
 
     def _handler_for(self, name: str) -> Callable[..., Any] | None:
         try:
@@ -199,10 +213,12 @@ class Dispatcher:
                 ``BaseException``\\ s record ``cancelled`` and give no reply).
         """
         method, request = call.method, call.request
+        self.handled += 1
         if method is None:
             reply = self._app_error(call, UNKNOWN_METHOD, f"Unknown function {request.method}")
             self._record(_UNKNOWN, "unknown_method", call)
             return reply
+        self._active.pop(call, None)
         if self._in_flight is not None:
             self._in_flight.dec()
         if call.handler is None:
