@@ -5,11 +5,26 @@ binary + buffered, against the C echo server (unpinned: a concurrent workload);
 Contenders: raw asyncio streams on pre-encoded bytes (floor), aiothrift's pool,
 thriftpy2's ``contrib.aio`` clients, and ``thriftbuild.aio``'s pool once that module
 exists in this checkout.
+
+asyncio servers (``aio-server/...``): one process each, 8 persistent clients sending
+framed binary; ``ping`` and a 1 KiB string echo (aiothrift's server cannot decode
+arbitrary binary). Contenders: the raw asyncio-streams server (floor), aiothrift's
+server, Apache's ``TThreadedServer``, and ``thriftbuild.aio``'s server -- one row
+with ``async def`` handler methods, one with plain methods (run in its thread pool).
 """
 
 from __future__ import annotations
 
-from benchmarks.registry import Contender, Metric, Placement, Role, Row, Target, register
+from benchmarks.registry import (
+    Contender,
+    Metric,
+    Placement,
+    Role,
+    Row,
+    ServerSpec,
+    Target,
+    register,
+)
 from benchmarks.scenarios.common import OP_TITLES, async_client, importable
 
 TASKS, CONNECTIONS = 100, 10
@@ -44,6 +59,63 @@ for op, size, op_id in OPS:
                     "tasks": TASKS,
                     "connections": CONNECTIONS,
                     "loop": loop,
+                },
+            )
+        )
+
+
+SERVER_CLIENTS = 8
+
+
+def _server(kind: str, env: str, loop: str = "asyncio") -> ServerSpec:
+    argv = ("{python}", "-m", "benchmarks.worker.servers", kind, "--port", "{port}")
+    options = ("--processes", "1", "--gen", "{gen}", "--idl", "{idl}", "--loop", loop)
+    return ServerSpec((*argv, *options), env=env)
+
+
+for op, size, op_id in (("ping", 0, "ping"), ("text", 1024, "echo-1k-string")):
+    for handler, loop in (("async", "asyncio"), ("plain", "asyncio"), ("async", "uvloop")):
+        server_contenders = [
+            Contender(
+                "raw asyncio streams", Role.FLOOR, "project", {"server": _server("raw", "project")}
+            ),
+            Contender(
+                "aiothrift",
+                Role.PEER,
+                "aiothrift",
+                {"server": _server("aiothrift", "aiothrift", loop)},
+            ),
+            Contender(
+                "apache threaded",
+                Role.PEER,
+                "thrift",
+                {"server": _server("apache-threaded", "thrift")},
+            ),
+        ]
+        if importable("thriftbuild.aio"):
+            kind = "ours-aio" if handler == "async" else "ours-aio-plain"
+            server_contenders.append(
+                Contender("ours", Role.OURS, "project", {"server": _server(kind, "project", loop)})
+            )
+        register(
+            Row(
+                id=f"aio-server/{op_id}/{SERVER_CLIENTS}clients/{handler}-handler/{loop}",
+                title=(
+                    f"asyncio server, {OP_TITLES[op_id]}, 1 process x {SERVER_CLIENTS} "
+                    f"persistent clients, ours with {handler} handler methods, {loop} "
+                    "(aiothrift on the same loop)"
+                ),
+                runner="server",
+                metric=Metric.RATE,
+                placement=Placement.UNPINNED,
+                contenders=tuple(server_contenders),
+                targets=(Target("aiothrift", 1.0, max_starved=0), Target("apache threaded", 1.0)),
+                params={
+                    "clients": SERVER_CLIENTS,
+                    "op": op,
+                    "size": size,
+                    "protocol": "binary",
+                    "transport": "framed",
                 },
             )
         )

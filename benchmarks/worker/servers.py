@@ -10,6 +10,11 @@ process group at the end. Kinds:
 * ``apache-threaded`` / ``apache-nonblocking``: Apache's ``TThreadedServer`` and
   ``TNonblockingServer`` (neither has a process mode of its own).
 * ``apache-processpool``: Apache's ``TProcessPoolServer`` (its own worker processes).
+* ``aiothrift``: aiothrift's ``create_server`` (framed), the service loaded from
+  ``--idl`` by thriftpy2; plain handler methods (aiothrift runs them on the loop).
+* ``ours-aio`` / ``ours-aio-plain``: ``thriftbuild.aio.create_server`` over the
+  generated module, with ``async def`` handler methods / with plain ones (which
+  thriftbuild runs in its thread pool); every dialect is detected per connection.
 
 The first three run in forked processes, each listening on the port with
 ``SO_REUSEPORT`` so that the kernel spreads connections over them (a blocking
@@ -31,7 +36,7 @@ from typing import Any
 
 from benchmarks.worker import wire
 
-ROWS = (("ping", 0), ("echo", 1024))
+ROWS = (("ping", 0), ("echo", 1024), ("text", 1024))
 
 
 class EchoHandler:
@@ -162,15 +167,71 @@ def serve_apache(kind: str, port: int, processes: int, gen: str) -> None:
     _fork_and_serve(processes, serve)
 
 
+class AsyncEchoHandler:
+    """The same handler with coroutine methods, as asyncio servers prefer them."""
+
+    async def ping(self) -> None:
+        return None
+
+    async def echo_bytes(self, data: bytes) -> bytes:
+        return data
+
+    async def echo(self, text: str) -> str:
+        return text
+
+
+def serve_aio(kind: str, port: int, processes: int, gen: str, idl: str, loop: str) -> None:
+    """An asyncio server: aiothrift's or ours, on asyncio's loop or uvloop."""
+
+    async def main() -> None:
+        if kind == "aiothrift":
+            import aiothrift
+
+            module = aiothrift.load(idl, module_name="echo_bench_thrift")
+            server: Any = await aiothrift.create_server(
+                module.Echo, EchoHandler(), ("127.0.0.1", port), framed=True, reuse_port=True
+            )
+        else:
+            from thriftbuild import aio
+
+            sys.path.insert(0, gen)
+            from echo_thrift import Echo
+
+            handler = AsyncEchoHandler() if kind == "ours-aio" else EchoHandler()
+            server = await aio.create_server(
+                Echo, handler, ("127.0.0.1", port), metrics=False, reuse_port=True
+            )
+        async with server:
+            await server.serve_forever()
+
+    def run() -> None:
+        if loop == "uvloop":
+            import uvloop
+
+            new_loop = uvloop.new_event_loop()
+            try:
+                new_loop.run_until_complete(main())
+            finally:
+                new_loop.close()
+        else:
+            asyncio.run(main())
+
+    _fork_and_serve(processes, run)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("kind")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument("--gen", default="")
+    parser.add_argument("--idl", default="")
+    parser.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
     args = parser.parse_args(argv)
     if args.kind == "raw":
         serve_raw(args.port, args.processes)
+    elif args.kind in ("aiothrift", "ours-aio", "ours-aio-plain"):
+        serve_aio(args.kind, args.port, args.processes, args.gen, args.idl, args.loop)
     else:
         serve_apache(args.kind, args.port, args.processes, args.gen)
     return 0

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.aio.conftest import aio_server, run, thriftpy2_echo
+from tests.conftest import IN_CI
 from tests.support.handlers import AsyncEchoHandler
 from tests.support.servers import RawServer, binary_reply, echo_server, read_binary_call
 from thriftbuild import aio
@@ -244,3 +245,26 @@ def test_connections_from_many_threads_stay_independent(
 
     run(serve())
     assert errors == []
+
+
+def test_everything_runs_on_uvloop(echo: types.SimpleNamespace, handler: AsyncEchoHandler) -> None:
+    uvloop = pytest.importorskip("uvloop") if not IN_CI else __import__("uvloop")
+
+    async def main() -> None:
+        assert type(asyncio.get_running_loop()).__module__.startswith("uvloop")
+        async with aio_server(echo.service, handler) as server:
+            address = ("127.0.0.1", server.port)
+            conn = await aio.create_connection(echo.service, address, protocol_cls="header")
+            await _exercise(conn, echo.ttypes)
+            conn.close()
+            pool = await aio.create_pool(echo.service, address, maxsize=3, timeout=30)
+            values = await asyncio.gather(*(pool.echo(str(i)) for i in range(50)))
+            assert values == [str(i) for i in range(50)]
+            pool.close()
+            await pool.wait_closed()
+
+    loop = uvloop.new_event_loop()
+    try:
+        loop.run_until_complete(asyncio.wait_for(main(), 120))
+    finally:
+        loop.close()

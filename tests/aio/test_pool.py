@@ -5,16 +5,22 @@ from __future__ import annotations
 import asyncio
 import random
 import socket
+import ssl
+import threading
 import time
 import types
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 
 from tests.aio.conftest import aio_server, run
+from tests.client.test_tls import pki
 from tests.support.handlers import AsyncEchoHandler
 from tests.support.servers import RawServer, binary_reply, read_binary_call
 from thriftbuild import aio
+
+__all__ = ["pki"]
 
 
 async def _until(predicate: Callable[[], bool], timeout: float = 10) -> None:
@@ -192,3 +198,40 @@ def test_thousand_tasks_half_cancelled_leave_the_pool_clean(
             await pool.wait_closed()
 
     run(main(), timeout=300)
+
+
+def test_a_slow_connect_blocks_no_other_checkout(
+    echo: types.SimpleNamespace, pki: dict[str, Path]
+) -> None:
+    """Connections are opened outside anything other callers wait on: while one TLS
+    handshake hangs, another caller opens, uses and returns its own connection."""
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server_ctx.load_cert_chain(pki["server"], pki["server"].with_suffix(".key"))
+    client_ctx = ssl.create_default_context(cafile=str(pki["ca"]))
+    first_may_finish = threading.Event()
+
+    def tls_ping(conn: socket.socket, server: RawServer) -> None:
+        if server.accepted == 1:
+            first_may_finish.wait(60)  # hold the first handshake
+        with server_ctx.wrap_socket(conn, server_side=True) as tls:
+            while True:
+                name, seqid, _ = read_binary_call(tls)
+                tls.sendall(binary_reply(echo, name, seqid, echo.service.ping_result()))
+
+    async def main(server: RawServer) -> None:
+        pool = aio.ThriftPool(
+            echo.service, ("127.0.0.1", server.port), minsize=0, maxsize=2, ssl=client_ctx
+        )
+        slow = asyncio.create_task(pool.ping())
+        await _until(lambda: server.accepted == 1)
+        assert await pool.ping() is None  # a second connection, while the first hangs
+        assert not slow.done() and pool.size == 2
+        first_may_finish.set()
+        assert await slow is None
+        assert pool.freesize == 2
+        pool.close()
+        await pool.wait_closed()
+
+    with RawServer(tls_ping).start() as server:
+        run(main(server))
+    first_may_finish.set()

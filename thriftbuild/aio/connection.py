@@ -17,7 +17,7 @@ import collections
 import functools
 import logging
 import ssl as _ssl
-from typing import Any
+from typing import Any, cast
 
 from thriftbuild import wire
 from thriftbuild.aio._options import (
@@ -59,8 +59,8 @@ class _ClientProtocol(asyncio.Protocol):
         self._drain: asyncio.Future[None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
 
     def data_received(self, data: bytes) -> None:
         if self.failure is not None:
@@ -96,6 +96,14 @@ class _ClientProtocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self._paused = False
+        if self._drain is not None and not self._drain.done():
+            self._drain.set_result(None)
+
+    def fail(self, exc: BaseException) -> None:
+        """End the connection's current wait with ``exc`` (a timeout)."""
+        if self.failure is None:
+            self.failure = exc
+        self._wake()
         if self._drain is not None and not self._drain.done():
             self._drain.set_result(None)
 
@@ -246,8 +254,13 @@ class ThriftConnection:
         self._fmt = fmt
         self._limits = limits
         self._seqid = 0
-        self._lock = asyncio.Lock()
-        self._busy = False
+        # Unframed replies were scanned (and bounded) by the decoder already.
+        self._scanned = fmt.framing == wire.Framing.UNFRAMED
+        self._busy = False  # a call is on the connection; others wait in _turns
+        self._turns: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._deadline: float | None = None  # loop time by which the call must end
+        self._watchdog: asyncio.TimerHandle | None = None
+        self._method = ""
         self._where = _where(address)
         for api in self.view:
             if hasattr(self, api):
@@ -289,28 +302,57 @@ class ThriftConnection:
             raise ConnectionClosedError(
                 f"connection to {self._where} is closed", endpoint=self._where, method=api
             )
-        timeout = self.timeout
+        if self._busy:  # another task's call is on this connection: wait for our turn
+            await self._wait_turn(api)
+        else:
+            self._busy = True
         try:
-            if timeout is None:
-                return await self._locked_call(method, args, kwargs, None)
-            return await within(timeout, self._locked_call(method, args, kwargs, timeout))
-        except asyncio.TimeoutError as exc:
-            self.close()
-            if isinstance(exc, AioTimeoutError):
-                raise
-            raise AioTimeoutError(
-                f"{self.view.name}.{api} to {self._where} took longer than {timeout}s"
-            ) from exc
+            return await self._call(method, args, kwargs, self.timeout)
+        finally:
+            self._next_turn()
 
-    async def _locked_call(
-        self,
-        method: wire.Method,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        timeout: float | None,
-    ) -> Any:
-        async with self._lock:  # calls on one connection take turns
-            return await self._call(method, args, kwargs, timeout)
+    async def _wait_turn(self, api: str) -> None:
+        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._turns.append(turn)
+        try:
+            await within(self.timeout, turn)
+        except BaseException as exc:
+            if turn.done() and not turn.cancelled():
+                self._next_turn()  # it was our turn, but we are leaving: pass it on
+            if isinstance(exc, asyncio.TimeoutError):
+                raise AioTimeoutError(
+                    f"{self.view.name}.{api} to {self._where}: no turn on the connection "
+                    f"within {self.timeout}s"
+                ) from exc
+            raise
+        finally:
+            if turn in self._turns:
+                self._turns.remove(turn)
+
+    def _next_turn(self) -> None:
+        while self._turns:
+            turn = self._turns.popleft()
+            if not turn.done():
+                turn.set_result(None)  # _busy stays set: the connection passes to it
+                return
+        self._busy = False
+
+    def _watch(self) -> None:
+        """The deadline timer: one per connection, re-armed lazily (not one per call)."""
+        self._watchdog = None
+        deadline = self._deadline
+        if deadline is None:
+            return  # no call in progress; the next call re-arms
+        loop = asyncio.get_running_loop()
+        if loop.time() < deadline:
+            self._watchdog = loop.call_at(deadline, self._watch)
+            return
+        self._protocol.fail(
+            AioTimeoutError(
+                f"{self.view.name}.{self._method} to {self._where} took longer than {self.timeout}s"
+            )
+        )
+        self.close()
 
     async def _call(
         self,
@@ -323,8 +365,13 @@ class ThriftConnection:
             raise ConnectionClosedError(
                 f"connection to {self._where} is closed", endpoint=self._where, method=method.name
             )
-        self._busy = True
         finished = False
+        self._method = method.name
+        if timeout is not None:
+            loop = asyncio.get_running_loop()
+            self._deadline = loop.time() + timeout
+            if self._watchdog is None:
+                self._watchdog = loop.call_at(self._deadline, self._watch)
         try:
             seqid = self._seqid = self._seqid % _MAX_SEQID + 1
             payload = wire.encode_call(method, self._fmt.protocol, seqid, args, kwargs)
@@ -340,7 +387,12 @@ class ThriftConnection:
             frame = await protocol.next_frame()
             try:
                 value = wire.decode_reply(
-                    method, frame.protocol, frame.payload, seqid, self._limits
+                    method,
+                    frame.protocol,
+                    frame.payload,
+                    seqid,
+                    self._limits,
+                    scanned=self._scanned,
                 )
             except wire.ReplyMismatchError as exc:
                 raise ThriftAppError(4, f"{self._where}: {exc}") from exc  # BAD_SEQUENCE_ID
@@ -355,6 +407,8 @@ class ThriftConnection:
             return value
         except wire.WireError as exc:
             raise ThriftError(f"bad reply from {self._where} to {method.name}: {exc}") from exc
+        except AioTimeoutError:
+            raise
         except (OSError, EOFError) as exc:
             raise ConnectionClosedError(
                 f"connection to {self._where} lost during {method.name}: {exc}",
@@ -362,7 +416,7 @@ class ThriftConnection:
                 method=method.name,
             ) from exc
         finally:
-            self._busy = False
+            self._deadline = None
             if not finished:  # timeout, cancellation, failure: nothing can be trusted
                 self.close()
 
@@ -382,6 +436,9 @@ class ThriftConnection:
         if not self.closed:
             self.closed = True
             self._transport.close()
+            if self._watchdog is not None:
+                self._watchdog.cancel()
+                self._watchdog = None
 
     async def wait_closed(self) -> None:
         """Wait until the transport has closed."""

@@ -14,13 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import contextvars
 import functools
 import logging
 import ssl as _ssl
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from typing import Any
 
 from thriftbuild import wire
@@ -152,6 +151,9 @@ class ThriftPool:
         self._waiters: collections.deque[asyncio.Future[ThriftConnection | None]] = (
             collections.deque()
         )
+        self._deadlines: dict[asyncio.Future[ThriftConnection | None], tuple[float, float]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+        self._timer_at = 0.0
         view = service_view(service)
         for api in view:
             if not hasattr(self, api):
@@ -193,6 +195,10 @@ class ThriftPool:
                 (:class:`~thriftbuild.errors.AioTimeoutError`, naming address and sizes).
             OSError: opening a connection failed.
         """
+        if not self.closed and self._free:  # the fast path: a warm connection
+            conn = self._take_free()
+            if conn is not None:
+                return conn
         limit = self.acquire_timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         while True:
@@ -241,26 +247,50 @@ class ThriftPool:
     async def _wait(self, deadline: float, limit: float) -> ThriftConnection | None:
         """Wait for a released connection (handed over directly, first come first
         served) or for a free slot (``None``: try again)."""
-        left = deadline - time.monotonic()
-        if left <= 0:
+        if deadline <= time.monotonic():
             raise self._timeout_error(limit)
-        waiter: asyncio.Future[ThriftConnection | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[ThriftConnection | None] = loop.create_future()
         self._waiters.append(waiter)
+        self._deadlines[waiter] = (deadline, limit)
+        if self._timer is None or self._timer_at > deadline:
+            self._arm_timer(deadline)
         try:
-            return await within(left, waiter)
-        except BaseException as exc:
-            if waiter.done() and not waiter.cancelled():
+            return await waiter  # woken ones were taken off _waiters by the waker
+        except BaseException:
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
                 handed = waiter.result()  # woken, but leaving: pass it on
                 if handed is not None:
                     self.release(handed)
                 else:
                     self._wake_one()
-            if isinstance(exc, asyncio.TimeoutError):
-                raise self._timeout_error(limit) from exc
+            with contextlib.suppress(ValueError):
+                self._waiters.remove(waiter)  # timed out or cancelled while queued
             raise
         finally:
-            if waiter in self._waiters:
-                self._waiters.remove(waiter)
+            del self._deadlines[waiter]
+
+    def _arm_timer(self, when: float) -> None:
+        # One timer for every waiter (re-armed lazily), not one per checkout.
+        if self._timer is not None:
+            self._timer.cancel()
+        loop = asyncio.get_running_loop()
+        self._timer_at = when
+        self._timer = loop.call_later(max(0.0, when - time.monotonic()), self._expire)
+
+    def _expire(self) -> None:
+        self._timer = None
+        now = time.monotonic()
+        earliest: float | None = None
+        for waiter, (deadline, limit) in list(self._deadlines.items()):
+            if waiter.done():
+                continue
+            if deadline <= now:
+                waiter.set_exception(self._timeout_error(limit))
+            elif earliest is None or deadline < earliest:
+                earliest = deadline
+        if earliest is not None:
+            self._arm_timer(earliest)
 
     def _timeout_error(self, limit: float) -> AioTimeoutError:
         return AioTimeoutError(
@@ -304,17 +334,12 @@ class ThriftPool:
 
     # -- context managers and calls ---------------------------------------------------
 
-    @asynccontextmanager
-    async def get(self) -> AsyncIterator[ThriftConnection]:
+    def get(self) -> _Checkout:
         """``async with pool.get() as conn``: a connection for the block, then released.
 
         Usable any number of times in one task, nested or in turn.
         """
-        conn = await self.acquire()
-        try:
-            yield conn
-        finally:
-            self.release(conn)
+        return _Checkout(self)
 
     async def __aenter__(self) -> ThriftConnection:
         conn = await self.acquire()
@@ -365,6 +390,9 @@ class ThriftPool:
     def close(self) -> None:
         """Close the pool: every connection, free or in use; waiters get PoolClosedError."""
         self.closed = True
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         while self._free:
             self._discard(self._free.popleft())
         for conn in list(self._used):
@@ -382,3 +410,22 @@ class ThriftPool:
             await conn.wait_closed()
             self._closing.discard(conn)
             self._all.discard(conn)
+
+
+class _Checkout:
+    """What ``pool.get()`` returns: one checkout for one ``async with`` block."""
+
+    __slots__ = ("conn", "pool")
+
+    def __init__(self, pool: ThriftPool) -> None:
+        self.pool = pool
+        self.conn: ThriftConnection | None = None
+
+    async def __aenter__(self) -> ThriftConnection:
+        self.conn = await self.pool.acquire()
+        return self.conn
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        conn, self.conn = self.conn, None
+        if conn is not None:
+            self.pool.release(conn)

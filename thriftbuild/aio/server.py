@@ -26,7 +26,7 @@ import collections
 import concurrent.futures
 import logging
 import ssl as _ssl
-from typing import Any
+from typing import Any, cast
 
 from thriftbuild import wire
 from thriftbuild.aio._options import Address, warn_loop
@@ -234,7 +234,9 @@ class _Connection(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.conn: ServerConnection | None = None
         self.queue: collections.deque[Call] = collections.deque()
-        self.task: asyncio.Task[None] | None = None
+        self.task: asyncio.Task[None] | None = None  # handles this connection's requests
+        self.more: asyncio.Future[None] | None = None  # the task waits here for requests
+        self.busy = False  # requests are being handled (the idle timeout does not apply)
         self.current: Call | None = None
         self.lost = False
         self.eof = False
@@ -248,8 +250,8 @@ class _Connection(asyncio.Protocol):
     # -- asyncio callbacks ------------------------------------------------------------
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        assert isinstance(transport, asyncio.Transport)
-        self.transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
         server = self.server
         self.peer = transport.get_extra_info("peername")
         if server.closing:
@@ -282,8 +284,10 @@ class _Connection(asyncio.Protocol):
             return
         if calls:
             self.queue.extend(calls)
-            if self.task is None:
+            if self.task is None:  # one task per connection, started by its first call
                 self.task = self.loop.create_task(self._process())
+            elif self.more is not None and not self.more.done():
+                self.more.set_result(None)
             if len(self.queue) >= _QUEUE_HIGH and self.reading:
                 self.reading = False
                 self._transport().pause_reading()
@@ -300,6 +304,8 @@ class _Connection(asyncio.Protocol):
             self.idle_timer.cancel()
         if self.drained is not None and not self.drained.done():
             self.drained.set_result(None)
+        if self.more is not None and not self.more.done():
+            self.more.set_result(None)
         # Nobody is left to read the reply: cancel the handler (oneway calls run on).
         if self.task is not None and self.current is not None and not self.current.oneway:
             self.task.cancel()
@@ -318,35 +324,39 @@ class _Connection(asyncio.Protocol):
     async def _process(self) -> None:
         dispatcher = self.server.dispatcher
         try:
-            while self.queue:
-                call = self.current = self.queue.popleft()
-                if self.lost and not call.oneway:  # nobody left to read its reply
-                    dispatcher.finish(call, error=asyncio.CancelledError())
-                    continue
-                reply = await self._run(call)
-                self.current = None
-                if reply is not None and not self.lost:
-                    self._transport().write(reply)
-                    while self.write_paused and not self.lost:
-                        self.drained = self.loop.create_future()
-                        await self.drained
-                resume = not self.reading and not self.server.closing
-                if resume and len(self.queue) < _QUEUE_HIGH // 2:
-                    self.reading = True
-                    self._transport().resume_reading()
+            while True:
+                self.busy = True
+                while self.queue:
+                    call = self.current = self.queue.popleft()
+                    if self.lost and not call.oneway:  # nobody left to read its reply
+                        dispatcher.finish(call, error=asyncio.CancelledError())
+                        continue
+                    reply = await self._run(call)
+                    self.current = None
+                    if reply is not None and not self.lost:
+                        self._transport().write(reply)
+                        while self.write_paused and not self.lost:
+                            self.drained = self.loop.create_future()
+                            await self.drained
+                    resume = not self.reading and not self.server.closing
+                    if resume and len(self.queue) < _QUEUE_HIGH // 2:
+                        self.reading = True
+                        self._transport().resume_reading()
+                self.busy = False
+                if self.lost or self.eof or self.server.closing:
+                    break
+                self.last_data = self.loop.time()
+                self._arm_idle()
+                self.more = self.loop.create_future()
+                await self.more  # the next request, or the end of the connection
+                self.more = None
         except asyncio.CancelledError:
             while self.queue:  # keep the in-flight count right for what never ran
                 dispatcher.finish(self.queue.popleft(), error=asyncio.CancelledError())
-            self._close()
-            return
         finally:
-            self.task = None
+            self.busy = False
             self.current = None
-        if self.eof or self.server.closing:
-            self._close()
-        else:
-            self.last_data = self.loop.time()
-            self._arm_idle()
+        self._close()
 
     async def _run(self, call: Call) -> bytes | None:
         dispatcher, slots = self.server.dispatcher, self.server.slots
@@ -381,7 +391,7 @@ class _Connection(asyncio.Protocol):
 
     def _idle_check(self) -> None:
         self.idle_timer = None
-        if self.lost or self.task is not None:
+        if self.lost or self.busy:
             return  # busy: re-armed when its requests are done
         timeout = self.server.timeout
         assert timeout is not None
@@ -393,7 +403,7 @@ class _Connection(asyncio.Protocol):
 
     def shutdown(self) -> None:
         """The server is closing: close now if idle, else after the requests received."""
-        if self.task is None and (self.conn is None or self.conn.buffered == 0):
+        if not self.busy and (self.conn is None or self.conn.buffered == 0):
             self._close()
         elif self.reading:
             self.reading = False

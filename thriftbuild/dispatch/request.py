@@ -19,8 +19,7 @@ from __future__ import annotations
 import contextvars
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 __all__ = ["DEADLINE_HEADER", "Request", "current_request"]
 
@@ -33,8 +32,7 @@ _current: contextvars.ContextVar[Request | None] = contextvars.ContextVar(
 )
 
 
-@dataclass(frozen=True, slots=True)
-class Request:
+class Request(NamedTuple):
     """One call received by a server.
 
     Attributes:

@@ -51,8 +51,14 @@ class StructCodec(Protocol):
     def encode(self, obj: Any, protocol: int) -> bytes:
         """``obj`` (a generated struct) in ``protocol``."""
 
-    def decode(self, cls: type, data: bytes, protocol: int, limits: Limits) -> Any:
-        """A ``cls`` decoded from ``data``; every failure is a :class:`WireError`."""
+    def decode(
+        self, cls: type, data: bytes, protocol: int, limits: Limits, scanned: bool = False
+    ) -> Any:
+        """A ``cls`` decoded from ``data``; every failure is a :class:`WireError`.
+
+        ``scanned``: ``data`` was already bounded by a scan against ``limits`` (an
+        unframed decoder's), so it is not scanned again.
+        """
 
 
 class _ApacheCodec:
@@ -93,10 +99,13 @@ class _ApacheCodec:
         obj.write(self._protocols[protocol](buf))
         return bytes(buf.getvalue())
 
-    def decode(self, cls: type, data: bytes, protocol: int, limits: Limits) -> Any:
+    def decode(
+        self, cls: type, data: bytes, protocol: int, limits: Limits, scanned: bool = False
+    ) -> Any:
         # The C codec checks string and container lengths itself, but before 0.23 not
         # against anything but INT32_MAX in every path; the scan bounds them first.
-        _check_struct(protocol, data, limits)
+        if not scanned:
+            _check_struct(protocol, data, limits)
         fast = self._fast.get(protocol)
         spec = getattr(cls, "thrift_spec", None)
         if fast is not None and spec is not None:
@@ -160,8 +169,11 @@ class _Thriftpy2Codec:
         protocols[protocol](buf).write_struct(obj)
         return bytes(buf.getvalue())
 
-    def decode(self, cls: type, data: bytes, protocol: int, limits: Limits) -> Any:
-        _check_struct(protocol, data, limits)
+    def decode(
+        self, cls: type, data: bytes, protocol: int, limits: Limits, scanned: bool = False
+    ) -> Any:
+        if not scanned:
+            _check_struct(protocol, data, limits)
         memory, protocols, _ = self._load()
         obj = cls()
         try:
@@ -195,8 +207,10 @@ class _LazyApache:
     def encode(self, obj: Any, protocol: int) -> bytes:
         return self._get().encode(obj, protocol)
 
-    def decode(self, cls: type, data: bytes, protocol: int, limits: Limits) -> Any:
-        return self._get().decode(cls, data, protocol, limits)
+    def decode(
+        self, cls: type, data: bytes, protocol: int, limits: Limits, scanned: bool = False
+    ) -> Any:
+        return self._get().decode(cls, data, protocol, limits, scanned)
 
 
 APACHE: StructCodec = _LazyApache()
@@ -245,9 +259,19 @@ def encode_call(
 
 
 def decode_reply(
-    method: Method, protocol: int, payload: bytes, seqid: int, limits: Limits = DEFAULT_LIMITS
+    method: Method,
+    protocol: int,
+    payload: bytes,
+    seqid: int,
+    limits: Limits = DEFAULT_LIMITS,
+    *,
+    scanned: bool = False,
 ) -> Any:
     """The value of a reply to ``method`` sent with ``seqid``.
+
+    ``scanned``: the payload came from an :class:`~thriftbuild.wire.UnframedDecoder`,
+    which already bounded every length in it against ``limits``; it is not scanned
+    a second time.
 
     Returns:
         The method's return value (``None`` for void methods).
@@ -258,6 +282,15 @@ def decode_reply(
         Exception: a declared exception of the method, or the codec's application
             exception when the server sent one (or no result).
     """
+    if method.result_cls is not None:
+        # The usual answer's head is known byte for byte: comparing it is both the
+        # fastest parse and the name/seqid check.
+        expected = encode_head(protocol, method.name, MessageType.REPLY, seqid)
+        if payload.startswith(expected):
+            body = payload[len(expected) :]
+            return unpack_result(
+                method, method.codec.decode(method.result_cls, body, protocol, limits, scanned)
+            )
     head, pos = decode_head(protocol, payload, limits)
     check_reply(head, method.name, seqid)
     body = payload[pos:]
@@ -266,7 +299,8 @@ def decode_reply(
         raise codec.decode(codec.app_exception, body, protocol, limits)
     if method.result_cls is None:
         raise WireError(f"reply to oneway method {method.name!r}")
-    return unpack_result(method, method.codec.decode(method.result_cls, body, protocol, limits))
+    result = method.codec.decode(method.result_cls, body, protocol, limits, scanned)
+    return unpack_result(method, result)
 
 
 def unpack_result(method: Method, result: Any) -> Any:

@@ -33,6 +33,9 @@ _VERSION_MASK = 0xFFFF0000
 _COMPACT_ID = 0x82
 _COMPACT_VERSION = 0x01
 _I32 = struct.Struct("!i")
+_I32x2 = struct.Struct("!ii")
+_VERSION_MASK_SIGNED = _VERSION_MASK - 0x100000000
+_VERSION_1_SIGNED = _VERSION_1 - 0x100000000
 
 
 class MessageType(enum.IntEnum):
@@ -96,6 +99,18 @@ def read_head(
         WireError: not a message head of ``protocol``, or a name over the limits.
     """
     if protocol == BINARY:
+        if len(buf) >= pos + 8:  # fast path: a whole strict head in the buffer
+            first, size = _I32x2.unpack_from(buf, pos)
+            end = pos + 8 + size
+            if (
+                first & _VERSION_MASK_SIGNED == _VERSION_1_SIGNED
+                and 0 <= size <= limits.max_string
+                and len(buf) >= end + 4
+                and 1 <= first & 0xFF <= 4  # CALL .. ONEWAY
+            ):
+                name = bytes(buf[pos + 8 : end]).decode("utf-8", "replace")
+                (seqid,) = _I32.unpack_from(buf, end)
+                return MessageHead(name, first & 0xFF, seqid), end + 4
         _need(buf, pos + 4)
         (first,) = _I32.unpack_from(buf, pos)
         pos += 4
