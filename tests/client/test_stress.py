@@ -1,7 +1,7 @@
 """Stress: 32 callers x 2,000 calls through one pool of 8 while the server is killed
 and restarted twice; then the same under gevent with monkey-patching.
 
-Run as a script (``python tests/test_stress.py OUT PACKAGE``) after
+Run as a script (``python tests/client/test_stress.py OUT PACKAGE``) after
 ``gevent.monkey.patch_all()`` for the gevent variant, so one body serves both.
 """
 
@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 # Run as a script (the gevent test does), ``tests`` must be importable from the root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 import pytest
 from thrift.transport.TTransport import TTransportException

@@ -87,6 +87,9 @@ def _env(wheelhouse: Wheelhouse, floors: Path | None) -> dict[str, str]:
     env = wheelhouse.pip_env(floors)
     env["PIP_FIND_LINKS"] = f"{floors} {env['PIP_FIND_LINKS']}"
     env["PIP_CONSTRAINT"] = str(floors / "constraints.txt")
+    # pip 25.3+ keeps PIP_CONSTRAINT out of isolated build environments; older pips ignore
+    # the build-constraint variable.
+    env["PIP_BUILD_CONSTRAINT"] = env["PIP_CONSTRAINT"]
     return env
 
 
@@ -96,6 +99,7 @@ def _build(
     command = [sys.executable, "-m", "pip", "--python", python, "wheel", "--no-deps", "-v"]
     if not isolated:
         command.append("--no-build-isolation")
+        env = {k: v for k, v in env.items() if k != "PIP_BUILD_CONSTRAINT"}  # pip refuses it
     result = run([*command, "-w", out, project], env=env)
     (wheel,) = out.glob("*.whl")
     return wheel, result.stdout + result.stderr
