@@ -97,6 +97,33 @@ def test_generate_bad_idl_exits_2_with_the_position(tmp_path: Path) -> None:
     assert "thriftbuild: error: bad.thrift:3:5: syntax error (at 'i32')" in output
 
 
+@pytest.mark.parametrize(
+    ("backend", "relative", "text", "position"),
+    [
+        ("python", False, "struct A {\n  1: i32 x\n  2 i32 y\n}\n", "3:5"),
+        ("compiler", False, "struct A {\n  1: i32 x\n  2 i32 y\n}\n", "3:5"),
+        ("compiler", False, "struct A {\n  1: Missing x\n}\n", "2:6"),
+        ("python", True, "struct A {\n  1: Missing x\n}\n", "2:6"),
+        ("python", True, 'include "nowhere.thrift"\n', "1:9"),
+    ],
+)
+def test_generate_errors_name_a_file_outside_the_cwd_as_given(
+    tmp_path: Path, backend: str, relative: bool, text: str, position: str
+) -> None:
+    # The user must be able to open the file the message names from where they ran it.
+    source = tmp_path / "elsewhere/bad.thrift"
+    source.parent.mkdir()
+    source.write_text(text)
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    given = "../elsewhere/bad.thrift" if relative else str(source)
+    args = ("generate", "--backend", backend, "--out", tmp_path / "out", given)
+    code, output = thriftbuild(*args, cwd=cwd, check=False)
+    assert code == 2
+    errors = [line for line in output.splitlines() if line.startswith("thriftbuild: error:")]
+    assert errors and errors[0].startswith(f"thriftbuild: error: {given}:{position}: "), output
+
+
 def test_generate_paths_without_out_is_a_usage_error(tmp_path: Path) -> None:
     source = tmp_path / "x.thrift"
     source.write_text("struct X {}\n")

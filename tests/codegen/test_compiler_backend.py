@@ -223,7 +223,10 @@ def test_crlf_idl_generates_the_same_bytes_as_lf(tmp_path: Path) -> None:
     }
 
 
-def test_syntax_error_names_file_and_line_and_writes_nothing(tmp_path: Path) -> None:
+def test_syntax_error_names_file_and_line_and_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # run from the tree: messages name files relative to it
     good = tmp_path / "good.thrift"
     good.write_text("struct Good { 1: i32 x }\n")
     bad = tmp_path / "bad.thrift"
@@ -257,7 +260,10 @@ def test_undefined_type_error_points_at_the_type(tmp_path: Path) -> None:
     assert 'Type "strng" not defined' in str(error.value)
 
 
-def test_missing_include_names_the_includer_and_every_searched_directory(tmp_path: Path) -> None:
+def test_missing_include_names_the_includer_and_every_searched_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # run from the tree: messages name files relative to it
     source = tmp_path / "main.thrift"
     source.write_text('\ninclude "nowhere.thrift"\n')
     extra = tmp_path / "idl"
@@ -269,7 +275,10 @@ def test_missing_include_names_the_includer_and_every_searched_directory(tmp_pat
     assert error.value.searched[:2] == (".", "idl")
 
 
-def test_include_cycle_is_reported_with_its_chain(tmp_path: Path) -> None:
+def test_include_cycle_is_reported_with_its_chain(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # run from the tree: messages name files relative to it
     (tmp_path / "a.thrift").write_text('include "b.thrift"\n')
     (tmp_path / "b.thrift").write_text('include "c.thrift"\n')
     (tmp_path / "c.thrift").write_text('include "a.thrift"\n')
@@ -278,7 +287,10 @@ def test_include_cycle_is_reported_with_its_chain(tmp_path: Path) -> None:
     assert str(error.value) == "include cycle: a.thrift -> b.thrift -> c.thrift -> a.thrift"
 
 
-def test_strict_rejects_implicit_field_ids_that_lenient_accepts(tmp_path: Path) -> None:
+def test_strict_rejects_implicit_field_ids_that_lenient_accepts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)  # run from the tree: messages name files relative to it
     source = tmp_path / "implicit.thrift"
     source.write_text("struct Old {\n  i32 x\n}\n")
     generate(source, out=tmp_path / "lenient")

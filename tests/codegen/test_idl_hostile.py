@@ -8,6 +8,7 @@ Small cases live in ``fixtures/idl/hostile/NNN-slug.thrift``, each with
 from __future__ import annotations
 
 import importlib
+import re
 import subprocess
 import sys
 import tempfile
@@ -200,7 +201,7 @@ def test_hostile_name_the_generated_modules_use_is_rejected_at_its_position(
     with pytest.raises(IdlError) as caught:
         _generate(idl, tmp_path / "out")
     column = _DECLARATIONS[kind].index("{name}") + 1
-    assert str(caught.value).startswith(f"names.thrift:2:{column}: '{name}' is a name")
+    assert str(caught.value).startswith(f"{idl}:2:{column}: '{name}' is a name")
     assert GENERATED_GLOBALS[name] in str(caught.value)
 
 
@@ -208,7 +209,9 @@ def test_hostile_name_the_generated_modules_use_is_rejected_at_its_position(
 def test_hostile_service_named_like_a_package_module_is_rejected(name: str, tmp_path: Path) -> None:
     idl = tmp_path / "svc.thrift"
     idl.write_text(f"struct P {{ 1: i32 x }}\nservice {name} {{ P get() }}\n")
-    with pytest.raises(IdlError, match=rf"^svc\.thrift:2:9: a service named '{name}' would"):
+    with pytest.raises(
+        IdlError, match=rf"^{re.escape(str(idl))}:2:9: a service named '{name}' would"
+    ):
         _generate(idl, tmp_path / "out")
 
 
@@ -220,7 +223,9 @@ def test_hostile_type_2000_deep_is_a_limit_error(tmp_path: Path) -> None:
     # compiler: accepted; its ttypes.py fails to import (too many statically nested blocks).
     idl = tmp_path / "deep.thrift"
     idl.write_text("struct S {\n  1: " + "list<" * 2000 + "i32" + ">" * 2000 + " x\n}\n")
-    with pytest.raises(IdlError, match=r"^deep\.thrift:2:86: containers nested more than 16"):
+    with pytest.raises(
+        IdlError, match=rf"^{re.escape(str(idl))}:2:86: containers nested more than 16"
+    ):
         _generate(idl, tmp_path / "out")
 
 
@@ -228,7 +233,9 @@ def test_hostile_constant_2000_deep_is_a_limit_error(tmp_path: Path) -> None:
     # compiler: rejected (type error: const "X<elem>" was declared as i32).
     idl = tmp_path / "deep.thrift"
     idl.write_text("const list<i32> X = " + "[" * 2000 + "]" * 2000 + "\n")
-    with pytest.raises(IdlError, match=r"^deep\.thrift:1:37: constant values nested more"):
+    with pytest.raises(
+        IdlError, match=rf"^{re.escape(str(idl))}:1:37: constant values nested more"
+    ):
         _generate(idl, tmp_path / "out")
 
 
@@ -395,7 +402,7 @@ def test_hostile_token_soup_gives_a_package_or_a_build_error(words: list[str]) -
             _generate(idl, out)
         except ThriftBuildError as exc:
             assert "\n" not in str(exc)
-            assert str(exc).startswith("soup.thrift")
+            assert str(exc).startswith(str(idl))
             return
         # Accepted: every generated module imports.
         sys.path.insert(0, str(out))

@@ -4,6 +4,7 @@ written down here; the compiler is the oracle)."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 from pathlib import Path
 
@@ -101,5 +102,5 @@ def test_acceptance_snippet_same_verdict_as_compiler(snippet: str, tmp_path: Pat
     if verdict.returncode == 0:
         generate_to_directory([idl], tmp_path / "out", backend="python")
     else:
-        with pytest.raises(IdlError, match=r"^snippet\.thrift:\d+:\d+: "):
+        with pytest.raises(IdlError, match=rf"^{re.escape(str(idl))}:\d+:\d+: "):
             generate_to_directory([idl], tmp_path / "out", backend="python")

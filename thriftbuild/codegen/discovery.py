@@ -149,8 +149,14 @@ class _Planner:
         include_packages: Sequence[IncludePackage],
         installed: InstalledIdlIndex | None,
         place_external: Callable[[Path, IdlSource], str],
+        message_root: Path | None = None,
+        given: Mapping[Path, str] | None = None,
     ) -> None:
         self.root = root
+        # Messages name files relative to message_root (named files as in ``given``)
+        # when it differs from root, the base of the location-independent display paths.
+        self.message_root = message_root
+        self.given = dict(given or {})
         self.include_dirs = tuple(include_dirs)
         self.include_packages = tuple(include_packages)
         self.installed = installed
@@ -172,6 +178,20 @@ class _Planner:
 
     def add(self, path: Path) -> None:
         self._visit(path, _display(path, self.root))
+
+    def _shown(self, path: Path) -> str:
+        """How messages name a file or directory: below the message root relative to
+        it, else absolute (a path the user can open from where they are)."""
+        if self.message_root is None:
+            return _display(path, self.root)
+        if path.is_relative_to(self.message_root):
+            return path.relative_to(self.message_root).as_posix()
+        return path.as_posix()
+
+    def _message_name(self, path: Path) -> str | None:
+        if self.message_root is None:
+            return None
+        return self.given.get(path) or self._shown(path)
 
     def _visit(self, path: Path, display: str) -> None:
         """Read ``path`` and, depth first, everything it includes.
@@ -201,15 +221,16 @@ class _Planner:
             )
             for step, item in enumerate(chain):
                 if item.partial.path == target:
-                    names = [c.partial.display_path for c in chain[step:]]
-                    raise IncludeCycleError([*names, target_display])
+                    names = [c.partial.message_path for c in chain[step:]]
+                    raise IncludeCycleError([*names, item.partial.message_path])
             if target not in self.sources:
                 chain.append(self._open(target, target_display, target_root, partial))
 
     def _open(
         self, path: Path, display: str, installed_root: Path | None, includer: IdlSource | None
     ) -> _Open:
-        text = read_idl(path, display)
+        message_name = self._message_name(path)
+        text = read_idl(path, message_name or display)
         header = scan_idl(text)
         prebuilt = False
         module = self.assigned.get(path)
@@ -223,7 +244,9 @@ class _Planner:
             assert includer is not None
             module = self.place_external(path, includer)
         self.assigned[path] = module
-        partial = IdlSource(path, display, module, (), header.namespace_py, prebuilt, text)
+        partial = IdlSource(
+            path, display, module, (), header.namespace_py, prebuilt, text, message_name
+        )
         return _Open(partial, header)
 
     def _use_dir(self, directory: Path) -> None:
@@ -242,12 +265,11 @@ class _Planner:
             for directory in (includer.path.parent, *self.include_dirs):
                 candidate = directory / literal
                 if _is_link_loop(candidate):
-                    shown = _display(candidate, self.root)
                     raise IdlError(
-                        includer.display_path,
+                        includer.message_path,
                         line,
                         column,
-                        f'include "{literal}": {shown} is a symbolic link loop',
+                        f'include "{literal}": {self._shown(candidate)} is a symbolic link loop',
                     )
                 if candidate.is_file():
                     path = candidate.resolve()
@@ -262,7 +284,7 @@ class _Planner:
             if len(matches) > 1:
                 found = ", ".join(f"{m.relative} ({m.distribution})" for m in matches)
                 raise IdlError(
-                    includer.display_path,
+                    includer.message_path,
                     line,
                     column,
                     f'include "{literal}" is ambiguous: installed distributions ship {found}; '
@@ -272,9 +294,9 @@ class _Planner:
                 match = matches[0]
                 self._use_dir(match.search_dir(literal))
                 return match.path, match.relative, match.root
-        searched = [_display(d, self.root) for d in (includer.path.parent, *self.include_dirs)]
+        searched = [self._shown(d) for d in (includer.path.parent, *self.include_dirs)]
         raise IncludeNotFoundError(
-            includer.display_path,
+            includer.message_path,
             line,
             column,
             literal,
@@ -290,7 +312,7 @@ class _Planner:
             other = owners.setdefault(source.module, source)
             if other is not source:
                 raise OutputConflictError(
-                    f"{other.display_path} and {source.display_path} would both generate "
+                    f"{other.message_path} and {source.message_path} would both generate "
                     f"package {source.module}; rename one of them"
                 )
         targets = tuple(self.sources[p] for p in self.order if not self.sources[p].prebuilt)
@@ -409,16 +431,25 @@ def plan_files(
     """Plan the build of the given IDL files, each a top-level ``<name>_thrift`` package.
 
     Files they include become top-level packages too, unless an installed
-    distribution already ships them. Messages and generated headers name files
+    distribution already ships them. Generated headers and fingerprints name files
     relative to ``root``: by default the working directory when every file is below
-    it, else the files' common parent directory.
+    it, else the files' common parent directory. Messages name files relative to
+    ``root`` too, except that with the files' common parent as default root they name
+    the given files as given and the others relative to the working directory.
     """
     resolved = [_resolve_given(path) for path in paths]
+    message_root: Path | None = None
+    given: dict[Path, str] = {}
     if root is None:
         # Name files relative to the working directory when they are below it, else to
-        # their common parent: never by an absolute (machine-specific) path.
+        # their common parent: never by an absolute (machine-specific) path, so output
+        # is the same wherever the tree lies. Messages must name a file the user can
+        # open from where they are, so they use the paths as given.
         root = Path.cwd().resolve()
         if resolved and not all(path.is_relative_to(root) for path in resolved):
+            message_root = root
+            for original, path in zip(paths, resolved, strict=True):
+                given.setdefault(path, str(original))
             root = Path(os.path.commonpath([path.parent for path in resolved]))
     root = root.resolve()
     dirs = [d.resolve() for d in include_dirs]
@@ -432,10 +463,12 @@ def plan_files(
         locate_include_packages(include_packages),
         InstalledIdlIndex(exclude=root) if search_installed else None,
         place_external,
+        message_root,
+        given,
     )
     for path in resolved:
         if not path.is_file():
-            raise IdlError(_display(path, root), 0, 0, "no such file")
+            raise IdlError(given.get(path) or _display(path, root), 0, 0, "no such file")
         planner.assign(path, generated_name(path))
     for path in resolved:
         planner.add(path)

@@ -85,7 +85,7 @@ def build_plan(
         if not force and is_current(directory, digest):
             files = tuple(sorted(p for p in directory.iterdir() if p.is_file()))
             results[source.path] = PackageResult(source, directory, False, files)
-            log(f"{source.display_path}: {source.module} is up to date")
+            log(f"{source.message_path}: {source.module} is up to date")
         else:
             pending.append((source, digest, directory))
     generated = [
@@ -100,7 +100,7 @@ def build_plan(
         extra = {".gitignore": IN_TREE_GITIGNORE} if in_tree and not shared else None
         written = write_package(directory, package.files, marker, extra_files=extra, shared=shared)
         results[source.path] = PackageResult(source, directory, True, tuple(written))
-        log(f"{source.display_path}: generated {source.module} with the {backend.name} backend")
+        log(f"{source.message_path}: generated {source.module} with the {backend.name} backend")
     return [results[source.path] for source in plan.targets]
 
 

@@ -38,8 +38,9 @@ class IdlSource:
 
     Attributes:
         path: absolute, resolved path of the ``.thrift`` file.
-        display_path: how messages and generated headers name it (project-relative,
-            POSIX separators); never an absolute or temporary path.
+        display_path: how generated headers, markers and fingerprints name it
+            (project-relative, POSIX separators); never an absolute or temporary
+            path, so output is the same wherever the tree lies.
         module: dotted name of the generated package, e.g. ``"pkg.service_thrift"``.
         includes: the file's ``include`` statements in source order.
         namespace_py: the value of ``namespace py`` (or ``namespace *``) in the file,
@@ -50,6 +51,10 @@ class IdlSource:
         text: the file's contents as read once by discovery (see
             :func:`~thriftbuild.codegen.idl.reader.read_idl`); ``None`` when the
             source was made without reading it, and :meth:`read` then reads it.
+        message_name: how messages name it when ``display_path`` would not let the
+            user find it (a file outside the working directory named on the command
+            line is named as given); ``None`` to use ``display_path``. See
+            :attr:`message_path`.
     """
 
     path: Path
@@ -59,6 +64,12 @@ class IdlSource:
     namespace_py: str | None = None
     prebuilt: bool = False
     text: str | None = field(default=None, repr=False, compare=False)
+    message_name: str | None = field(default=None, compare=False)
+
+    @property
+    def message_path(self) -> str:
+        """How error and progress messages name the file (never written into output)."""
+        return self.message_name if self.message_name is not None else self.display_path
 
     def read(self) -> str:
         """The file's text: what discovery read, else read now with the one IDL reader."""
@@ -66,7 +77,7 @@ class IdlSource:
             return self.text
         from thriftbuild.codegen.idl.reader import read_idl
 
-        return read_idl(self.path, self.display_path)
+        return read_idl(self.path, self.message_path)
 
     @property
     def stem(self) -> str:

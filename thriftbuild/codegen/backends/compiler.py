@@ -119,7 +119,7 @@ class CompilerBackend:
                 )
             except subprocess.TimeoutExpired as exc:
                 raise GeneratorError(
-                    f"{source.display_path}: the compiler ran longer than {_COMPILER_TIMEOUT:.0f}s"
+                    f"{source.message_path}: the compiler ran longer than {_COMPILER_TIMEOUT:.0f}s"
                 ) from exc
             except OSError as exc:
                 raise CompilerNotFoundError(
@@ -134,7 +134,7 @@ class CompilerBackend:
             }
         if "ttypes.py" not in raw:
             raise GeneratorError(
-                f"{source.display_path}: the compiler wrote no ttypes.py into {package_dir.name}"
+                f"{source.message_path}: the compiler wrote no ttypes.py into {package_dir.name}"
             )
         header = generated_header(source, self.identity(), request.options.describe())
         references = _include_references(request)
@@ -160,7 +160,7 @@ class CompilerBackend:
                     break
                 details.append(follow)
             culprit = by_path.get(file_name) or by_path.get(str(Path(file_name).resolve()))
-            display = culprit.display_path if culprit else file_name
+            display = culprit.message_path if culprit else file_name
             reason, token = _reason(details)
             line_number = int(line_text)
             column = _column(culprit, line_number, token) if culprit and token else 0
@@ -181,8 +181,8 @@ class CompilerBackend:
         if quoted:
             position = _find_word(source, quoted.group(1))
             if position:
-                return IdlError(source.display_path, position[0], position[1], reason)
-        return IdlError(source.display_path, 0, 0, reason)
+                return IdlError(source.message_path, position[0], position[1], reason)
+        return IdlError(source.message_path, 0, 0, reason)
 
 
 def _first_undefined(request: GenerationRequest) -> tuple[syntax.TypeRef, IdlError] | None:
@@ -193,11 +193,11 @@ def _first_undefined(request: GenerationRequest) -> tuple[syntax.TypeRef, IdlErr
     documents: dict[Path, syntax.Document] = {}
     try:
         for path, item in request.sources.items():
-            documents[path] = parse(item.read(), item.display_path)
+            documents[path] = parse(item.read(), item.message_path)
         program = Program(
             documents,
             {p: {inc.literal: inc.path for inc in s.includes} for p, s in request.sources.items()},
-            {p: s.display_path for p, s in request.sources.items()},
+            {p: s.message_path for p, s in request.sources.items()},
         )
         return program.first_undefined(request.source.path)
     except IdlError:

@@ -49,7 +49,7 @@ class PythonBackend:
         cached = self._cache.get(source.path)
         if cached is not None and cached[0] == text:
             return cached[1]
-        doc = parse(text, source.display_path)
+        doc = parse(text, source.message_path)
         self._cache[source.path] = (text, doc)
         return doc
 
@@ -65,7 +65,7 @@ class PythonBackend:
         ]
         if unsupported:
             raise GeneratorError(
-                f"{request.source.display_path}: the python backend does not implement gen "
+                f"{request.source.message_path}: the python backend does not implement gen "
                 f"option(s) {', '.join(unsupported)} (it supports {', '.join(sorted(_SUPPORTED))});"
                 " use the compiler backend"
             )
@@ -90,7 +90,7 @@ class PythonBackend:
         sources.setdefault(request.source.path, request.source)
         documents: dict[Path, syntax.Document] = {}
         includes: dict[Path, dict[str, Path]] = {}
-        display = {p: s.display_path for p, s in sources.items()}
+        display = {p: s.message_path for p, s in sources.items()}
         # Walk the include graph from the requested file, reporting cycles with the chain.
         # The walk keeps its own stack: an include chain thousands of files deep is fine.
         stack: list[tuple[Path, list[Path]]] = []
