@@ -137,7 +137,17 @@ def copy_project(tmp_path: Path) -> Iterator[object]:
 
 
 def corpus_dir() -> Path:
-    """The shared IDL corpus; skips (with a message) where it is not checked out."""
+    """The shared IDL corpus. Where it is missing: skips locally, fails in CI."""
     if not CORPUS.is_dir():
-        pytest.skip(f"IDL corpus not found at {CORPUS} (CI always has it)")
+        message = f"IDL corpus not found at {CORPUS}"
+        if IN_CI:
+            pytest.fail(message + "; CI must have it beside the checkout (../shared/idl-corpus)")
+        pytest.skip(message + " (CI always has it; its tests are skipped here)")
     return CORPUS
+
+
+def pytest_report_header() -> str:
+    """Say at the top of every run whether the corpus tests run."""
+    if CORPUS.is_dir():
+        return f"IDL corpus: {CORPUS} ({sum(1 for _ in CORPUS.rglob('*.thrift'))} files)"
+    return f"IDL corpus: MISSING at {CORPUS}: its tests " + ("fail (CI)" if IN_CI else "skip")

@@ -18,7 +18,7 @@ import pytest
 from thrift.protocol import TBinaryProtocol, TCompactProtocol
 from thrift.transport import TTransport
 
-from tests.conftest import CORPUS, FIXTURES, REPO, thrift_compiler
+from tests.conftest import CORPUS, FIXTURES, REPO, corpus_dir, thrift_compiler
 from tests.support.servers import client_for, serving
 from thriftbuild.codegen.backends import select_backend
 from thriftbuild.codegen.errors import GeneratorError, IdlError
@@ -139,9 +139,7 @@ def test_python_backend_unsupported_gen_option_fails_naming_it(tmp_path: Path) -
 
 @pytest.mark.parametrize("relative", _corpus_files() or ["(corpus missing)"])
 def test_python_backend_cli_any_corpus_file_generates(relative: str, tmp_path: Path) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"IDL corpus not found at {CORPUS}")
-    path = CORPUS / relative
+    path = corpus_dir() / relative
     command = [sys.executable, "-m", "thriftbuild", "generate", "--backend", "python"]
     command += ["--out", str(tmp_path)]
     if relative.startswith("scribe/"):

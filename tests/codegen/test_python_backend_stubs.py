@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, FIXTURES, REPO
+from tests.conftest import FIXTURES, REPO, corpus_dir
 from thriftbuild.codegen.generate import generate_to_directory
 
 USAGE = REPO / "tests" / "support" / "stub_usage.py"
@@ -58,9 +58,7 @@ def test_stubs_wrong_types_fail_mypy_naming_the_argument(generated: Path) -> Non
 
 
 def test_stubs_of_corpus_packages_pass_mypy_strict(tmp_path: Path) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"IDL corpus not found at {CORPUS}")
-    tests = CORPUS / "apache-thrift-test"
+    tests = corpus_dir() / "apache-thrift-test"
     files = [
         tests / f"{name}.thrift"
         for name in ("ThriftTest", "DebugProtoTest", "NameConflictTest", "UnsafeTypes")
