@@ -185,3 +185,20 @@ def test_build_thrift_command_runs_alone_from_setup_py(tmp_path: Path) -> None:
     assert (project / "classic/api/calculator_thrift/Calculator.py").is_file()
     run([sys.executable, "setup.py", "build_thrift"], cwd=project, env=checkout_env())
     assert (project / "build/lib/classic/api/calculator_thrift/Calculator.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        ("compiler", 'oops.thrift:3:6: Type "strng" not defined'),
+        ("python", "oops.thrift:3:6: type 'strng' is not defined"),
+    ],
+)
+def test_idl_error_wording_of_each_backend_as_the_readme_quotes(
+    tmp_path: Path, backend: str, message: str
+) -> None:
+    (tmp_path / "oops.thrift").write_text("struct A {\n\n  1: strng x\n}\n")
+    args = ("generate", "--backend", backend, "--out", "out", "oops.thrift")
+    code, output = thriftbuild(*args, cwd=tmp_path, check=False)
+    assert code == 2 and f"thriftbuild: error: {message}\n" in output
+    assert message.split(": ", 1)[1] in (REPO / "README.md").read_text()

@@ -71,6 +71,7 @@ def ttypes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ModuleTyp
         options=GeneratorOptions(("slots",)),
     )
     sys.path.insert(0, str(out))
+    importlib.invalidate_caches()  # a runner may have imported another fast_thrift before
     try:
         yield importlib.import_module("fast_thrift.ttypes")
     finally:

@@ -233,6 +233,15 @@ def test_divergence_fields_named_like_methods_work_with_slots(importable: Path) 
     value = ttypes.Shadowing(read=True, write=False, value=3)
     assert (value.read, value.write, value.value) == (True, False, 3)
     assert _roundtrip(value) == [value] * len(FACTORIES)
+    # The compiler cannot import this class, so its ==, != and repr are checked here
+    # against the fields, in the compiler's format for classes it can import.
+    for field, other in (("read", False), ("write", True), ("value", 4)):
+        changed = ttypes.Shadowing(**{"read": True, "write": False, "value": 3, field: other})
+        assert (value == changed, value != changed) == (False, True), field
+    same = ttypes.Shadowing(read=True, write=False, value=3)
+    assert (value == same, value != same) == (True, False)
+    assert (value == object(), value != object()) == (False, True)
+    assert repr(value) == "Shadowing(read=True, write=False, value=3)"
 
 
 @pytest.mark.compiler
