@@ -1,5 +1,5 @@
-"""Developer and CI sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``demo``, ``bench``,
-``mutate``."""
+"""Developer and CI sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``floors``, ``demo``,
+``bench``, ``mutate``."""
 
 from __future__ import annotations
 
@@ -24,6 +24,13 @@ def tests(session: nox.Session) -> None:
     """Run the test suite (the Apache compiler is used when installed; CI requires it)."""
     session.install("-e", ".[test]")
     session.run("python", "-m", "pytest", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def floors(session: nox.Session) -> None:
+    """The build side at the declared minimum setuptools/wheel/thrift and at the newest."""
+    session.install("-e", ".[test]")
+    session.run("python", "-m", "pytest", "tests/codegen/test_floors.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)
@@ -63,10 +70,21 @@ def demo(session: nox.Session) -> None:
 
 @nox.session(python=PYTHON)
 def bench(session: nox.Session) -> None:
-    """Benchmarks (never part of the tests): peers side by side, ratios printed."""
-    session.install("-e", ".[test]")
-    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        session.run("python", str(script), *session.posargs)
+    """The benchmark suite, never part of the tests: ``nox -s bench -- --only sync/ping``.
+
+    Arguments after ``--`` go to ``python -m benchmarks`` (``--rounds``, ``--duration``,
+    ``--only``, ``--update-readme``, ``--profile``). Peers get virtualenvs of their own,
+    made by the suite; it needs a C compiler for its echo server.
+    """
+    session.install("-e", ".[metrics]", "uvloop==0.21.0")
+    session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session(name="thriftpy2-0.4", python=PYTHON)
+def thriftpy2_04(session: nox.Session) -> None:
+    """The service view with thriftpy2 0.4 (what aiothrift pins); 0.7 runs in ``tests``."""
+    session.install("-e", ".[test]", "thriftpy2==0.4.20")
+    session.run("python", "-m", "pytest", "tests/wire/test_service.py", *session.posargs)
 
 
 @nox.session(python=PYTHON)

@@ -12,6 +12,7 @@ import os
 import shutil
 import subprocess
 import sys
+import types
 import venv
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -55,6 +56,14 @@ def thrift_compiler() -> str | None:
             pytest.fail(message + " (.ci/thrift-version)")
         pytest.skip(message)
     return found
+
+
+@pytest.fixture(scope="session")
+def echo(tmp_path_factory: pytest.TempPathFactory) -> types.SimpleNamespace:
+    """The Echo service (fixtures/services/echo.thrift), built once by our build step."""
+    from tests.support.servers import generate_echo
+
+    return generate_echo(tmp_path_factory.mktemp("echo-gen"))
 
 
 @pytest.fixture

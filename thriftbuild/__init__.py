@@ -24,6 +24,7 @@ _EXPORTS: dict[str, str] = {
     "ConnectFailedError": "thriftbuild.errors",
     "ConnectionLostError": "thriftbuild.errors",
     "PoolExhaustedError": "thriftbuild.errors",
+    "ProtocolError": "thriftbuild.errors",
     "ResponseMismatchError": "thriftbuild.errors",
     "RetriesExhaustedError": "thriftbuild.errors",
     "ThriftClientError": "thriftbuild.errors",
@@ -36,9 +37,9 @@ _EXPORTS: dict[str, str] = {
     "EndpointConfiguration": "thriftbuild.config",
     "InternetAddress": "thriftbuild.config",
     "Timespan": "thriftbuild.config",
-    "ThriftConnectionPool": "thriftbuild.pool",
-    "MultiEndpointPool": "thriftbuild.balance",
-    "thrift_pool_from_config": "thriftbuild.pool",
+    "ThriftConnectionPool": "thriftbuild.client",
+    "MultiEndpointPool": "thriftbuild.client",
+    "thrift_pool_from_config": "thriftbuild.client",
     "RetryPolicy": "thriftbuild.retry",
 }
 
@@ -55,6 +56,7 @@ __all__ = [
     "MultiEndpointPool",
     "PoolExhaustedError",
     "PooledClientProxy",
+    "ProtocolError",
     "ResponseMismatchError",
     "RetriesExhaustedError",
     "RetryPolicy",
@@ -72,13 +74,15 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
-    from thriftbuild.balance import MultiEndpointPool
     from thriftbuild.client import (
         ClientContext,
+        MultiEndpointPool,
         PooledClientProxy,
         ThriftClient,
+        ThriftConnectionPool,
         ThriftContextFactory,
         configure_context,
+        thrift_pool_from_config,
     )
     from thriftbuild.codegen.commands import BuildThriftCommand, ThriftBuildPyCommand
     from thriftbuild.codegen.errors import ThriftBuildError
@@ -90,11 +94,11 @@ if TYPE_CHECKING:
         ConnectFailedError,
         ConnectionLostError,
         PoolExhaustedError,
+        ProtocolError,
         ResponseMismatchError,
         RetriesExhaustedError,
         ThriftClientError,
     )
-    from thriftbuild.pool import ThriftConnectionPool, thrift_pool_from_config
     from thriftbuild.retry import RetryPolicy
 
 

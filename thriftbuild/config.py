@@ -29,10 +29,13 @@ __all__ = [
     "Endpoint",
     "EndpointConfiguration",
     "Integer",
+    "IntegerIn",
     "InternetAddress",
     "Option",
+    "Path",
     "PositiveInteger",
     "Timespan",
+    "TimespanIn",
     "parse_options",
 ]
 
@@ -130,7 +133,7 @@ class EndpointConfiguration:
 
 
 def _parse_port(text: str) -> int:
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()):
         raise ValueError(f"port {text!r} is not a number")
     port = int(text)
     if not 1 <= port <= 65535:
@@ -177,7 +180,32 @@ def Endpoint(text: str) -> EndpointConfiguration:
         raise ValueError("expected host:port, [v6 address]:port, unix:/path or an absolute path")
     if ":" in host:
         raise ValueError(f"put an IPv6 address in brackets: [{host}]:{port}")
-    return EndpointConfiguration(socket.AF_INET, InternetAddress(host, _parse_port(port)))
+    return EndpointConfiguration(
+        socket.AF_INET, InternetAddress(_check_host(host), _parse_port(port))
+    )
+
+
+def _check_host(host: str) -> str:
+    """``host`` if it is an IPv4 address or a valid (IDNA) host name."""
+    try:
+        ipaddress.IPv4Address(host)
+        return host
+    except ValueError:
+        pass
+    name = host[:-1] if host.endswith(".") else host
+    labels = name.split(".")
+    if not name or len(name) > 253 or not all(labels):
+        raise ValueError(f"{host!r} is not a valid host name (empty label or too long)")
+    for label in labels:
+        try:
+            encoded = label.encode("idna")
+        except UnicodeError as exc:
+            raise ValueError(f"{host!r} is not a valid host name ({exc})") from None
+        if len(encoded) > 63 or encoded.startswith(b"-") or encoded.endswith(b"-"):
+            raise ValueError(f"{host!r} is not a valid host name (label {label!r})")
+        if not all(c.isalnum() or c in "-_" for c in encoded.decode("ascii")):
+            raise ValueError(f"{host!r} is not a valid host name (character in {label!r})")
+    return host
 
 
 def Integer(text: str) -> int:
@@ -194,6 +222,42 @@ def PositiveInteger(text: str) -> int:
     if value < 1:
         raise ValueError("must be at least 1")
     return value
+
+
+def IntegerIn(low: int, high: int) -> Callable[[str], int]:
+    """A parser of integers from ``low`` to ``high``."""
+
+    def parse(text: str) -> int:
+        value = Integer(text)
+        if not low <= value <= high:
+            raise ValueError(f"must be from {low} to {high}")
+        return value
+
+    return parse
+
+
+def TimespanIn(
+    low: float, high: float, *, allow_zero: bool = False
+) -> Callable[[str], datetime.timedelta]:
+    """A parser of time spans above ``low`` (or equal, with ``allow_zero``) up to ``high``
+    seconds."""
+
+    def parse(text: str) -> datetime.timedelta:
+        span = Timespan(text)
+        seconds = span.total_seconds()
+        if seconds > high or seconds < low or (seconds == low and not allow_zero):
+            lowest = "0" if allow_zero else f"more than {low:g} s"
+            raise ValueError(f"must be {lowest} to {high:g} s")
+        return span
+
+    return parse
+
+
+def Path(text: str) -> str:
+    """A file path (no NUL characters)."""
+    if "\0" in text:
+        raise ValueError("a path must not contain NUL characters")
+    return text
 
 
 def Boolean(text: str) -> bool:
@@ -239,13 +303,21 @@ def parse_options(
     values: dict[str, Any] = {}
     for name, option in spec.items():
         key = prefix + name
-        raw = app_config.get(key)
+        raw: object = app_config.get(key)
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             if option.required:
                 raise ClientConfigError(key, raw, "required but not set")
             continue
+        if isinstance(raw, (bool, int, float)):
+            text = str(raw).lower() if isinstance(raw, bool) else str(raw)  # dict configs
+        elif isinstance(raw, str):
+            text = raw
+        else:
+            raise ClientConfigError(key, raw, f"expected a string, not {type(raw).__name__}")
+        if "\0" in text:
+            raise ClientConfigError(key, raw, "must not contain NUL characters")
         try:
-            values[name] = option.parser(raw)
-        except ValueError as exc:
+            values[name] = option.parser(text)
+        except (ValueError, OverflowError, UnicodeError) as exc:
             raise ClientConfigError(key, raw, str(exc)) from exc
     return values

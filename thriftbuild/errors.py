@@ -17,6 +17,7 @@ __all__ = [
     "ConnectFailedError",
     "ConnectionLostError",
     "PoolExhaustedError",
+    "ProtocolError",
     "ResponseMismatchError",
     "RetriesExhaustedError",
     "ThriftClientError",
@@ -32,7 +33,7 @@ class ClientConfigError(ValueError):
         reason: what is wrong with it.
     """
 
-    def __init__(self, key: str, value: str | None, reason: str) -> None:
+    def __init__(self, key: str, value: object, reason: str) -> None:
         super().__init__(key, value, reason)
         self.key = key
         self.value = value
@@ -121,6 +122,14 @@ class ConnectionLostError(ThriftClientError):
 
 class ResponseMismatchError(ThriftClientError):
     """A response did not answer the request sent (wrong sequence id or method name)."""
+
+
+class ProtocolError(ThriftClientError):
+    """A reply could not be decoded, or exceeded a wire limit; the connection is closed.
+
+    The cause (``__cause__``) is the wire core's error, naming the limit when one
+    was exceeded.
+    """
 
 
 class RetriesExhaustedError(ThriftClientError):

@@ -255,6 +255,25 @@ class ClientMetrics:
                 found = self._pools[name] = PoolInstruments()
             return found
 
+    def rename_pool(self, pool: Any, old: PoolInstruments, name: str) -> PoolInstruments:
+        """Move ``pool`` from the instruments ``old`` to those of client ``name``.
+
+        The old name's instruments are dropped when no pool is left on them and
+        they have counted nothing, so a renamed pool leaves no label behind.
+        """
+        with old.lock:
+            old.pools.discard(pool)
+            unused = not old.pools and not old.connects and not old.connect_failures
+            unused = unused and not old.evictions and not any(old.wait.counts)
+        if unused:
+            with self._lock:
+                for key, value in list(self._pools.items()):
+                    if value is old:
+                        del self._pools[key]
+        new = self.pool(name)
+        new.watch(pool)
+        return new
+
     def call(self, name: str, method: str) -> CallInstruments:
         """Instruments for calls to ``method`` through client ``name``."""
         with self._lock:

@@ -202,3 +202,58 @@ def test_idl_error_wording_of_each_backend_as_the_readme_quotes(
     code, output = thriftbuild(*args, cwd=tmp_path, check=False)
     assert code == 2 and f"thriftbuild: error: {message}\n" in output
     assert message.split(": ", 1)[1] in (REPO / "README.md").read_text()
+
+
+def _without_compiler(tmp_path: Path) -> dict[str, str]:
+    empty_bin = tmp_path / "empty-bin"
+    empty_bin.mkdir(exist_ok=True)
+    env = checkout_env()
+    env.pop("THRIFT", None)
+    env["PATH"] = str(empty_bin)
+    return env
+
+
+def test_check_not_fooled_by_a_compiler_appearing(tmp_path: Path) -> None:
+    project = tmp_path / "classic"
+    shutil.copytree(CLASSIC, project)
+    command = [sys.executable, "-m", "thriftbuild"]
+    # Generated on a machine without a compiler: "auto" used the python backend.
+    run([*command, "generate"], cwd=project, env=_without_compiler(tmp_path))
+    marker = (project / "classic/api/calculator_thrift/.thriftbuild.json").read_text()
+    assert "thriftbuild-python" in marker
+
+    # A compiler is on PATH now: the packages are still up to date.
+    code, output = thriftbuild("check", cwd=project)
+    assert code == 0 and "5 generated package(s) up to date" in output
+
+    # Asking for the compiler explicitly: stale, and the message says why.
+    code, output = thriftbuild("check", "--backend", "compiler", cwd=project, check=False)
+    assert code == 1
+    assert (
+        "stale: classic/api/calculator.thrift -> classic.api.calculator_thrift "
+        "(written by thriftbuild-python "
+    ) in output
+    assert "`thriftbuild generate` would use thrift 0." in output
+
+
+def test_namespace_layout_in_place_shares_the_directory_with_the_idl(tmp_path: Path) -> None:
+    project = tmp_path / "standinplate"
+    shutil.copytree(PROJECTS / "standinplate", project)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text() + '\n[tool.thriftbuild]\nlayout = "namespace-py"\n')
+    package = project / "standinplate" / "thrift"
+    (package / "NOTES.txt").write_text("the project's own file\n")
+
+    thriftbuild("generate", cwd=project)
+    generated = {"__init__.py", "ttypes.py", "constants.py", "BaseService.py", "ttypes.pyi"}
+    assert generated <= {p.name for p in package.iterdir()}
+    assert not (package / ".gitignore").exists()  # it would hide base.thrift from git
+    script = "from standinplate.thrift import ttypes; print(ttypes.Error(code=1).code)"
+    assert run([sys.executable, "-c", script], cwd=project, env=checkout_env()).stdout == "1\n"
+    code, output = thriftbuild("check", cwd=project)
+    assert code == 0 and "1 generated package(s) up to date" in output
+
+    # The IDL goes away: its generated files go with it, the project's files stay.
+    (package / "base.thrift").unlink()
+    thriftbuild("generate", cwd=project)
+    assert sorted(p.name for p in package.iterdir()) == ["NOTES.txt"]

@@ -15,7 +15,7 @@ import pytest
 from thrift.protocol import TBinaryProtocol, TCompactProtocol
 from thrift.transport import TSocket, TTransport
 
-from tests.conftest import PROJECTS
+from tests.conftest import PROJECTS, thrift_compiler
 from tests.support.servers import serving
 from thriftbuild.codegen.backends.compiler import CompilerBackend
 from thriftbuild.codegen.errors import (
@@ -45,6 +45,7 @@ def generate(*files: Path, out: Path, include: tuple[Path, ...] = (), **kwargs: 
 @pytest.fixture(scope="module")
 def classic(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, ModuleType]]:
     """The classic fixture's IDL generated into a temp dir and imported."""
+    thrift_compiler()  # module fixtures run before the function-scoped `compiler` one
     out = tmp_path_factory.mktemp("generated")
     generate(CALCULATOR_IDL, out=out, include=(CLASSIC / "idl",))
     sys.path.insert(0, str(out))

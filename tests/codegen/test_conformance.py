@@ -266,6 +266,42 @@ def test_conformance_corpus_file_same_public_api(sides: Sides) -> None:
                 assert _normal_spec(c_value) == _normal_spec(p_value), where
 
 
+def _typed(value: Any) -> Any:
+    """``value`` with the type of every part spelled out, so 1 != True != 1.0 and
+    "x" != b"x" (equality alone, and the encoded bytes, hide those)."""
+    if isinstance(value, type):
+        return ("class", value.__name__)
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(_typed(v) for v in value))
+    if isinstance(value, (set, frozenset)):
+        return (type(value).__name__, tuple(sorted(repr(_typed(v)) for v in value)))
+    if isinstance(value, dict):
+        items = sorted(repr((_typed(k), _typed(v))) for k, v in value.items())
+        return (type(value).__name__, tuple(items))
+    if hasattr(value, "thrift_spec"):
+        names = [spec[2] for spec in value.thrift_spec if spec is not None]
+        return (type(value).__name__, tuple((n, _typed(getattr(value, n))) for n in names))
+    return (type(value).__name__, value)
+
+
+def test_conformance_constants_and_defaults_same_values_and_types(sides: Sides) -> None:
+    for name in sides.python.__all__:
+        c_mod, p_mod = sides.modules(name)
+        if c_mod is None:
+            continue
+        for attr, p_value in _public(p_mod).items():
+            c_value = getattr(c_mod, attr)
+            where = f"{name}.{attr}"
+            if name == "constants" and not isinstance(p_value, type):
+                if (sides.stem, attr) not in DIVERGENT_CONSTANTS:
+                    assert _typed(c_value) == _typed(p_value), where
+            elif _is_struct(p_value) and p_value.__module__ == p_mod.__name__:
+                c_defaults = [s[4] if s else None for s in c_value.thrift_spec]
+                p_defaults = [s[4] if s else None for s in p_value.thrift_spec]
+                assert _typed(c_defaults) == _typed(p_defaults), f"{where}.thrift_spec"
+                assert _typed(c_value()) == _typed(p_value()), f"{where}()"
+
+
 def _struct_classes(sides: Sides) -> list[tuple[str, type, type]]:
     found = []
     for name in sides.python.__all__:

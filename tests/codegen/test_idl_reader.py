@@ -16,7 +16,10 @@ from thriftbuild.codegen.generate import generate_to_directory
 from thriftbuild.codegen.idl.reader import decode_idl, read_idl
 
 BOM = b"\xef\xbb\xbf"
-IDL = b'include "shared.thrift"\nstruct S {\n  1: shared.Id id = 7\n  2: string name = "caf\xc3\xa9"\n}\n'
+IDL = (
+    b'include "shared.thrift"\n'
+    b'struct S {\n  1: shared.Id id = 7\n  2: string name = "caf\xc3\xa9"\n}\n'
+)
 
 
 @pytest.fixture
@@ -27,8 +30,11 @@ def importable(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
     finally:
         sys.path.remove(str(tmp_path))
+        # Only the generated modules: deleting thriftbuild modules first imported here
+        # would leave two copies of their classes behind.
         for name in set(sys.modules) - before:
-            del sys.modules[name]
+            if str(getattr(sys.modules[name], "__file__", "")).startswith(str(tmp_path)):
+                del sys.modules[name]
 
 
 def _bom_project(directory: Path) -> Path:

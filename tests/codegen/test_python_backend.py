@@ -50,8 +50,11 @@ def importable(tmp_path: Path) -> Iterator[Path]:
         yield tmp_path
     finally:
         sys.path.remove(str(tmp_path))
+        # Only the generated modules: deleting thriftbuild modules first imported here
+        # would leave two copies of their classes behind.
         for name in set(sys.modules) - before:
-            del sys.modules[name]
+            if str(getattr(sys.modules[name], "__file__", "")).startswith(str(tmp_path)):
+                del sys.modules[name]
 
 
 def _ours(out: Path, module: str, *, slots: bool = True) -> ModuleType:
@@ -268,3 +271,43 @@ def test_divergence_field_id_above_i16_rejected(tmp_path: Path) -> None:
     idl.write_text("struct Page {\n  40000: i32 size\n}\n")
     with pytest.raises(IdlError, match=r"wide\.thrift:2:3: field id 40000 is out of range"):
         generate_to_directory([idl], tmp_path / "out", backend="python")
+
+
+BINARY_IDL = 'const binary ACCENT = "café"\nstruct Blob {\n  1: binary b = "dflt"\n}\n'
+
+
+def test_python_backend_binary_default_is_bytes_and_encodes_in_pure_python(
+    importable: Path,
+) -> None:
+    idl = importable / "blobs.thrift"
+    idl.write_text(BINARY_IDL, encoding="utf-8")
+    generate_to_directory([idl], importable, backend="python")
+    ttypes = importlib.import_module("blobs_thrift.ttypes")
+    value = ttypes.Blob()
+    assert (value.b, type(value.b)) == (b"dflt", bytes)
+    buffer = TTransport.TMemoryBuffer()
+    value.write(TBinaryProtocol.TBinaryProtocol(buffer))  # the non-accelerated codec
+    assert buffer.getvalue().endswith(b"\x00\x00\x00\x04dflt\x00")
+
+
+def test_divergence_non_ascii_binary_constant_is_escaped_bytes(importable: Path) -> None:
+    idl = importable / "accent.thrift"
+    idl.write_text(BINARY_IDL, encoding="utf-8")
+    generate_to_directory([idl], importable, backend="python")
+    constants = importlib.import_module("accent_thrift.constants")
+    assert (constants.ACCENT, type(constants.ACCENT)) == (b"caf\xc3\xa9", bytes)
+
+
+@pytest.mark.compiler
+def test_divergence_non_ascii_binary_constant_compiler_output_is_syntax_error(
+    tmp_path: Path,
+) -> None:
+    compiler = thrift_compiler()
+    assert compiler is not None
+    idl = tmp_path / "accent.thrift"
+    idl.write_text(BINARY_IDL, encoding="utf-8")
+    subprocess.run([compiler, "-gen", "py", "-out", tmp_path, idl], check=True)
+    text = (tmp_path / "accent" / "constants.py").read_text(encoding="utf-8")
+    assert 'ACCENT = b"café"' in text
+    with pytest.raises(SyntaxError, match="bytes can only contain ASCII"):
+        compile(text, "constants.py", "exec")

@@ -1,6 +1,6 @@
 """Type-checked (mypy --strict) against the stubs of the generated fixture packages.
 
-Never run: tests/codegen/test_python_backend_stubs.py checks it with mypy.
+Never run: tests/codegen/test_stubs.py checks it with mypy.
 """
 
 from __future__ import annotations

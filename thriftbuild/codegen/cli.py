@@ -63,6 +63,14 @@ def _parser() -> argparse.ArgumentParser:
             metavar="DIR",
             help="add an include search directory (repeatable)",
         )
+        sub.add_argument(
+            "--include-package",
+            dest="include_packages",
+            action="append",
+            default=[],
+            metavar="PKG",
+            help="search an installed package's directory for includes (repeatable)",
+        )
         sub.add_argument("--gen-options", help="generator options, e.g. slots")
         sub.add_argument("--strict", action="store_true", default=None, help="as thrift -strict")
 
@@ -105,6 +113,7 @@ def _generate_out(args: argparse.Namespace) -> int:
         args.paths,
         args.out,
         include_dirs=[Path(d) for d in args.include_dirs],
+        include_packages=args.include_packages,
         backend=backend,
         options=settings.generator_options(),
         force=args.force,
@@ -129,6 +138,7 @@ def _in_place_command(args: argparse.Namespace) -> BuildThriftCommand:
     command.gen_options = args.gen_options
     command.strict = args.strict
     command.include_dirs = os.pathsep.join(args.include_dirs) or None
+    command.include_packages = ",".join(args.include_packages) or None
     command.ensure_finalized()
     return command
 
@@ -145,20 +155,34 @@ def _generate_in_place(args: argparse.Namespace) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from thriftbuild.codegen.generate import stale_packages
+    from thriftbuild.codegen.cache import Fingerprinter
+    from thriftbuild.codegen.output import is_current, read_marker
 
     command = _in_place_command(args)
     settings = command.settings
     plan = command.plan()
+    options = settings.generator_options()
     backend = select_backend(settings.backend, settings.effective_compiler())
-    stale = stale_packages(
-        plan,
-        backend,
-        settings.generator_options(),
-        command.destination,
-    )
-    for source in stale:
-        print(f"stale: {source.display_path} -> {source.module}")
+    # A package counts as up to date when its inputs are unchanged for the generator
+    # that wrote it, if that generator is one the settings accept: under "auto" the
+    # python backend's output stays valid when a compiler appears (same public API).
+    accepted = {backend.identity()}
+    if settings.backend == "auto":
+        accepted.add(select_backend("python").identity())
+    fingerprints = {identity: Fingerprinter(plan, identity, options) for identity in accepted}
+    stale = 0
+    for source in plan.targets:
+        directory = command.destination(source)
+        marker = read_marker(directory)
+        writer = marker.generator if marker is not None else None
+        fingerprint = fingerprints.get(writer or "")
+        if fingerprint is not None and is_current(directory, fingerprint(source)):
+            continue
+        stale += 1
+        line = f"stale: {source.display_path} -> {source.module}"
+        if writer is not None and writer not in accepted:
+            line += f" (written by {writer}; `thriftbuild generate` would use {backend.identity()})"
+        print(line)
     if stale:
         print("run `thriftbuild generate` to update", file=sys.stderr)
         return EXIT_STALE

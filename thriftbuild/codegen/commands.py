@@ -32,10 +32,11 @@ from setuptools.errors import BaseError, SetupError
 
 from thriftbuild.codegen.backends import select_backend
 from thriftbuild.codegen.discovery import BuildPlan, plan_project
-from thriftbuild.codegen.errors import ConfigurationError, ThriftBuildError
+from thriftbuild.codegen.errors import ConfigurationError, OutputConflictError, ThriftBuildError
 from thriftbuild.codegen.generate import PackageResult, build_plan, prune_stale
+from thriftbuild.codegen.idl.scan import scan_idl
 from thriftbuild.codegen.model import IdlSource
-from thriftbuild.codegen.output import is_generated_dir
+from thriftbuild.codegen.output import is_generated_dir, owned_files
 from thriftbuild.codegen.settings import BuildSettings, read_pyproject_table
 
 __all__ = [
@@ -44,6 +45,12 @@ __all__ = [
     "ThriftBuildPyMixin",
     "finalize_distribution_options",
 ]
+
+
+def _comma_list(value: str | None) -> list[str] | None:
+    if not value:
+        return None
+    return [part.strip() for part in value.split(",") if part.strip()]
 
 
 def project_root(dist: Distribution) -> Path:
@@ -62,6 +69,18 @@ def package_dirs(dist: Distribution) -> dict[str, Path]:
         if directory.is_dir() and not is_generated_dir(directory):
             dirs[package] = directory
     return dirs
+
+
+def _inside_packages(module: str, packages: dict[str, Path]) -> bool:
+    parts = module.split(".")
+    return any(".".join(parts[:cut]) in packages for cut in range(len(parts) - 1, 0, -1))
+
+
+def _relative(path: Path, dist: Distribution) -> str:
+    try:
+        return path.relative_to(project_root(dist)).as_posix()
+    except ValueError:
+        return path.as_posix()
 
 
 def module_dir(module: str, packages: dict[str, Path], base: Path | None = None) -> Path:
@@ -86,6 +105,7 @@ class BuildThriftCommand(Command):
         ("backend=", None, "code generator: auto, compiler or python"),
         ("compiler=", None, "path of the Apache Thrift compiler"),
         ("include-dirs=", "I", f"extra include directories, separated by {os.pathsep!r}"),
+        ("include-packages=", None, "installed packages to search for includes, comma-separated"),
         ("gen-options=", None, "Python generator options, comma-separated (default: slots)"),
         ("strict", None, "reject what `thrift -strict` rejects"),
         ("force", "f", "regenerate packages that are up to date"),
@@ -99,6 +119,7 @@ class BuildThriftCommand(Command):
         self.backend: str | None = None
         self.compiler: str | None = None
         self.include_dirs: str | None = None
+        self.include_packages: str | None = None
         self.gen_options: str | None = None
         self.strict: bool | None = None
         self.force: bool = False
@@ -113,6 +134,7 @@ class BuildThriftCommand(Command):
             "backend": self.backend,
             "compiler": self.compiler,
             "include-dirs": self.include_dirs.split(os.pathsep) if self.include_dirs else None,
+            "include-packages": _comma_list(self.include_packages),
             "gen-options": self.gen_options,
             "strict": True if self.strict else None,
         }
@@ -145,18 +167,51 @@ class BuildThriftCommand(Command):
                     root,
                     self.packages,
                     include_dirs=self.settings.include_paths(root),
+                    include_packages=self.settings.include_packages,
                     exclude=self.settings.exclude,
+                    namespace_layout=self.settings.layout == "namespace-py",
                 )
             except ThriftBuildError as exc:
                 raise BaseError(f"thriftbuild: {exc}") from exc
         return self._plan
 
+    @property
+    def namespace_layout(self) -> bool:
+        return self.settings.layout == "namespace-py"
+
     def destination(self, source: IdlSource) -> Path:
         """The package directory of ``source`` (in the tree, or below ``build_lib``)."""
+        if self.namespace_layout and not _inside_packages(source.module, self.packages):
+            raise ConfigurationError(
+                f"{source.display_path}: namespace py {source.module} is outside the "
+                f"distribution's packages ({', '.join(sorted(self.packages))}); "
+                'layout = "namespace-py" places generated code only inside them'
+            )
         if self.in_tree:
             return module_dir(source.module, self.packages)
         assert self.build_lib is not None
         return module_dir(source.module, self.packages, Path(self.build_lib).resolve())
+
+    def _check_no_committed_output(self, plan: BuildPlan) -> None:
+        """With the namespace layout, refuse to build over committed compiler output.
+
+        build_py would copy those modules over the generated ones (or ship both).
+        """
+        for source in plan.targets:
+            directory = module_dir(source.module, self.packages)
+            if is_generated_dir(directory) or not directory.is_dir():
+                continue
+            owned = owned_files(directory)
+            names = ["__init__.py", "ttypes.py", "constants.py"]
+            names += [f"{service}.py" for service in scan_idl(source.read()).services]
+            clashes = [n for n in names if n not in owned and (directory / n).is_file()]
+            if clashes:
+                shown = ", ".join(f"{_relative(directory, self.distribution)}/{n}" for n in clashes)
+                raise OutputConflictError(
+                    f"{source.display_path} generates package {source.module}, but {shown} "
+                    "already exist and were not generated by thriftbuild; delete the "
+                    "committed compiler output so the build can generate it"
+                )
 
     def _output_roots(self) -> list[Path]:
         if self.in_tree:
@@ -177,6 +232,8 @@ class BuildThriftCommand(Command):
         plan = self.plan()
         settings = self.settings
         try:
+            if self.namespace_layout:
+                self._check_no_committed_output(plan)
             backend = select_backend(settings.backend, settings.effective_compiler())
             self._log(
                 f"{len(plan.targets)} IDL file(s), {backend.name} backend ({backend.identity()})"
@@ -188,6 +245,7 @@ class BuildThriftCommand(Command):
                 self.destination,
                 in_tree=self.in_tree,
                 force=bool(self.force),
+                shared_dirs=self.namespace_layout,
                 log=self._log,
             )
             keep = [result.directory for result in self._results]
@@ -200,8 +258,12 @@ class BuildThriftCommand(Command):
     def _copy_idl_sources(self) -> None:
         """Ship each IDL file beside its package so other projects can include it."""
         self._copied_idl = {}
+        assert self.build_lib is not None
+        base = Path(self.build_lib).resolve()
         for result in self._results:
-            target = result.directory.parent / result.source.path.name
+            target = self._idl_home(result.source.path, base) or (
+                result.directory.parent / result.source.path.name
+            )
             target.parent.mkdir(parents=True, exist_ok=True)
             shutil.copyfile(result.source.path, target)
             self._copied_idl[target] = result.source.path
@@ -210,6 +272,17 @@ class BuildThriftCommand(Command):
             for stale in root.rglob("*.thrift") if root.is_dir() else ():
                 if stale.resolve() not in self._copied_idl:
                     stale.unlink()
+
+    def _idl_home(self, path: Path, base: Path) -> Path | None:
+        """Where the project's IDL file ``path`` goes below ``base``: where it is in its package."""
+        best: tuple[int, Path] | None = None
+        for package, directory in self.packages.items():
+            if path.parent.is_relative_to(directory):
+                relative = path.relative_to(directory)
+                target = base.joinpath(*package.split("."), *relative.parts)
+                if best is None or len(directory.parts) > best[0]:
+                    best = (len(directory.parts), target)
+        return best[1] if best else None
 
     # -- setuptools' SubCommand protocol -------------------------------------------
 

@@ -3,15 +3,16 @@
 Naming rule: ``<dir>/<stem>.thrift`` inside package ``pkg`` becomes package
 ``pkg.<name>_thrift``, where ``<name>`` is the stem with every character outside
 ``[A-Za-z0-9_]`` replaced by ``_`` (and ``_`` prepended when it starts with a digit):
-``my-service.thrift`` -> ``my_service_thrift``. ``namespace py`` never moves the
-output. Two files that map to the same package are an error.
+``my-service.thrift`` -> ``my_service_thrift``. With the namespace layout, a file's
+``namespace py`` names its package instead. Two files that map to the same package
+are an error.
 
-Include search order, as the Apache compiler's: the including file's directory, then
-each configured include directory, then (for IDL shipped inside other installed
-distributions) every ``sys.path`` directory outside the project. A file found in an
-installed distribution that already holds its generated package is imported from
-there, not regenerated. Any other file outside the project's packages is generated
-into the including file's top-level package.
+Include search order: the including file's directory, then each configured include
+directory, then the packages of ``include-packages``, then the IDL files of installed
+distributions (:mod:`.installed`), matched by the include's trailing path. A file of
+an installed distribution that ships its generated code is imported from there, not
+regenerated. Any other file outside the project's packages is generated into the
+including file's top-level package.
 """
 
 from __future__ import annotations
@@ -19,12 +20,12 @@ from __future__ import annotations
 import fnmatch
 import os
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from thriftbuild.codegen.errors import (
+    ConfigurationError,
     IdlError,
     IncludeCycleError,
     IncludeNotFoundError,
@@ -32,8 +33,9 @@ from thriftbuild.codegen.errors import (
 )
 from thriftbuild.codegen.idl.reader import read_idl
 from thriftbuild.codegen.idl.scan import scan_idl
+from thriftbuild.codegen.installed import InstalledIdlIndex, generated_module_of, locate_package
 from thriftbuild.codegen.model import GenerationRequest, GeneratorOptions, IdlSource, Include
-from thriftbuild.codegen.output import MARKER_NAME, is_generated_dir
+from thriftbuild.codegen.output import is_generated_dir
 
 __all__ = ["BuildPlan", "generated_name", "plan_files", "plan_project"]
 
@@ -84,13 +86,45 @@ class BuildPlan:
 
 
 def _display(path: Path, root: Path, search_dir: Path | None = None) -> str:
+    """How messages name ``path``: below the project root or its search directory, else
+    a short relative path, else absolute (never a long ``../../..`` chain)."""
     for base in (root, search_dir):
         if base is not None:
             try:
                 return path.relative_to(base).as_posix()
             except ValueError:
                 pass
-    return Path(os.path.relpath(path, root)).as_posix()
+    relative = Path(os.path.relpath(path, root))
+    if relative.parts[:3].count("..") <= 2:
+        return relative.as_posix()
+    return path.as_posix()
+
+
+@dataclass(frozen=True)
+class IncludePackage:
+    """A package named in ``include-packages``: its directory is an include directory."""
+
+    name: str
+    directory: Path
+    root: Path
+
+
+def locate_include_packages(names: Sequence[str]) -> list[IncludePackage]:
+    """Find each named package where the build runs, without importing it.
+
+    Raises:
+        ConfigurationError: a package is not installed (or is not a package).
+    """
+    found = []
+    for name in names:
+        located = locate_package(name)
+        if located is None:
+            raise ConfigurationError(
+                f"include-packages: package {name!r} is not installed where the build runs; "
+                "add its distribution to [build-system] requires (or install it)"
+            )
+        found.append(IncludePackage(name, *located))
+    return found
 
 
 class _Planner:
@@ -100,27 +134,40 @@ class _Planner:
         self,
         root: Path,
         include_dirs: Sequence[Path],
-        installed_dirs: Sequence[Path],
+        include_packages: Sequence[IncludePackage],
+        installed: InstalledIdlIndex | None,
         place_external: Callable[[Path, IdlSource], str],
     ) -> None:
         self.root = root
         self.include_dirs = tuple(include_dirs)
-        self.installed_dirs = tuple(installed_dirs)
+        self.include_packages = tuple(include_packages)
+        self.installed = installed
         self.place_external = place_external
         self.assigned: dict[Path, str] = {}
         self.sources: dict[Path, IdlSource] = {}
         self.order: list[Path] = []
         self.used_dirs: list[Path] = list(self.include_dirs)
+        self.namespace_roots: set[Path] = set()
 
-    def assign(self, path: Path, module: str) -> None:
-        """Fix the module of a root file before any include can reach it."""
+    def assign(self, path: Path, module: str, *, use_namespace: bool = False) -> None:
+        """Fix the module of a root file before any include can reach it.
+
+        With ``use_namespace``, the file's ``namespace py`` (when it has one) wins.
+        """
         self.assigned.setdefault(path, module)
+        if use_namespace:
+            self.namespace_roots.add(path)
 
     def add(self, path: Path) -> None:
-        self._visit(path, self.assigned[path], _display(path, self.root), False, ())
+        self._visit(path, _display(path, self.root), None, None, ())
 
     def _visit(
-        self, path: Path, module: str, display: str, prebuilt: bool, chain: tuple[IdlSource, ...]
+        self,
+        path: Path,
+        display: str,
+        installed_root: Path | None,
+        includer: IdlSource | None,
+        chain: tuple[IdlSource, ...],
     ) -> IdlSource:
         for step, item in enumerate(chain):
             if item.path == path:
@@ -129,60 +176,80 @@ class _Planner:
             return self.sources[path]
         text = read_idl(path, display)
         header = scan_idl(text)
-        partial = IdlSource(path, display, module, (), header.namespace_py, prebuilt, text)
+        prebuilt = False
+        module = self.assigned.get(path)
+        if path in self.namespace_roots and header.namespace_py:
+            module = header.namespace_py
+        if module is None and installed_root is not None:
+            # IDL of an installed distribution that ships its generated code: import that.
+            module = generated_module_of(path, installed_root, header.namespace_py)
+            prebuilt = module is not None
+        if module is None:
+            assert includer is not None
+            module = self.place_external(path, includer)
+        self.assigned[path] = module
+        namespace = header.namespace_py
+        partial = IdlSource(path, display, module, (), namespace, prebuilt, text)
         includes: list[Include] = []
         for statement in header.includes:
-            target, target_module, target_display, target_prebuilt = self._resolve(
+            target, target_display, target_root = self._resolve(
                 partial, statement.literal, statement.line, statement.column
             )
-            self._visit(target, target_module, target_display, target_prebuilt, (*chain, partial))
+            self._visit(target, target_display, target_root, partial, (*chain, partial))
             includes.append(Include(statement.literal, statement.line, statement.column, target))
-        source = IdlSource(
-            path, display, module, tuple(includes), header.namespace_py, prebuilt, text
-        )
+        source = IdlSource(path, display, module, tuple(includes), namespace, prebuilt, text)
         self.sources[path] = source
         self.order.append(path)
         return source
 
+    def _use_dir(self, directory: Path) -> None:
+        if directory not in self.used_dirs:
+            self.used_dirs.append(directory)
+
     def _resolve(
         self, includer: IdlSource, literal: str, line: int, column: int
-    ) -> tuple[Path, str, str, bool]:
-        searched: list[Path] = []
-        candidates: list[tuple[Path, Path | None]] = []
+    ) -> tuple[Path, str, Path | None]:
+        """The file an include names, its display path, and its import root if installed."""
         if Path(literal).is_absolute():
-            candidates.append((Path(literal), None))
+            if Path(literal).is_file():
+                path = Path(literal).resolve()
+                return path, _display(path, self.root), None
         else:
             for directory in (includer.path.parent, *self.include_dirs):
-                candidates.append((directory / literal, directory))
-                searched.append(directory)
-        for candidate, base in candidates:
-            if candidate.is_file():
-                path = candidate.resolve()
-                known = self.sources.get(path)
-                if known is not None:
-                    return path, known.module, known.display_path, known.prebuilt
-                display = _display(path, self.root, base)
-                return path, self._module_for(path, includer), display, False
-        for directory in self.installed_dirs:
-            searched.append(directory)
-            candidate = directory / literal
-            if candidate.is_file():
-                path = candidate.resolve()
-                prebuilt_module = _prebuilt_module(path, directory)
-                if directory not in self.used_dirs:
-                    self.used_dirs.append(directory)
-                display = _display(path, self.root, directory)
-                if prebuilt_module is not None:
-                    return path, prebuilt_module, display, True
-                return path, self._module_for(path, includer), display, False
+                candidate = directory / literal
+                if candidate.is_file():
+                    path = candidate.resolve()
+                    return path, _display(path, self.root, directory), None
+            for package in self.include_packages:
+                candidate = package.directory / literal
+                if candidate.is_file():
+                    self._use_dir(package.directory)
+                    path = candidate.resolve()
+                    return path, _display(path, self.root, package.root), package.root
+            matches = self.installed.find(literal) if self.installed is not None else []
+            if len(matches) > 1:
+                found = ", ".join(f"{m.relative} ({m.distribution})" for m in matches)
+                raise IdlError(
+                    includer.display_path,
+                    line,
+                    column,
+                    f'include "{literal}" is ambiguous: installed distributions ship {found}; '
+                    "write more of its path or name the package in include-packages",
+                )
+            if matches:
+                match = matches[0]
+                self._use_dir(match.search_dir(literal))
+                return match.path, match.relative, match.root
+        searched = [_display(d, self.root) for d in (includer.path.parent, *self.include_dirs)]
         raise IncludeNotFoundError(
-            includer.display_path, line, column, literal, [_display(d, self.root) for d in searched]
+            includer.display_path,
+            line,
+            column,
+            literal,
+            searched,
+            packages=[package.name for package in self.include_packages],
+            installed=self.installed.packages() if self.installed is not None else None,
         )
-
-    def _module_for(self, path: Path, includer: IdlSource) -> str:
-        if path not in self.assigned:
-            self.assigned[path] = self.place_external(path, includer)
-        return self.assigned[path]
 
     def finish(self) -> BuildPlan:
         owners: dict[str, IdlSource] = {}
@@ -196,28 +263,6 @@ class _Planner:
                 )
         targets = tuple(self.sources[p] for p in self.order if not self.sources[p].prebuilt)
         return BuildPlan(dict(self.sources), targets, tuple(self.used_dirs))
-
-
-def _prebuilt_module(path: Path, site_dir: Path) -> str | None:
-    """The module of ``path``'s generated package if its distribution ships one."""
-    package_dir = path.parent / generated_name(path)
-    if not (package_dir / MARKER_NAME).is_file():
-        return None
-    parts = package_dir.relative_to(site_dir).parts
-    if not all(part.isidentifier() for part in parts):
-        return None
-    return ".".join(parts)
-
-
-def _installed_dirs(root: Path) -> list[Path]:
-    dirs: list[Path] = []
-    for entry in sys.path:
-        directory = Path(entry or Path.cwd()).resolve()
-        if not directory.is_dir() or directory == root or root in directory.parents:
-            continue
-        if directory not in dirs:
-            dirs.append(directory)
-    return dirs
 
 
 def _excluded(relative: str, patterns: Iterable[str]) -> bool:
@@ -264,8 +309,10 @@ def plan_project(
     packages: Mapping[str, Path],
     *,
     include_dirs: Sequence[Path] = (),
+    include_packages: Sequence[str] = (),
     exclude: Sequence[str] = (),
     search_installed: bool = True,
+    namespace_layout: bool = False,
 ) -> BuildPlan:
     """Plan the build of every IDL file inside a distribution's packages.
 
@@ -273,8 +320,11 @@ def plan_project(
         root: the project directory; display paths are relative to it.
         packages: each package of the distribution mapped to its source directory.
         include_dirs: extra include directories, in search order.
+        include_packages: installed packages whose directories are searched next.
         exclude: glob patterns (project-relative paths or file names) to leave out.
         search_installed: also resolve includes against installed distributions.
+        namespace_layout: a file with ``namespace py X`` generates package ``X``
+            (where ``thrift --gen py`` puts it) instead of ``<pkg>.<name>_thrift``.
     """
     root = root.resolve()
     dirs = [(root / d).resolve() for d in include_dirs]
@@ -283,11 +333,16 @@ def plan_project(
         top = includer.module.split(".", 1)[0]
         return f"{top}.{generated_name(path)}"
 
-    installed = _installed_dirs(root) if search_installed else []
-    planner = _Planner(root, dirs, installed, place_external)
+    planner = _Planner(
+        root,
+        dirs,
+        locate_include_packages(include_packages),
+        InstalledIdlIndex(exclude=root) if search_installed else None,
+        place_external,
+    )
     roots = _package_idl_files(packages, root, exclude)
     for path, module in roots:
-        planner.assign(path, module)
+        planner.assign(path, module, use_namespace=namespace_layout)
     for path, _module in roots:
         planner.add(path)
     return planner.finish()
@@ -297,6 +352,7 @@ def plan_files(
     paths: Sequence[Path],
     *,
     include_dirs: Sequence[Path] = (),
+    include_packages: Sequence[str] = (),
     root: Path | None = None,
     search_installed: bool = True,
 ) -> BuildPlan:
@@ -320,8 +376,13 @@ def plan_files(
     def place_external(path: Path, _includer: IdlSource) -> str:
         return generated_name(path)
 
-    installed = _installed_dirs(root) if search_installed else []
-    planner = _Planner(root, dirs, installed, place_external)
+    planner = _Planner(
+        root,
+        dirs,
+        locate_include_packages(include_packages),
+        InstalledIdlIndex(exclude=root) if search_installed else None,
+        place_external,
+    )
     for path in resolved:
         if not path.is_file():
             raise IdlError(_display(path, root), 0, 0, "no such file")

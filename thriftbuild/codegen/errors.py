@@ -22,6 +22,9 @@ __all__ = [
     "ThriftBuildError",
 ]
 
+#: How many installed packages a missing-include message names.
+_SHOWN_PACKAGES = 8
+
 
 class ThriftBuildError(Exception):
     """Base class of every error raised while turning IDL into Python packages."""
@@ -58,17 +61,46 @@ class IdlError(ThriftBuildError):
 
 
 class IncludeNotFoundError(IdlError):
-    """An ``include`` names a file that is in none of the searched directories."""
+    """An ``include`` names a file that is in none of the searched places.
+
+    Attributes:
+        include: the path as written in the include.
+        searched: the directories searched, as shown (project-relative).
+        packages: the packages of ``include-packages`` searched, by name.
+        installed: the installed packages that ship IDL (none of which has the
+            file), or None when installed distributions were not searched.
+    """
 
     def __init__(
-        self, path: str, line: int, column: int, include: str, searched: Sequence[str]
+        self,
+        path: str,
+        line: int,
+        column: int,
+        include: str,
+        searched: Sequence[str],
+        packages: Sequence[str] = (),
+        installed: Sequence[str] | None = None,
     ) -> None:
-        searched = tuple(searched)
+        searched, packages = tuple(searched), tuple(packages)
         reason = f'include "{include}" not found; searched: ' + ", ".join(searched)
+        if packages:
+            reason += "; packages: " + ", ".join(packages)
+        if installed is not None:
+            installed = tuple(installed)
+            shown = ", ".join(installed[:_SHOWN_PACKAGES])
+            if len(installed) > _SHOWN_PACKAGES:
+                shown += f" and {len(installed) - _SHOWN_PACKAGES} more"
+            reason += (
+                f"; installed packages with IDL: {shown}"
+                if installed
+                else "; no installed package ships IDL"
+            )
         IdlError.__init__(self, path, line, column, reason)
-        self.args = (path, line, column, include, searched)
+        self.args = (path, line, column, include, searched, packages, installed)
         self.include = include
         self.searched = searched
+        self.packages = packages
+        self.installed = installed
 
 
 class IncludeCycleError(ThriftBuildError):

@@ -4,11 +4,14 @@ Keys (kebab-case)::
 
     [tool.thriftbuild]
     include-dirs = ["idl"]        # extra include search directories, project-relative
+    include-packages = ["baseplate.thrift"]  # installed packages searched next, by name
     gen-options = ["slots"]       # options of the Python generator (default: ["slots"])
     strict = false                # reject what `thrift -strict` rejects
     backend = "auto"              # "auto" | "compiler" | "python"
     compiler = "/usr/bin/thrift"  # the compiler; the THRIFT environment variable wins
     exclude = ["tests/*"]         # globs over project-relative paths or file names
+    layout = "package"            # "package": pkg/x.thrift -> pkg.x_thrift (default);
+                                  # "namespace-py": `namespace py a.b` -> package a.b
 
 ``gen-options`` defaults to ``["slots"]``, the choice of baseplate's build command:
 generated classes use ``__slots__``, which makes them smaller and faster. Set
@@ -34,9 +37,12 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - exercised on Python 3.10 only
     import tomli as tomllib
 
-__all__ = ["BuildSettings", "read_pyproject_table"]
+__all__ = ["LAYOUTS", "BuildSettings", "read_pyproject_table"]
 
 TABLE = "[tool.thriftbuild]"
+#: Where generated packages go: next to the IDL as ``<name>_thrift``, or at the
+#: file's ``namespace py`` as ``thrift --gen py`` would put them.
+LAYOUTS = ("package", "namespace-py")
 
 
 @dataclass(frozen=True)
@@ -44,11 +50,13 @@ class BuildSettings:
     """Resolved build settings; see the module docstring for their meaning."""
 
     include_dirs: tuple[str, ...] = ()
+    include_packages: tuple[str, ...] = ()
     gen_options: tuple[str, ...] = ("slots",)
     strict: bool = False
     backend: str = "auto"
     compiler: str | None = None
     exclude: tuple[str, ...] = ()
+    layout: str = "package"
 
     @classmethod
     def from_table(cls, table: Mapping[str, Any], where: str = TABLE) -> BuildSettings:
@@ -94,13 +102,19 @@ def _string_list(
 
 
 def _check(key: str, value: Any, where: str) -> Any:
-    if key in ("include-dirs", "exclude"):
+    if key in ("include-dirs", "include-packages", "exclude"):
         return _string_list(key, value, where)
     if key == "gen-options":
         return _string_list(key, value, where, split_commas=True)
     if key == "strict":
         if not isinstance(value, bool):
             raise ConfigurationError(f"strict in {where} must be true or false; got {value!r}")
+        return value
+    if key == "layout":
+        if value not in LAYOUTS:
+            raise ConfigurationError(
+                f"layout in {where} must be one of {', '.join(map(repr, LAYOUTS))}; got {value!r}"
+            )
         return value
     if key == "backend":
         if value not in BACKEND_CHOICES:

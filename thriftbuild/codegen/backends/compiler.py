@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from thriftbuild.codegen.backends import generated_header
+from thriftbuild.codegen.backends.python import PythonBackend
 from thriftbuild.codegen.backends.rewrite import (
     allow_exception_dunders,
     normalize_newlines,
@@ -137,6 +138,7 @@ class CompilerBackend:
         for name, text in raw.items():
             text = retarget_includes(normalize_newlines(text), references)
             files[name] = header + allow_exception_dunders(text)
+        files.update(PythonBackend().stubs(request, header))
         return GeneratedPackage(source, files)
 
     def _error(self, request: GenerationRequest, output: str, returncode: int) -> IdlError:

@@ -199,6 +199,10 @@ class ConstRenderer:
         if kind in ("string", "binary"):
             if value.kind != "string":
                 raise self.mismatch(rtype, value, name)
+            if kind == "binary":
+                # bytes, as the compiler writes them (b"..."), but escaped: the
+                # compiler's b"café" is a SyntaxError.
+                return repr(str(value.value).encode("utf-8", "surrogateescape"))
             return repr(value.value)
         if kind == "enum":
             if value.kind != "int":

@@ -14,7 +14,7 @@ from thriftbuild.codegen.backends.python.emit import Emitter
 from thriftbuild.codegen.errors import GeneratorError, IdlError, IncludeCycleError
 from thriftbuild.codegen.idl import syntax
 from thriftbuild.codegen.idl.parser import parse
-from thriftbuild.codegen.idl.resolve import Program
+from thriftbuild.codegen.idl.resolve import Program, Resolved
 from thriftbuild.codegen.model import GeneratedPackage, GenerationRequest, IdlSource
 
 __all__ = ["PythonBackend", "parse"]
@@ -69,6 +69,23 @@ class PythonBackend:
                 f"option(s) {', '.join(unsupported)} (it supports {', '.join(sorted(_SUPPORTED))});"
                 " use the compiler backend"
             )
+        header = generated_header(request.source, self.identity(), request.options.describe())
+        emitter, resolved = self._resolve(request, header)
+        return GeneratedPackage(request.source, emitter.files(resolved))
+
+    def stubs(self, request: GenerationRequest, header: str) -> dict[str, str]:
+        """Only the ``.pyi`` stubs of ``request.source``'s package, each opening with ``header``.
+
+        The compiler backend writes these beside the compiler's modules: our front end
+        knows the IDL's types whichever backend emits the code.
+
+        Raises:
+            IdlError: the IDL (of the file or of one it includes) is invalid.
+        """
+        emitter, resolved = self._resolve(request, header)
+        return emitter.stubs(resolved)
+
+    def _resolve(self, request: GenerationRequest, header: str) -> tuple[Emitter, Resolved]:
         sources = dict(request.sources)
         sources.setdefault(request.source.path, request.source)
         documents: dict[Path, syntax.Document] = {}
@@ -98,11 +115,9 @@ class PythonBackend:
             _check_strict(documents[request.source.path], display[request.source.path])
         program = Program(documents, includes, display)
         modules = {p: s.module for p, s in sources.items()}
-        options = request.options
-        header = generated_header(request.source, self.identity(), options.describe())
-        emitter = Emitter(request.source.path, modules, header, "slots" in options.gen_options)
-        resolved = program.resolve(request.source.path, emitter.qualify)
-        return GeneratedPackage(request.source, emitter.files(resolved))
+        slots = "slots" in request.options.gen_options
+        emitter = Emitter(request.source.path, modules, header, slots)
+        return emitter, program.resolve(request.source.path, emitter.qualify)
 
 
 def _check_strict(doc: syntax.Document, display: str) -> None:

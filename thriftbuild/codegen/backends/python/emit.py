@@ -56,7 +56,11 @@ class Emitter:
         return [f"import {self.modules[p]}.ttypes" for p in sorted(resolved.type_imports)]
 
     def files(self, resolved: Resolved) -> dict[str, str]:
-        """Module file name -> source text."""
+        """Module file name -> source text, stubs included."""
+        return {**self.modules_text(resolved), **self.stubs(resolved)}
+
+    def modules_text(self, resolved: Resolved) -> dict[str, str]:
+        """The ``.py`` modules: file name -> source text."""
         names = ["ttypes", "constants", *(s.name for s in resolved.services)]
         files = {
             "__init__.py": self.header + f"__all__ = {names!r}\n",
@@ -65,7 +69,15 @@ class Emitter:
         }
         for service in resolved.services:
             files[f"{service.name}.py"] = self.service(resolved, service.name)
-        # Stubs: the annotations the IDL implies, for mypy and IDEs.
+        return files
+
+    def stubs(self, resolved: Resolved) -> dict[str, str]:
+        """The ``.pyi`` stubs: the annotations the IDL implies, for mypy and IDEs.
+
+        They describe the public API both backends generate, so they also go beside
+        the compiler's modules.
+        """
+        files: dict[str, str] = {}
         stubs = StubWriter(self.path, self.modules, self.qualify_service, self.imports(resolved))
         files["ttypes.pyi"] = self.header + stubs.ttypes(resolved.enums, resolved.structs)
         files["constants.pyi"] = self.header + stubs.constants(resolved.consts)

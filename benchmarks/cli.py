@@ -1,0 +1,103 @@
+"""``python -m benchmarks``: run the suite, print and write the results."""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import shlex
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from benchmarks import machine, peers, report
+from benchmarks.procs import Workspace
+from benchmarks.registry import ROWS, Role, select
+from benchmarks.runner import RunState, Settings, run_rounds
+from benchmarks.scenarios import load_all
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m benchmarks",
+        description="thriftbuild against its peers and a floor, interleaved over rounds.",
+    )
+    parser.add_argument("--only", metavar="PATTERN", help="rows whose id matches this regex")
+    parser.add_argument("--rounds", type=int, default=5, help="measured rounds (default 5)")
+    parser.add_argument(
+        "--duration", type=float, default=1.0, help="seconds per client measurement (default 1)"
+    )
+    parser.add_argument(
+        "--update-readme", action="store_true", help="write the table into README.md"
+    )
+    parser.add_argument("--profile", metavar="ROW", help="CPU per call and cProfile for one row")
+    parser.add_argument("--contender", help="with --profile: which contender (default: ours)")
+    parser.add_argument("--list", action="store_true", help="list the rows and exit")
+    return parser
+
+
+def _list() -> None:
+    for row in ROWS.values():
+        names = ", ".join(f"{c.name} ({c.role.value}, {c.env})" for c in row.contenders)
+        targets = "; ".join(t.describe() for t in row.targets) or "no target"
+        print(f"{row.id}\n    {row.title} [{row.placement.value}]\n    {names}\n    {targets}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    load_all()
+    if args.list:
+        _list()
+        return 0
+    rows = select(args.profile or args.only)
+    if not rows:
+        raise SystemExit(f"no row matches {args.profile or args.only!r} (see --list)")
+    if args.profile and len(rows) != 1:
+        raise SystemExit("--profile matches several rows: " + ", ".join(r.id for r in rows))
+    if args.update_readme and (args.only or args.profile):
+        raise SystemExit("--update-readme writes the whole suite's table: run it without --only")
+    if args.rounds < 1 or args.duration <= 0:
+        raise SystemExit("--rounds must be at least 1 and --duration positive")
+
+    described = machine.describe()
+    print("machine: " + machine.one_line(described))
+    workdir = Path(tempfile.mkdtemp(prefix="thriftbuild-bench-"))
+    state = RunState(Workspace(workdir), Settings(rounds=args.rounds, duration=args.duration))
+    try:
+        state.space.generate_echo()
+        if args.profile:
+            from benchmarks.profiling import profile
+
+            return profile(rows[0], args.contender, state)
+        for row in rows:
+            print(f"{row.id}: {row.placement.value}")
+        started = _now()
+        results = run_rounds(rows, state)
+    finally:
+        state.stop_servers()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    envs = sorted({c.env for row in rows for c in row.contenders if c.env != "project"})
+    meta = {
+        "command": "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv),
+        "started": started,
+        "finished": _now(),
+        "machine": described,
+        "settings": {"rounds": args.rounds, "duration": args.duration},
+        "peers": {env: peers.versions(env) for env in envs},
+        "unavailable": state.space.unavailable,
+    }
+    markdown = report.write(rows, results, meta)
+    print()
+    print(markdown)
+    if args.update_readme:
+        report.update_readme(markdown)
+        print(f"README.md updated ({len(rows)} rows)")
+    missing = [r.id for r in rows if r.one(Role.OURS) is None]
+    if missing:
+        print(f"rows without ours yet: {', '.join(missing)}")
+    return 0
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")

@@ -1,0 +1,124 @@
+"""Servers: 2 processes, 8 persistent clients (each a process of its own, sending
+pre-encoded framed binary calls), counting starved clients — those that completed no
+call in the window. Unpinned.
+
+Contenders: a raw asyncio-streams server answering from a table of pre-encoded
+replies (floor), Apache's TThreadedServer and TNonblockingServer (each forked into
+2 processes on one listening socket) and TProcessPoolServer (2 workers),
+gunicorn_thrift (2 ``thriftpy_sync`` workers, its Python 3 worker, with thriftpy2's
+cython codec), and thriftbuild's gunicorn worker once ``thriftbuild.gunicorn`` exists.
+"""
+
+from __future__ import annotations
+
+from benchmarks.registry import (
+    Contender,
+    Metric,
+    Placement,
+    Role,
+    Row,
+    ServerSpec,
+    Target,
+    register,
+)
+from benchmarks.scenarios.common import OP_TITLES, OPS, importable
+
+PROCESSES, CLIENTS = 2, 8
+
+
+def _python_server(kind: str) -> ServerSpec:
+    argv = ("{python}", "-m", "benchmarks.worker.servers", kind, "--port", "{port}")
+    return ServerSpec((*argv, "--processes", str(PROCESSES), "--gen", "{gen}"), env="thrift")
+
+
+def _gunicorn(app: str, worker: str, env: str, extra: tuple[str, ...]) -> ServerSpec:
+    argv = ("{bin}/gunicorn_thrift", app, "-k", worker, "-w", str(PROCESSES))
+    return ServerSpec(
+        (*argv, "-b", "127.0.0.1:{port}", *extra),
+        env=env,
+        extra_env={"BENCH_ECHO_IDL": "{idl}", "BENCH_GEN": "{gen}"},
+    )
+
+
+def contenders() -> tuple[tuple[Contender, ...], tuple[Target, ...]]:
+    floor = ServerSpec(
+        (
+            "{python}",
+            "-m",
+            "benchmarks.worker.servers",
+            "raw",
+            "--port",
+            "{port}",
+            "--processes",
+            str(PROCESSES),
+        ),
+    )
+    found = [
+        Contender("raw asyncio streams", Role.FLOOR, "project", {"server": floor}),
+        Contender(
+            "apache threaded", Role.PEER, "thrift", {"server": _python_server("apache-threaded")}
+        ),
+        Contender(
+            "apache nonblocking",
+            Role.PEER,
+            "thrift",
+            {"server": _python_server("apache-nonblocking")},
+        ),
+        Contender(
+            "apache processpool",
+            Role.PEER,
+            "thrift",
+            {"server": _python_server("apache-processpool")},
+        ),
+        Contender(
+            "gunicorn_thrift",
+            Role.PEER,
+            "gunicorn_thrift",
+            {
+                "server": _gunicorn(
+                    "benchmarks.worker.gunicorn_thrift_app:app",
+                    "thriftpy_sync",
+                    "gunicorn_thrift",
+                    (
+                        "--thrift-protocol-factory",
+                        "thriftpy2.protocol:TCyBinaryProtocolFactory",
+                        "--thrift-transport-factory",
+                        "thriftpy2.transport:TCyFramedTransportFactory",
+                    ),
+                )
+            },
+        ),
+    ]
+    if importable("thriftbuild.gunicorn"):
+        ours = _gunicorn(
+            "benchmarks.worker.apache_app:app",
+            "thrift_asyncio",
+            "project",
+            ("--thrift-transport-factory", "thrift.transport.TTransport:TFramedTransportFactory"),
+        )
+        found.append(Contender("ours", Role.OURS, "project", {"server": ours}))
+    return tuple(found), (Target("gunicorn_thrift", 1.5, max_starved=0),)
+
+
+for op, size, op_id in OPS[:2]:
+    row_contenders, row_targets = contenders()
+    register(
+        Row(
+            id=f"server/{op_id}/{PROCESSES}procs-{CLIENTS}clients",
+            title=(
+                f"server: {OP_TITLES[op_id]}, {PROCESSES} processes x {CLIENTS} persistent clients"
+            ),
+            runner="server",
+            metric=Metric.RATE,
+            placement=Placement.UNPINNED,
+            contenders=row_contenders,
+            targets=row_targets,
+            params={
+                "clients": CLIENTS,
+                "op": op,
+                "size": size,
+                "protocol": "binary",
+                "transport": "framed",
+            },
+        )
+    )

@@ -1,0 +1,180 @@
+"""Python servers of the server rows: ``python -m benchmarks.worker.servers KIND``.
+
+Every server answers the Echo service (``ping``, ``echo_bytes``) with framed binary
+on 127.0.0.1:``--port`` in ``--processes`` processes. The harness starts each in a
+session of its own, polls it with a real call until it answers, and stops the whole
+process group at the end. Kinds:
+
+* ``raw``: the floor. asyncio streams, each request frame looked up in a table of
+  pre-encoded replies.
+* ``apache-threaded`` / ``apache-nonblocking``: Apache's ``TThreadedServer`` and
+  ``TNonblockingServer`` (neither has a process mode of its own).
+* ``apache-processpool``: Apache's ``TProcessPoolServer`` (its own worker processes).
+
+The first three run in forked processes, each listening on the port with
+``SO_REUSEPORT`` so that the kernel spreads connections over them (a blocking
+listening socket shared by ``select`` loops lets one process sit in ``accept``
+while another took the connection, starving the first one's clients).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import socket
+import struct
+import sys
+from collections.abc import Callable
+from typing import Any
+
+from benchmarks.worker import wire
+
+ROWS = (("ping", 0), ("echo", 1024))
+
+
+class EchoHandler:
+    """The handler every Python server runs: no work beyond the call itself."""
+
+    def ping(self) -> None:
+        return None
+
+    def echo_bytes(self, data: bytes) -> bytes:
+        return data
+
+    def echo(self, text: str) -> str:
+        return text
+
+
+def _fork_and_serve(processes: int, serve: Callable[[], None]) -> None:
+    """Run ``serve`` in ``processes`` forked children; stop them with the parent."""
+    children = []
+    for _ in range(processes):
+        pid = os.fork()
+        if pid == 0:
+            try:
+                serve()
+            finally:
+                os._exit(0)
+        children.append(pid)
+
+    def stop(signum: int, frame: object) -> None:
+        for child in children:
+            os.kill(child, signal.SIGKILL)
+        sys.exit(0)
+
+    signal.signal(signal.SIGTERM, stop)
+    for child in children:
+        os.waitpid(child, 0)
+
+
+def _listening(port: int) -> socket.socket:
+    """A listener of this process's own on ``port``, shared through SO_REUSEPORT."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    sock.bind(("127.0.0.1", port))
+    sock.listen(128)
+    return sock
+
+
+def serve_raw(port: int, processes: int) -> None:
+    """The floor: pre-encoded replies over asyncio streams."""
+    replies = {
+        wire.request_bytes(op, size, "binary", "framed")[4:]: wire.reply_bytes(
+            op, size, "binary", "framed"
+        )
+        for op, size in ROWS
+    }
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while True:
+                (length,) = struct.unpack("!I", await reader.readexactly(4))
+                reply = replies.get(await reader.readexactly(length))
+                if reply is None:
+                    break  # not one of the benchmark's requests
+                writer.write(reply)
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+    async def main() -> None:
+        server = await asyncio.start_server(handle, sock=_listening(port))
+        async with server:
+            await server.serve_forever()
+
+    _fork_and_serve(processes, lambda: asyncio.run(main()))
+
+
+def _apache_parts(gen: str) -> tuple[Any, Any, Any]:
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
+    from thrift.transport.TTransport import TFramedTransportFactory
+
+    sys.path.insert(0, gen)
+    from echo_thrift import Echo
+
+    processor = Echo.Processor(EchoHandler())
+    return processor, TFramedTransportFactory(), TBinaryProtocolAcceleratedFactory()
+
+
+def _reuse_port_server_socket(port: int) -> Any:
+    from thrift.transport.TSocket import TServerSocket
+
+    class ReusePortServerSocket(TServerSocket):  # type: ignore[misc]
+        """Apache's server socket, listening with SO_REUSEPORT."""
+
+        def listen(self) -> None:
+            self.handle = _listening(port)
+
+    return ReusePortServerSocket(host="127.0.0.1", port=port)
+
+
+def serve_apache(kind: str, port: int, processes: int, gen: str) -> None:
+    """One of Apache's Python servers, framed binary (the accelerated codec)."""
+    from thrift.server import TNonblockingServer, TProcessPoolServer, TServer
+
+    processor, transports, protocols = _apache_parts(gen)
+    if kind == "apache-processpool":
+        from thrift.transport.TSocket import TServerSocket
+
+        pool = TProcessPoolServer.TProcessPoolServer(
+            processor, TServerSocket(host="127.0.0.1", port=port), transports, protocols
+        )
+        pool.setNumWorkers(processes)
+        pool.serve()
+        return
+    if kind not in ("apache-threaded", "apache-nonblocking"):
+        raise SystemExit(f"unknown server kind {kind!r}")
+
+    def serve() -> None:
+        sock = _reuse_port_server_socket(port)
+        if kind == "apache-threaded":
+            server: Any = TServer.TThreadedServer(
+                processor, sock, transports, protocols, daemon=True
+            )
+        else:
+            server = TNonblockingServer.TNonblockingServer(processor, sock, protocols, protocols)
+        server.serve()
+
+    _fork_and_serve(processes, serve)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind")
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--processes", type=int, default=2)
+    parser.add_argument("--gen", default="")
+    args = parser.parse_args(argv)
+    if args.kind == "raw":
+        serve_raw(args.port, args.processes)
+    else:
+        serve_apache(args.kind, args.port, args.processes, args.gen)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

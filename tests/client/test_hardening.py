@@ -1,0 +1,322 @@
+"""The pooled client under the faults an adversarial tester found (issue 9).
+
+Real sockets on loopback, scripted servers; every test fails on the defect it names.
+"""
+
+from __future__ import annotations
+
+import os
+import resource
+import signal
+import socket
+import struct
+import threading
+import time
+import zlib
+from typing import Any
+
+import pytest
+from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
+from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
+from thrift.transport.THeaderTransport import THeaderSubprotocolID
+
+from tests.support.servers import (
+    RawServer,
+    ServerProcess,
+    echo_server,
+    open_fds,
+    read_call,
+    wait_until,
+)
+from thriftbuild import errors, wire
+from thriftbuild.client import MultiEndpointPool, ThriftConnectionPool, ThriftContextFactory
+from thriftbuild.service import service_view
+
+FACTORIES = {
+    "header": THeaderProtocolFactory(default_protocol=THeaderSubprotocolID.COMPACT),
+    "header-binary": THeaderProtocolFactory(default_protocol=THeaderSubprotocolID.BINARY),
+    "binary": TBinaryProtocolAcceleratedFactory(),
+    "binary-framed": TBinaryProtocolAcceleratedFactory(),
+}
+SERVER_KIND = {"header": "header", "header-binary": "header", "binary": "binary"}
+MiB = 1 << 20
+
+
+def _pool(endpoint: str, kind: str, **kwargs: Any) -> ThriftConnectionPool:
+    kwargs.setdefault("metrics", False)
+    if kind == "binary-framed":
+        kwargs["transport_factory"] = "framed"
+    return ThriftConnectionPool(endpoint, protocol_factory=FACTORIES[kind], **kwargs)
+
+
+def _peak_rss() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+# 1. A late reply is never read as the answer to the next call -----------------------------
+
+
+@pytest.mark.parametrize("kind", ["header", "header-binary", "binary"])
+def test_swallowed_timeout_inside_connection_block_never_hands_late_reply_on(
+    echo: Any, kind: str
+) -> None:
+    with echo_server(echo, SERVER_KIND[kind]) as server:
+        pool = _pool(server.endpoint, kind, size=1, timeout=0.3)
+        fallback = None
+        with pool.connection() as prot:
+            try:
+                echo.service.Client(prot).sleep(30_000)  # held until released below
+            except errors.CallTimeoutError:
+                fallback = -1  # the common pattern: a default value on timeout
+        assert fallback == -1
+        server.handler.release.set()  # the late reply (30000) is sent now
+        with pool.connection() as prot:
+            assert echo.service.Client(prot).sleep(7) == 7
+        assert server.accepted == 2  # the connection with a reply due was not reused
+        pool.close()
+
+
+def test_generated_client_seqid_zero_is_replaced_by_runtime_seqids(echo: Any) -> None:
+    seen: list[int] = []
+
+    def reply_twice_with_first_seqid(conn: socket.socket, _server: RawServer) -> None:
+        decoder = wire.UnframedDecoder(wire.BINARY)
+        result = echo.service.echo_result(success="A")
+        first = None
+        for _ in range(2):
+            _frame, head = read_call(conn, decoder)
+            seen.append(head.seqid)
+            first = head.seqid if first is None else first
+            method = service_view(echo.service)["echo"]
+            conn.sendall(wire.encode_reply(method, wire.BINARY, first, result))
+
+    with RawServer(reply_twice_with_first_seqid).start() as server:
+        pool = _pool(server.endpoint, "binary", size=1)
+        with pool.connection() as prot:
+            assert echo.service.Client(prot).echo("A") == "A"
+        with pytest.raises(errors.ResponseMismatchError), pool.connection() as prot:
+            echo.service.Client(prot).echo("B")  # answered with the first call's seqid
+        assert len(seen) == 2 and seen[0] != seen[1]  # both differ from Apache's 0
+        pool.close()
+
+
+# 2. Every length bounded before allocation ----------------------------------------------------
+
+
+def _answer(payload_for: Any) -> Any:
+    def behaviour(conn: socket.socket, _server: RawServer) -> None:
+        frame, head = read_call(conn, wire.AutoDecoder())
+        conn.sendall(payload_for(frame, head))
+        conn.recv(1)  # hold the connection open until the client closes it
+
+    return behaviour
+
+
+def test_unframed_reply_declaring_2gib_string_fails_at_once_naming_limit(echo: Any) -> None:
+    def huge(frame: Any, head: Any) -> bytes:
+        reply = wire.encode_head(wire.BINARY, head.name, wire.MessageType.REPLY, head.seqid)
+        return reply + b"\x0b\x00\x00" + struct.pack("!i", 2**31 - 1) + b"x" * 65536
+
+    before = _peak_rss()
+    with RawServer(_answer(huge)).start() as server:
+        pool = _pool(server.endpoint, "binary", timeout=30)
+        start = time.monotonic()
+        with pytest.raises(errors.ProtocolError) as raised, pool.connection() as prot:
+            echo.service.Client(prot).echo("x")
+        assert time.monotonic() - start < 15  # not at the 30 s deadline
+        assert "max_" in str(raised.value) and server.endpoint in str(raised.value)
+        assert isinstance(raised.value.__cause__, wire.WireError)
+        assert pool.checkedout == 0 and pool.idle == 0
+        pool.close()
+    assert _peak_rss() - before < 64 * MiB
+
+
+@pytest.mark.parametrize("kind", ["header", "header-binary"])
+def test_theader_zlib_bomb_reply_is_refused_within_bounded_memory(echo: Any, kind: str) -> None:
+    bomb = zlib.compress(b"\x00" * (400 * MiB), 9)
+
+    def bombed(frame: Any, head: Any) -> bytes:
+        block = b"%c\x01\x01" % frame.protocol
+        block += b"\x00" * (-len(block) % 4)
+        size = 10 + len(block) + len(bomb)
+        fixed = struct.pack("!iHHiH", size, 0x0FFF, 0, frame.seqid, len(block) // 4)
+        return fixed + block + bomb
+
+    before = _peak_rss()
+    with RawServer(_answer(bombed)).start() as server:
+        pool = _pool(server.endpoint, kind, timeout=30)
+        client_error = None
+        try:
+            with pool.connection() as prot:
+                echo.service.Client(prot).echo("x")
+        except errors.ProtocolError as exc:
+            client_error = exc
+        assert client_error is not None
+        assert client_error.type == errors.TTransportException.SIZE_LIMIT
+        assert "decompressed payload" in str(client_error)
+        pool.close()
+    assert _peak_rss() - before < 64 * MiB
+
+
+def test_limits_are_configurable_per_pool(echo: Any) -> None:
+    with echo_server(echo) as server:
+        pool = _pool(server.endpoint, "header", limits=wire.Limits(max_string=10))
+        with pool.connection() as prot:
+            assert echo.service.Client(prot).echo("short") == "short"
+        with pytest.raises(errors.ProtocolError, match="max_string"), pool.connection() as p:
+            echo.service.Client(p).echo("much longer than ten")
+        pool.close()
+
+
+# 3. Deadlines hold while signals arrive -------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["header", "binary", "binary-framed"])
+def test_timeout_holds_with_sigalrm_every_50ms_to_a_silent_server(kind: str) -> None:
+    def silent(conn: socket.socket, _server: RawServer) -> None:
+        conn.recv(65536)
+        conn.recv(1)  # never answers; returns when the client closes
+
+    interrupted = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: interrupted.append(1))
+    try:
+        with RawServer(silent).start() as server:
+            pool = _pool(server.endpoint, kind, timeout=0.5)
+            signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+            start = time.monotonic()
+            with pytest.raises(errors.CallTimeoutError), pool.connection() as prot:
+                from thrift.Thrift import TMessageType
+
+                prot.writeMessageBegin("ping", TMessageType.CALL, 0)
+                prot.writeStructBegin("ping_args")
+                prot.writeFieldStop()
+                prot.writeStructEnd()
+                prot.writeMessageEnd()
+                prot.trans.flush()
+                prot.readMessageBegin()
+            elapsed = time.monotonic() - start
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            pool.close()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert len(interrupted) >= 3  # the signals did interrupt the wait
+    assert elapsed < 5.0  # bounded by the 0.5 s deadline, with room for a busy machine
+
+
+# 4. Corrupt reply bodies are ProtocolErrors naming endpoint and method ------------------------
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"\x0b\x00\x00\xff\xff\xff\xf0",  # field 0: string of negative length
+        b"\x63\x00\x00\x00",  # field 0 of unknown type 0x63
+        b"\x0f\x00\x00\x0b\x7f\xff\xff\xff",  # list<string> of 2**31-1 items
+    ],
+)
+@pytest.mark.parametrize("path", ["proxy", "connection"])
+def test_corrupt_reply_body_raises_protocol_error_and_closes(
+    echo: Any, body: bytes, path: str
+) -> None:
+    def corrupt(frame: Any, head: Any) -> bytes:
+        return wire.encode_head(wire.BINARY, head.name, wire.MessageType.REPLY, head.seqid) + body
+
+    with RawServer(_answer(corrupt)).start() as server:
+        pool = _pool(server.endpoint, "binary", timeout=5)
+        with pytest.raises(errors.ProtocolError) as raised:
+            if path == "proxy":
+                ThriftContextFactory(pool, echo.service.Client, metrics=False).proxy().echo("x")
+            else:
+                with pool.connection() as prot:
+                    echo.service.Client(prot).echo("x")
+        err = raised.value
+        assert err.endpoint == server.endpoint and err.method == "echo"
+        assert server.endpoint in str(err) and "echo()" in str(err)
+        assert err.__cause__ is not None
+        assert pool.idle == 0 and pool.checkedout == 0
+        pool.close()
+
+
+# 5. MultiEndpointPool: duplicates, and exhaustion is not a host failure ---------------------
+
+
+def test_multi_endpoint_pool_with_duplicate_endpoint_checks_in_to_the_right_pool(
+    echo: Any,
+) -> None:
+    with echo_server(echo) as server:
+        pool = MultiEndpointPool([server.endpoint, server.endpoint], size=1, metrics=False)
+        for _ in range(6):
+            with pool.connection() as prot:
+                echo.service.Client(prot).ping()
+        assert [p.checkedout for p in pool.pools] == [0, 0]
+        held = [pool.checkout(), pool.checkout()]  # one from each, both usable
+        assert sorted(c.pool is p for c in held for p in pool.pools).count(True) == 2
+        for conn in held:
+            pool.checkin(conn, True)
+        assert [p.checkedout for p in pool.pools] == [0, 0]
+        pool.close()
+
+
+def test_pool_exhaustion_is_not_a_connect_failure_and_never_ejects(echo: Any) -> None:
+    with echo_server(echo) as server:
+        pool = MultiEndpointPool([server.endpoint], size=1, timeout=0.2, eject_after=1)
+        held = pool.checkout()
+        for _ in range(3):
+            with pytest.raises(errors.PoolExhaustedError) as raised:
+                pool.checkout(method="ping")
+            assert raised.value.method == "ping"
+        assert pool.ejected() == []
+        pool.checkin(held, True)
+        single = ThriftConnectionPool(server.endpoint, size=1, timeout=5, metrics=False)
+        with pytest.raises(errors.PoolExhaustedError):
+            single.checkout(deadline=time.monotonic() - 1)  # a slot, but no time left
+        pool.close()
+        single.close()
+
+
+# 6. Fork closes every inherited socket ---------------------------------------------------------
+
+
+def test_fork_child_closes_in_flight_and_idle_connections(echo: Any) -> None:
+    # The server runs in another process, so every socket here is the pool's.
+    server = ServerProcess(echo.out, echo.package).start()
+    try:
+        pool = ThriftConnectionPool(server.endpoint, size=4, metrics=False)
+        stop = threading.Event()
+
+        def caller() -> None:
+            while not stop.is_set():
+                with pool.connection() as prot:
+                    echo.service.Client(prot).ping()
+
+        threads = [threading.Thread(target=caller) for _ in range(3)]
+        baseline = open_fds()
+        for thread in threads:
+            thread.start()
+        wait_until(lambda: pool.checkedout + pool.idle >= 2, what="calls in flight")
+        try:
+            for _ in range(100):
+                read_fd, write_fd = os.pipe()
+                pid = os.fork()
+                if pid == 0:
+                    code = 1
+                    try:
+                        # The pipe's two ends are the only descriptors over the baseline.
+                        os.write(write_fd, f"{open_fds() - baseline} {pool.checkedout}".encode())
+                        code = 0
+                    finally:
+                        os._exit(code)
+                os.close(write_fd)
+                with os.fdopen(read_fd) as pipe:
+                    extra, in_use = map(int, pipe.read().split())
+                _, status = os.waitpid(pid, 0)
+                assert os.waitstatus_to_exitcode(status) == 0
+                assert extra <= 2 and in_use == 0
+        finally:
+            stop.set()
+            for thread in threads:
+                thread.join(30)
+        pool.close()
+    finally:
+        server.kill()

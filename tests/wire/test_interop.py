@@ -1,0 +1,132 @@
+"""Our wire bytes against Apache Thrift's own transports and protocols, both ways.
+
+No sockets: Apache's server protocol and generated client run over in-memory bytes.
+For every dialect: a call we encode is served by Apache's THeader server (which
+answers each client in its own dialect) and its reply decoded by us; a call Apache's
+client encodes is decoded by us, and our reply read back by Apache's client.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from thrift.Thrift import TApplicationException
+
+from tests.support.servers import EchoHandler
+from tests.wire.apache import DIALECTS, Duplex, client_protocol, server_protocol
+from thriftbuild import wire
+from thriftbuild.service import service_view
+
+TEXT = "héllo, wörld " * 50  # long enough to be worth compressing
+
+
+def _serve(echo: Any, request: bytes) -> bytes:
+    duplex = Duplex(request)
+    prot = server_protocol(duplex)
+    echo.service.Processor(EchoHandler(echo.ttypes)).process(prot, prot)
+    return duplex.written()
+
+
+def _one(decoder: Any, data: bytes) -> wire.Frame:
+    frames = [frame for byte in range(len(data)) for frame in decoder.feed(data[byte : byte + 1])]
+    assert len(frames) == 1
+    assert decoder.buffered == 0
+    return frames[0]
+
+
+@pytest.mark.parametrize("name", sorted(DIALECTS))
+def test_our_call_served_by_apache_and_its_reply_decoded_by_us(echo: Any, name: str) -> None:
+    dialect, zlib = DIALECTS[name]
+    method = service_view(echo.service)["echo"]
+    payload = wire.encode_call(method, dialect.protocol, 41, (TEXT,))
+    headers = {b"request-id": b"r-1"} if dialect.framing == wire.Framing.HEADER else None
+    request = dialect.frame(payload, seqid=41, headers=headers, zlib=zlib)
+    if zlib:
+        assert len(request) < len(payload)
+
+    reply = _serve(echo, request)
+
+    frame = _one(dialect.decoder(), reply)
+    assert frame.protocol == dialect.protocol
+    value = wire.decode_reply(method, frame.protocol, frame.payload, 41)
+    assert value == TEXT
+    assert type(value) is str
+
+
+@pytest.mark.parametrize("name", sorted(DIALECTS))
+def test_apache_call_decoded_by_us_and_our_reply_read_by_apache(echo: Any, name: str) -> None:
+    dialect, zlib = DIALECTS[name]
+    view = service_view(echo.service)
+    duplex = Duplex()
+    prot = client_protocol(name, duplex)
+    if dialect.framing == wire.Framing.HEADER:
+        prot.trans.set_header(b"request-id", b"r-2")
+    client = echo.service.Client(prot)
+    client.send_echo(TEXT)
+    request = duplex.written()
+
+    decoder = wire.AutoDecoder()
+    frame = _one(decoder, request)
+    assert decoder.dialect == dialect
+    assert frame.zlib is zlib
+    if dialect.framing == wire.Framing.HEADER:
+        assert dict(frame.headers) == {b"request-id": b"r-2"}
+    head, body = wire.decode_head(frame.protocol, frame.payload)
+    assert head == wire.MessageHead("echo", wire.MessageType.CALL, head.seqid)
+    args = wire.decode_args(view["echo"], frame.protocol, frame.payload, body)
+    assert args == echo.service.echo_args(text=TEXT)
+
+    result = echo.service.echo_result(success=args.text)
+    reply = wire.encode_reply(view["echo"], frame.protocol, head.seqid, result)
+    framed = dialect.frame(reply, protocol=frame.protocol, seqid=frame.seqid, zlib=frame.zlib)
+    client = echo.service.Client(client_protocol(name, Duplex(framed)))
+    assert client.recv_echo() == TEXT
+
+
+@pytest.mark.parametrize("name", ["header-compact", "framed-binary", "unframed-compact"])
+def test_declared_and_application_exceptions_from_apache_raise_from_decode_reply(
+    echo: Any, name: str
+) -> None:
+    dialect, _ = DIALECTS[name]
+    view = service_view(echo.service)
+    request = dialect.frame(wire.encode_call(view["fail"], dialect.protocol, 3, ("no", 7)))
+    frame = _one(dialect.decoder(), _serve(echo, request))
+    with pytest.raises(echo.ttypes.EchoError) as raised:
+        wire.decode_reply(view["fail"], frame.protocol, frame.payload, 3)
+    assert (raised.value.message, raised.value.code) == ("no", 7)
+
+    # An unknown method: Apache answers with an EXCEPTION message.
+    unknown = wire.Method("nope", echo.service.ping_args, echo.service.ping_result, False, ())
+    request = dialect.frame(wire.encode_call(unknown, dialect.protocol, 4))
+    frame = _one(dialect.decoder(), _serve(echo, request))
+    with pytest.raises(TApplicationException) as app:
+        wire.decode_reply(unknown, frame.protocol, frame.payload, 4)
+    assert app.value.type == TApplicationException.UNKNOWN_METHOD
+
+
+def test_nonstrict_binary_heads_are_detected_and_read(echo: Any) -> None:
+    method = service_view(echo.service)["echo"]
+    payload = wire.encode_call(method, wire.BINARY, 9, ("x",), strict=False)
+    for data, framing in (
+        (payload, wire.Framing.UNFRAMED),
+        (wire.encode_framed(payload), wire.Framing.FRAMED),
+    ):
+        dialect = wire.detect(data)
+        assert dialect == wire.Dialect(framing, wire.BINARY, strict=False)
+        frame = _one(dialect.decoder(), data)
+        head, _ = wire.decode_head(wire.BINARY, frame.payload)
+        assert head == wire.MessageHead("echo", wire.MessageType.CALL, 9)
+
+
+def test_reply_check_rejects_other_seqid_and_other_name(echo: Any) -> None:
+    view = service_view(echo.service)
+    result = echo.service.echo_result(success="a")
+    reply = wire.encode_reply(view["echo"], wire.COMPACT, 5, result)
+    assert wire.decode_reply(view["echo"], wire.COMPACT, reply, 5) == "a"
+    with pytest.raises(wire.ReplyMismatchError) as wrong_seqid:
+        wire.decode_reply(view["echo"], wire.COMPACT, reply, 6)
+    assert (wrong_seqid.value.seqid, wrong_seqid.value.expected_seqid) == (5, 6)
+    renamed = wire.Method("other", view["echo"].args_cls, view["echo"].result_cls, True, ())
+    with pytest.raises(wire.ReplyMismatchError):
+        wire.decode_reply(renamed, wire.COMPACT, reply, 5)

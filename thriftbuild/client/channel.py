@@ -1,0 +1,476 @@
+"""One client socket as a Thrift transport, framing through :mod:`thriftbuild.wire`.
+
+:class:`Channel` is a Thrift transport over a connected socket in one of the three
+framings (unframed, framed, THeader). Framing and parsing are the wire core's; the
+channel owns only the socket: sending, receiving, timeouts, and turning socket
+errors and :class:`~thriftbuild.wire.WireError` into :mod:`thriftbuild.errors`
+exceptions naming the endpoint and method -- the one boundary where that happens.
+It records whether any byte of the current request reached the socket, which is
+what decides whether a failed call may be retried safely.
+"""
+
+from __future__ import annotations
+
+import _socket
+import collections
+import math
+import select
+import socket
+import time
+from io import BytesIO
+from typing import Any, NoReturn
+
+from thrift.transport.TTransport import (
+    CReadableTransport,
+    TTransportBase,
+    TTransportException,
+)
+
+from thriftbuild import wire
+from thriftbuild.errors import (
+    CallTimeoutError,
+    ConnectionLostError,
+    ProtocolError,
+    ThriftClientError,
+)
+
+__all__ = ["Channel"]
+
+_DEADLINE_BUDGET = b"Deadline-Budget"
+_RECV_CHUNK = 65536
+_budget_blocks: dict[tuple[int, int], bytes] = {}
+
+
+def _budget_block(protocol_id: int, budget_ms: int) -> bytes:
+    """The THeader header block carrying only a Deadline-Budget header (cached)."""
+    key = (protocol_id, budget_ms)
+    block = _budget_blocks.get(key)
+    if block is None:
+        block = wire.header_block(protocol_id, {_DEADLINE_BUDGET: str(budget_ms).encode()})
+        if len(_budget_blocks) > 20000:  # budgets are small integers; this never fills
+            _budget_blocks.clear()
+        _budget_blocks[key] = block
+    return block
+
+
+class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
+    """A connected client socket as a Thrift transport.
+
+    Writes are buffered until :meth:`flush`, which sends the whole message (framed
+    as configured). Reads come from a buffer refilled from the socket in large
+    chunks. Each blocking operation is bounded by the current call's deadline when
+    one is set (:meth:`begin_call`), else by ``op_timeout``.
+
+    Attributes:
+        endpoint: the endpoint's text, for error messages.
+        method: the method of the call in progress, for error messages.
+        sent: whether any byte of the current request reached the socket.
+        protocol_id: the THeader sub-protocol id written in each frame.
+        seq_id: the sequence id of the last call, assigned by the runtime (never the
+            generated client's), also the THeader frame's sequence id.
+        awaiting: whether a reply is still due for the last request written.
+        read_headers: THeader key/value headers of the last response.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        endpoint: str,
+        framing: wire.Framing,
+        op_timeout: float | None,
+        limits: wire.Limits = wire.DEFAULT_LIMITS,
+    ) -> None:
+        self._sock: socket.socket | None = sock
+        self.endpoint = endpoint
+        self.framing = framing
+        self.op_timeout = op_timeout
+        self.method = ""
+        self.sent = False
+        self.deadline: float | None = None  # monotonic end of the current call, if any
+        self._tls_pending = getattr(sock, "pending", None)
+        # A plain stdlib socket is made non-blocking and waited on with poll(), whose
+        # timeout CPython recomputes from the monotonic clock when a signal interrupts
+        # it: a call's deadline holds however many signals arrive. (Kernel timeouts,
+        # SO_RCVTIMEO, restart in full after each signal, and setting them costs a
+        # syscall that holds the GIL.) gevent's and SSL sockets keep their own
+        # timeout machinery, given the time left before each operation.
+        self._poll_in: Any = None
+        self._poll_out: Any = None
+        if isinstance(sock, _socket.socket) and type(sock).__module__ == "socket":
+            sock.setblocking(False)
+            fd = sock.fileno()
+            self._poll_in = select.poll()
+            self._poll_in.register(fd, select.POLLIN | select.POLLPRI)
+            self._poll_out = select.poll()
+            self._poll_out.register(fd, select.POLLOUT)
+        self.limits = limits
+        self._wbuf: list[bytes] = []
+        self._rbuf = BytesIO(b"")
+        self._frames: collections.deque[wire.Frame] = collections.deque()
+        self._decoder: wire.Decoder | None = None
+        if framing != wire.Framing.UNFRAMED:
+            self._decoder = wire.make_decoder(framing, wire.BINARY, limits)
+        self.protocol_id = wire.BINARY
+        self._header_block = wire.header_block(wire.BINARY)
+        self.seq_id = 0  # the last sequence id the runtime assigned on this connection
+        #: A request was written and its reply not completely read: the connection
+        #: must not carry another call (a late reply would answer it).
+        self.awaiting = False
+        self.read_headers: dict[bytes, bytes] = {}
+        self._write_headers: dict[bytes, bytes] = {}
+        self.budget_ms: int | None = None  # Deadline-Budget header for the next frame
+
+    # -- lifecycle -----------------------------------------------------------------
+
+    def isOpen(self) -> bool:
+        return self._sock is not None
+
+    def open(self) -> None:
+        """Channels are connected when made; opening again is a no-op."""
+
+    def close(self) -> None:
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            sock.close()
+
+    def fileno(self) -> int:
+        """The socket's descriptor, or -1 once closed."""
+        return -1 if self._sock is None else self._sock.fileno()
+
+    def begin_call(self, deadline: float | None, method: str) -> None:
+        """Start a call: bound its I/O by ``deadline`` (monotonic) and reset ``sent``."""
+        self.deadline = deadline
+        self.method = method
+        self.sent = False
+
+    def set_protocol_id(self, protocol_id: int) -> None:
+        """Choose the THeader sub-protocol (binary or compact) of frames written."""
+        self.protocol_id = protocol_id
+        self._header_block = wire.header_block(protocol_id)
+        if self._decoder is not None:
+            self._decoder = wire.make_decoder(self.framing, protocol_id, self.limits)
+
+    def has_unread(self) -> bool:
+        """Whether bytes of a message are buffered but were never read (cheap, no I/O)."""
+        decoder = self._decoder
+        return (
+            bool(self._frames)
+            or (decoder is not None and decoder.buffered > 0)
+            or bool(self._rbuf.read(1))
+        )
+
+    def _buffered(self) -> bool:
+        decoder = self._decoder
+        return decoder is not None and decoder.buffered > 0
+
+    def is_reusable(self) -> bool:
+        """Whether the socket is open with nothing unread, neither buffered nor pending.
+
+        Readable bytes on an idle connection are an answer nobody asked for (or a
+        half-read one); readable EOF is a server that went away. Either way the
+        connection must not carry the next call.
+        """
+        sock = self._sock
+        if sock is None or self._frames or self._buffered() or self._rbuf.read(1):
+            return False
+        if self._tls_pending is not None and self._tls_pending():
+            return False  # TLS: decrypted bytes already buffered
+        try:
+            poller = self._poll_in
+            if poller is None:
+                poller = self._poll_in = select.poll()
+                poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
+            return not poller.poll(0)
+        except (OSError, ValueError):
+            return False
+
+    # -- errors and timeouts: the one boundary between sockets and Thrift errors ----
+
+    def _arm(self) -> tuple[socket.socket, float | None]:
+        """The socket and the seconds the next operation may take (None: no bound)."""
+        sock = self._sock
+        if sock is None:
+            raise ConnectionLostError(
+                f"connection to {self.endpoint} is closed",
+                endpoint=self.endpoint,
+                method=self.method,
+                request_sent=self.sent,
+                type=TTransportException.NOT_OPEN,
+            )
+        if self.deadline is None:
+            return sock, self.op_timeout
+        remaining = self.deadline - time.monotonic()
+        if remaining <= 0:
+            raise self._timed_out(None)
+        return sock, remaining
+
+    def _wait(self, poller: Any, seconds: float | None) -> None:
+        """Wait until ``poller`` reports the socket ready, or raise the timeout."""
+        if not poller.poll(None if seconds is None else math.ceil(seconds * 1000)):
+            cause = TimeoutError(f"socket not ready within {seconds:.3f}s")
+            raise self._timed_out(cause) from cause
+
+    def _timed_out(self, exc: BaseException | None) -> ThriftClientError:
+        where = f" in {self.method}()" if self.method else ""
+        err = CallTimeoutError(
+            f"timed out{where} talking to {self.endpoint}",
+            endpoint=self.endpoint,
+            method=self.method,
+            request_sent=self.sent,
+        )
+        err.inner = exc
+        return err
+
+    def _lost(self, reason: str, exc: BaseException | None, kind: int | None = None) -> Exception:
+        where = f" in {self.method}()" if self.method else ""
+        err = ConnectionLostError(
+            f"{reason}{where} on {self.endpoint}",
+            endpoint=self.endpoint,
+            method=self.method,
+            request_sent=self.sent,
+            type=kind,
+        )
+        err.inner = exc
+        return err
+
+    def _send(self, data: bytes) -> None:
+        view = memoryview(data)
+        try:
+            while view:
+                sock, seconds = self._arm()
+                poller = self._poll_out
+                if poller is None:
+                    sock.settimeout(seconds)
+                try:
+                    sent = sock.send(view)
+                except BlockingIOError:  # non-blocking socket, buffer full: wait
+                    self._wait(poller, seconds)
+                    continue
+                if sent:
+                    self.sent = True
+                view = view[sent:]
+        except TimeoutError as exc:
+            raise self._timed_out(exc) from exc
+        except OSError as exc:
+            raise self._lost(f"send failed ({exc})", exc) from exc
+
+    def _recv(self, size: int) -> bytes:
+        try:
+            while True:
+                sock, seconds = self._arm()
+                poller = self._poll_in
+                if poller is None:
+                    sock.settimeout(seconds)
+                try:
+                    # Non-blocking: try first (on a fast link the reply is often
+                    # there already: one syscall), and wait only when it is not.
+                    data = sock.recv(size)
+                    break
+                except BlockingIOError:
+                    self._wait(poller, seconds)
+        except TimeoutError as exc:
+            raise self._timed_out(exc) from exc
+        except OSError as exc:
+            raise self._lost(f"receive failed ({exc})", exc) from exc
+        if not data:
+            raise self._lost("connection closed by server", None)
+        return data
+
+    # -- writing ---------------------------------------------------------------------
+
+    def write(self, buf: bytes) -> None:
+        self._wbuf.append(buf)
+
+    def set_header(self, key: bytes, value: bytes) -> None:
+        """Set a THeader key/value header for the next message written."""
+        self._write_headers[key] = value
+
+    def get_headers(self) -> dict[bytes, bytes]:
+        """The THeader key/value headers of the last message read."""
+        return self.read_headers
+
+    def clear_headers(self) -> None:
+        self._write_headers.clear()
+
+    def flush(self) -> None:
+        wbuf = self._wbuf
+        payload = wbuf[0] if len(wbuf) == 1 else b"".join(wbuf)
+        wbuf.clear()
+        self.send_message(payload)
+
+    def send_message(self, payload: bytes) -> None:
+        """Frame one whole message as configured and send it."""
+        try:
+            if self.framing == wire.Framing.UNFRAMED:
+                if len(payload) > self.limits.max_frame:
+                    raise wire.LimitExceededError(
+                        "max_frame", len(payload), self.limits.max_frame, "request size"
+                    )
+                data = payload
+            elif self.framing == wire.Framing.FRAMED:
+                data = wire.encode_framed(payload, self.limits)
+            else:
+                data = self._header_frame(payload)
+        except wire.WireError as exc:
+            self._bad(exc, "cannot send the request")
+        self._send(data)
+
+    def _header_frame(self, payload: bytes) -> bytes:
+        headers = self._write_headers
+        budget, self.budget_ms = self.budget_ms, None
+        if budget is not None and not headers:
+            block = _budget_block(self.protocol_id, budget)
+        elif budget is not None or headers:
+            if budget is not None:
+                headers[_DEADLINE_BUDGET] = str(budget).encode()
+            block = wire.header_block(self.protocol_id, headers)
+            headers.clear()
+        else:
+            block = self._header_block
+        return wire.encode_header_frame(
+            payload, self.protocol_id, seqid=self.seq_id, block=block, limits=self.limits
+        )
+
+    # -- reading ---------------------------------------------------------------------
+
+    def read(self, sz: int) -> bytes:
+        ret: bytes = self._rbuf.read(sz)
+        if ret:
+            return ret
+        self._fill()
+        data: bytes = self._rbuf.read(sz)
+        return data
+
+    def _check_length(self, size: int) -> None:
+        if size > self.limits.max_frame:
+            self._bad(
+                wire.LimitExceededError("max_frame", size, self.limits.max_frame, "read of"),
+                "bad reply",
+            )
+
+    def _past_frame(self) -> None:
+        if self._decoder is not None:  # a reply never continues into another frame
+            self._bad(wire.WireError("reply is longer than its frame"), "bad reply")
+
+    def readAll(self, sz: int) -> bytes:
+        ret: bytes = self._rbuf.read(sz)
+        if len(ret) < sz:
+            if sz > self.limits.max_frame:
+                self._check_length(sz)
+            if ret:
+                self._past_frame()
+        while len(ret) < sz:
+            self._fill()
+            ret += self._rbuf.read(sz - len(ret))
+        return ret
+
+    @property
+    def cstringio_buf(self) -> BytesIO:
+        return self._rbuf
+
+    def cstringio_refill(self, partialread: bytes, reqlen: int) -> BytesIO:
+        # The C codec asks for what a length in the reply declares: bound it before
+        # buffering (thrift before 0.23 does not check every length itself).
+        self._check_length(reqlen)
+        self._past_frame()
+        buf = bytearray(partialread)
+        while len(buf) < reqlen:
+            self._fill()
+            buf += self._rbuf.read()
+        self._rbuf = BytesIO(bytes(buf))
+        return self._rbuf
+
+    def _fill(self) -> None:
+        decoder = self._decoder
+        if decoder is None:
+            self._rbuf = BytesIO(self._recv(_RECV_CHUNK))
+            return
+        if self._frames:
+            frame = self._frames.popleft()
+        else:
+            while True:
+                data = self._recv(_RECV_CHUNK if not decoder.buffered else decoder.need)
+                try:
+                    got = decoder.feed(data)
+                except wire.WireError as exc:
+                    self._bad(exc, "bad reply")
+                if got:
+                    break
+            frame = got[0]
+            if len(got) > 1:
+                self._frames.extend(got[1:])
+        if frame.protocol != self.protocol_id:
+            self._bad(wire.WireError(f"reply uses sub-protocol {frame.protocol}"), "bad reply")
+        if frame.headers or self.read_headers:
+            self.read_headers = dict(frame.headers)
+        self._rbuf = BytesIO(frame.payload)
+
+    def _bad(self, exc: wire.WireError, what: str) -> NoReturn:
+        """Close the connection and raise the client error for a wire error."""
+        self.close()
+        where = f" in {self.method}()" if self.method else ""
+        kind = (
+            TTransportException.SIZE_LIMIT
+            if isinstance(exc, wire.LimitExceededError)
+            else TTransportException.UNKNOWN
+        )
+        err = ProtocolError(
+            f"{what}{where} from {self.endpoint}: {exc}",
+            endpoint=self.endpoint,
+            method=self.method,
+            request_sent=self.sent,
+            type=kind,
+        )
+        err.inner = exc
+        raise err from exc
+
+    def unread(self, data: bytes) -> None:
+        """Put ``data`` back in front of what is still to be read."""
+        self._rbuf = BytesIO(data + self._rbuf.read())
+
+    def next_seqid(self) -> int:
+        """A fresh sequence id for the next call on this connection."""
+        self.seq_id = seqid = (self.seq_id + 1) & 0x7FFFFFFF
+        return seqid
+
+    def undecodable(self, exc: Exception) -> NoReturn:
+        """Close the connection and raise :class:`ProtocolError` for a reply body that
+        the codec could not decode (a corrupt or hostile reply)."""
+        if isinstance(exc, wire.WireError):
+            self._bad(exc, "bad reply")
+        if isinstance(exc, OverflowError) and "limit" in str(exc):
+            # Apache's C codec checked a declared length against our limits.
+            limits = self.limits
+            error: wire.WireError = wire.LimitExceededError(
+                "max_string/max_container",
+                max(limits.max_string, limits.max_container) + 1,
+                max(limits.max_string, limits.max_container),
+                f"a declared length (max_string={limits.max_string}, "
+                f"max_container={limits.max_container}; {exc})",
+            )
+        else:
+            error = wire.WireError(f"cannot decode the reply ({type(exc).__name__}: {exc})")
+        error.__cause__ = exc
+        self._bad(error, "bad reply")
+
+    def read_head(self, protocol: int) -> wire.MessageHead:
+        """Read the next message head in ``protocol`` (the generated client's path)."""
+        buf = self._rbuf.read()
+        while True:
+            try:
+                head, end = wire.read_head(protocol, buf, 0, self.limits)
+                break
+            except wire.Incomplete as more:
+                if more.needed > self.limits.max_frame:
+                    self._bad(
+                        wire.LimitExceededError(
+                            "max_frame", more.needed, self.limits.max_frame, "message head"
+                        ),
+                        "bad reply",
+                    )
+                self._fill()
+                buf += self._rbuf.read()
+            except wire.WireError as exc:
+                self._bad(exc, "bad reply")
+        self._rbuf = BytesIO(buf[end:])
+        return head
