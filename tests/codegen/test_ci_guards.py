@@ -20,7 +20,7 @@ from tests.conftest import COMPILER_VERSION, FIXTURES, REPO, run
 CORPUS_TESTS = [
     "tests/codegen/test_conformance.py",
     "tests/codegen/test_python_backend.py",
-    "tests/codegen/test_python_backend_stubs.py",
+    "tests/codegen/test_stubs.py",
 ]
 #: The one test of each file above that needs the corpus and nothing else.
 SELECTED = "corpus_available_checked or any_corpus_file or stubs_of_corpus_packages"
@@ -50,7 +50,7 @@ def test_corpus_missing_in_ci_fails_the_run(tmp_path: Path) -> None:
     code, output = _pytest(_suite_without_corpus(tmp_path), ci=True)
     assert code == 1, output
     assert "IDL corpus: MISSING at" in output
-    assert "3 failed" in output, output
+    assert "4 failed" in output, output
     assert "CI must have it beside the checkout (../shared/idl-corpus)" in output
 
 
@@ -58,7 +58,7 @@ def test_corpus_missing_locally_skips_with_a_message(tmp_path: Path) -> None:
     code, output = _pytest(_suite_without_corpus(tmp_path), ci=False)
     assert code == 0, output
     assert "IDL corpus: MISSING at" in output
-    assert "3 skipped" in output, output
+    assert "4 skipped" in output, output
     assert "IDL corpus not found at" in output and "its tests are skipped here" in output
 
 
