@@ -7,20 +7,32 @@ exception pickles. Build-side errors live in :mod:`thriftbuild.codegen.errors`.
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
+from thrift.Thrift import TApplicationException
 from thrift.transport.TTransport import TTransportException
 
+if sys.version_info >= (3, 11):
+    _AsyncioTimeout = TimeoutError  # what asyncio.TimeoutError is since 3.11
+else:  # pragma: no cover - Python 3.10
+    from asyncio import TimeoutError as _AsyncioTimeout
+
 __all__ = [
+    "AioTimeoutError",
     "CallTimeoutError",
     "ClientConfigError",
     "ConnectFailedError",
+    "ConnectionClosedError",
     "ConnectionLostError",
+    "PoolClosedError",
     "PoolExhaustedError",
     "ProtocolError",
     "ResponseMismatchError",
     "RetriesExhaustedError",
+    "ThriftAppError",
     "ThriftClientError",
+    "ThriftError",
 ]
 
 
@@ -134,3 +146,44 @@ class ProtocolError(ThriftClientError):
 
 class RetriesExhaustedError(ThriftClientError):
     """A retrying call ran out of attempts or budget; the last failure is its cause."""
+
+
+# --------------------------------------------------------------------------------------
+# asyncio side (thriftbuild.aio), with aiothrift's names. ThriftError is their common
+# base; each concept the blocking runtime already has keeps that one class as a base
+# too, so `except ConnectionLostError` / `except TApplicationException` catch both.
+
+
+class ThriftError(Exception):
+    """Base class of the errors raised by :mod:`thriftbuild.aio` (aiothrift's name)."""
+
+
+class ConnectionClosedError(ConnectionLostError, ThriftError):
+    """The connection was closed -- by the server, by a failure, or before the call."""
+
+
+class PoolClosedError(ThriftError):
+    """The pool was closed; it hands out no more connections."""
+
+
+class AioTimeoutError(ThriftError, _AsyncioTimeout):
+    """A call or a pool checkout took longer than its timeout (an ``asyncio.TimeoutError``).
+
+    A call that timed out has closed its connection: its reply may still come.
+    """
+
+
+class ThriftAppError(ThriftError, TApplicationException):  # type: ignore[misc]
+    """The server answered with a ``TApplicationException``; ``type`` and ``message`` kept.
+
+    Also a thrift ``TApplicationException``, so code catching that keeps working.
+    """
+
+    def __init__(self, type: int = TApplicationException.UNKNOWN, message: str | None = None):
+        TApplicationException.__init__(self, type, message)
+
+    def __str__(self) -> str:
+        return str(self.message) if self.message else TApplicationException.__str__(self)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.type, self.message))

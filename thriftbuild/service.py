@@ -14,7 +14,7 @@ import inspect
 import sys
 import types
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from thriftbuild.wire import APACHE, THRIFTPY2, Method
@@ -31,11 +31,18 @@ class ServiceView:
         methods: method name to :class:`~thriftbuild.wire.Method`, inherited
             methods included, sorted by name.
         kind: ``"apache"`` or ``"thriftpy2"``.
+        params: method name to the argument names in the order that kind's own
+            processor passes them to a handler (Apache: declaration order;
+            thriftpy2: field id order).
+        raises: method name to its declared exceptions as ``(result field,
+            exception class)`` pairs, in field id order.
     """
 
     name: str
     methods: Mapping[str, Method]
     kind: str
+    params: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    raises: Mapping[str, tuple[tuple[str, type], ...]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Method:
         return self.methods[name]
@@ -85,6 +92,8 @@ def _apache_module(service: Any) -> types.ModuleType:
 
 def _apache_view(module: types.ModuleType) -> ServiceView:
     methods: dict[str, Method] = {}
+    params: dict[str, tuple[str, ...]] = {}
+    raises: dict[str, tuple[tuple[str, type], ...]] = {}
     # Iface's bases are the Ifaces of the services it extends, each in its own module
     # holding that service's <method>_args/_result classes.
     for iface in inspect.getmro(module.Iface):
@@ -100,14 +109,27 @@ def _apache_view(module: types.ModuleType) -> ServiceView:
             result_cls = getattr(owner, f"{name}_result", None)
             spec: tuple[Any, ...] = () if result_cls is None else tuple(result_cls.thrift_spec)
             returns = bool(spec) and spec[0] is not None
-            exceptions = tuple(field[2] for field in spec[1:] if field is not None)
+            declared = [entry for entry in spec[1:] if entry is not None]
+            exceptions = tuple(entry[2] for entry in declared)
             methods[name] = Method(name, args_cls, result_cls, returns, exceptions, APACHE)
+            params[name] = _declaration_order(args_cls)
+            raises[name] = tuple((entry[2], entry[3][0]) for entry in declared)
     name = module.__name__.rpartition(".")[2]
-    return ServiceView(name, dict(sorted(methods.items())), "apache")
+    return ServiceView(name, dict(sorted(methods.items())), "apache", params, raises)
+
+
+def _declaration_order(args_cls: type) -> tuple[str, ...]:
+    # Generated processors call handler.m(args.a, args.b) in declaration order, which
+    # is the order of the args class's __init__ parameters (thrift_spec is by id).
+    by_id = tuple(entry[2] for entry in getattr(args_cls, "thrift_spec", ()) if entry)
+    declared = tuple(inspect.signature(args_cls).parameters)
+    return declared if sorted(declared) == sorted(by_id) else by_id
 
 
 def _thriftpy2_view(service: Any) -> ServiceView:
     methods: dict[str, Method] = {}
+    params: dict[str, tuple[str, ...]] = {}
+    raises: dict[str, tuple[tuple[str, type], ...]] = {}
     for name in service.thrift_services:
         args_cls = getattr(service, f"{name}_args")
         result_cls = getattr(service, f"{name}_result")
@@ -118,4 +140,9 @@ def _thriftpy2_view(service: Any) -> ServiceView:
         methods[name] = Method(
             name, args_cls, None if oneway else result_cls, returns, exceptions, THRIFTPY2
         )
-    return ServiceView(service.__name__, dict(sorted(methods.items())), "thriftpy2")
+        # thriftpy2's processor passes arguments in field id order.
+        args_spec: dict[int, Any] = dict(args_cls.thrift_spec)
+        params[name] = tuple(args_spec[key][1] for key in sorted(args_spec))
+        raises[name] = tuple((spec[key][1], spec[key][2]) for key in sorted(spec) if key != 0)
+    view = ServiceView(service.__name__, dict(sorted(methods.items())), "thriftpy2", params, raises)
+    return view

@@ -6,7 +6,8 @@ Contenders: a raw asyncio-streams server answering from a table of pre-encoded
 replies (floor), Apache's TThreadedServer and TNonblockingServer (each forked into
 2 processes on one listening socket) and TProcessPoolServer (2 workers),
 gunicorn_thrift (2 ``thriftpy_sync`` workers, its Python 3 worker, with thriftpy2's
-cython codec), and thriftbuild's gunicorn worker once ``thriftbuild.gunicorn`` exists.
+cython codec), and thriftbuild's gunicorn workers once ``thriftbuild.gunicorn`` exists:
+one row per worker class (``thrift_sync``, ``thrift_gevent``, ``thrift_asyncio``).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from benchmarks.registry import (
 from benchmarks.scenarios.common import OP_TITLES, OPS, importable
 
 PROCESSES, CLIENTS = 2, 8
+OUR_WORKERS = ("thrift_sync", "thrift_gevent", "thrift_asyncio")
 
 
 def _python_server(kind: str) -> ServerSpec:
@@ -40,7 +42,7 @@ def _gunicorn(app: str, worker: str, env: str, extra: tuple[str, ...]) -> Server
     )
 
 
-def contenders() -> tuple[tuple[Contender, ...], tuple[Target, ...]]:
+def contenders(worker: str) -> tuple[tuple[Contender, ...], tuple[Target, ...]]:
     floor = ServerSpec(
         (
             "{python}",
@@ -92,21 +94,26 @@ def contenders() -> tuple[tuple[Contender, ...], tuple[Target, ...]]:
     if importable("thriftbuild.gunicorn"):
         ours = _gunicorn(
             "benchmarks.worker.apache_app:app",
-            "thrift_asyncio",
+            worker,
             "project",
             ("--thrift-transport-factory", "thrift.transport.TTransport:TFramedTransportFactory"),
         )
         found.append(Contender("ours", Role.OURS, "project", {"server": ours}))
-    return tuple(found), (Target("gunicorn_thrift", 1.5, max_starved=0),)
+    targets = (
+        Target("raw asyncio streams", 0.6),
+        Target("gunicorn_thrift", 1.5, max_starved=0),
+    )
+    return tuple(found), targets
 
 
-for op, size, op_id in OPS[:2]:
-    row_contenders, row_targets = contenders()
+for (op, size, op_id), worker in [(o, w) for o in OPS[:2] for w in OUR_WORKERS]:
+    row_contenders, row_targets = contenders(worker)
     register(
         Row(
-            id=f"server/{op_id}/{PROCESSES}procs-{CLIENTS}clients",
+            id=f"server/{op_id}/{PROCESSES}procs-{CLIENTS}clients/{worker}",
             title=(
-                f"server: {OP_TITLES[op_id]}, {PROCESSES} processes x {CLIENTS} persistent clients"
+                f"server: {OP_TITLES[op_id]}, {PROCESSES} processes x {CLIENTS} persistent "
+                f"clients, ours = {worker}"
             ),
             runner="server",
             metric=Metric.RATE,

@@ -69,3 +69,22 @@ def test_thriftpy2_calls_decode_as_apache_calls_and_back(echo: Any, protocol: in
 def test_not_a_service_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="not a Thrift service"):
         service_view(int)
+
+
+def test_views_give_handler_parameters_and_declared_exceptions(echo: Any) -> None:
+    for view in (service_view(echo.service), service_view(_thriftpy2().Echo)):
+        assert view.params["fail"] == ("message", "code")
+        assert view.params["ping"] == ()
+        assert [(name, cls.__name__) for name, cls in view.raises["fail"]] == [("err", "EchoError")]
+        assert view.raises["echo"] == ()
+    apache_err = service_view(echo.service).raises["fail"][0][1]
+    assert apache_err is echo.ttypes.EchoError
+
+
+def test_apache_parameters_follow_declaration_order_not_field_ids(tmp_path: Any) -> None:
+    from tests.support.servers import generate, import_service
+
+    idl = tmp_path / "order.thrift"
+    idl.write_text("service Order { i32 sub(2: i32 minuend, 1: i32 subtrahend) }\n")
+    module = import_service(tmp_path / "out", generate(idl, tmp_path / "out"), "Order")
+    assert service_view(module.service).params["sub"] == ("minuend", "subtrahend")

@@ -210,28 +210,30 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             cause = TimeoutError(f"socket not ready within {seconds:.3f}s")
             raise self._timed_out(cause) from cause
 
-    def _timed_out(self, exc: BaseException | None) -> ThriftClientError:
-        where = f" in {self.method}()" if self.method else ""
-        err = CallTimeoutError(
-            f"timed out{where} talking to {self.endpoint}",
-            endpoint=self.endpoint,
-            method=self.method,
-            request_sent=self.sent,
-        )
-        err.inner = exc
-        return err
-
-    def _lost(self, reason: str, exc: BaseException | None, kind: int | None = None) -> Exception:
-        where = f" in {self.method}()" if self.method else ""
-        err = ConnectionLostError(
-            f"{reason}{where} on {self.endpoint}",
+    def _error(
+        self,
+        cls: type[ThriftClientError],
+        text: str,
+        inner: BaseException | None,
+        kind: int | None = None,
+    ) -> ThriftClientError:
+        """``cls`` with this call's context: ``text`` names the method and endpoint."""
+        err = cls(
+            text.format(where=f" in {self.method}()" if self.method else "", ep=self.endpoint),
             endpoint=self.endpoint,
             method=self.method,
             request_sent=self.sent,
             type=kind,
         )
-        err.inner = exc
+        err.inner = inner
         return err
+
+    def _timed_out(self, exc: BaseException | None) -> ThriftClientError:
+        return self._error(CallTimeoutError, "timed out{where} talking to {ep}", exc)
+
+    def _lost(self, reason: str, exc: BaseException | None, kind: int | None = None) -> Exception:
+        text = reason.replace("{", "{{").replace("}", "}}") + "{where} on {ep}"
+        return self._error(ConnectionLostError, text, exc, kind)
 
     def _send(self, data: bytes) -> None:
         view = memoryview(data)
@@ -408,21 +410,10 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
     def _bad(self, exc: wire.WireError, what: str) -> NoReturn:
         """Close the connection and raise the client error for a wire error."""
         self.close()
-        where = f" in {self.method}()" if self.method else ""
-        kind = (
-            TTransportException.SIZE_LIMIT
-            if isinstance(exc, wire.LimitExceededError)
-            else TTransportException.UNKNOWN
-        )
-        err = ProtocolError(
-            f"{what}{where} from {self.endpoint}: {exc}",
-            endpoint=self.endpoint,
-            method=self.method,
-            request_sent=self.sent,
-            type=kind,
-        )
-        err.inner = exc
-        raise err from exc
+        limited = isinstance(exc, wire.LimitExceededError)
+        kind = TTransportException.SIZE_LIMIT if limited else TTransportException.UNKNOWN
+        text = what + "{where} from {ep}: " + str(exc).replace("{", "{{").replace("}", "}}")
+        raise self._error(ProtocolError, text, exc, kind) from exc
 
     def unread(self, data: bytes) -> None:
         """Put ``data`` back in front of what is still to be read."""

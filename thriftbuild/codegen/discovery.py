@@ -17,11 +17,13 @@ including file's top-level package.
 
 from __future__ import annotations
 
+import dataclasses
+import errno
 import fnmatch
 import os
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from thriftbuild.codegen.errors import (
@@ -32,7 +34,7 @@ from thriftbuild.codegen.errors import (
     OutputConflictError,
 )
 from thriftbuild.codegen.idl.reader import read_idl
-from thriftbuild.codegen.idl.scan import scan_idl
+from thriftbuild.codegen.idl.scan import IdlHeader, scan_idl
 from thriftbuild.codegen.installed import InstalledIdlIndex, generated_module_of, locate_package
 from thriftbuild.codegen.model import GenerationRequest, GeneratorOptions, IdlSource, Include
 from thriftbuild.codegen.output import is_generated_dir
@@ -127,6 +129,16 @@ def locate_include_packages(names: Sequence[str]) -> list[IncludePackage]:
     return found
 
 
+@dataclass
+class _Open:
+    """A file whose includes the planner is still walking."""
+
+    partial: IdlSource
+    header: IdlHeader
+    next_index: int = 0
+    includes: list[Include] = field(default_factory=list)
+
+
 class _Planner:
     """Resolves includes depth-first from a set of root files and checks the result."""
 
@@ -159,21 +171,44 @@ class _Planner:
             self.namespace_roots.add(path)
 
     def add(self, path: Path) -> None:
-        self._visit(path, _display(path, self.root), None, None, ())
+        self._visit(path, _display(path, self.root))
 
-    def _visit(
-        self,
-        path: Path,
-        display: str,
-        installed_root: Path | None,
-        includer: IdlSource | None,
-        chain: tuple[IdlSource, ...],
-    ) -> IdlSource:
-        for step, item in enumerate(chain):
-            if item.path == path:
-                raise IncludeCycleError([c.display_path for c in chain[step:]] + [display])
+    def _visit(self, path: Path, display: str) -> None:
+        """Read ``path`` and, depth first, everything it includes.
+
+        The walk keeps its own stack of open files (the include chain), so a chain
+        thousands of files deep needs no Python recursion.
+        """
         if path in self.sources:
-            return self.sources[path]
+            return
+        chain: list[_Open] = [self._open(path, display, None, None)]
+        while chain:
+            current = chain[-1]
+            partial = current.partial
+            if current.next_index == len(current.header.includes):
+                chain.pop()
+                source = dataclasses.replace(partial, includes=tuple(current.includes))
+                self.sources[source.path] = source
+                self.order.append(source.path)
+                continue
+            statement = current.header.includes[current.next_index]
+            current.next_index += 1
+            target, target_display, target_root = self._resolve(
+                partial, statement.literal, statement.line, statement.column
+            )
+            current.includes.append(
+                Include(statement.literal, statement.line, statement.column, target)
+            )
+            for step, item in enumerate(chain):
+                if item.partial.path == target:
+                    names = [c.partial.display_path for c in chain[step:]]
+                    raise IncludeCycleError([*names, target_display])
+            if target not in self.sources:
+                chain.append(self._open(target, target_display, target_root, partial))
+
+    def _open(
+        self, path: Path, display: str, installed_root: Path | None, includer: IdlSource | None
+    ) -> _Open:
         text = read_idl(path, display)
         header = scan_idl(text)
         prebuilt = False
@@ -188,19 +223,8 @@ class _Planner:
             assert includer is not None
             module = self.place_external(path, includer)
         self.assigned[path] = module
-        namespace = header.namespace_py
-        partial = IdlSource(path, display, module, (), namespace, prebuilt, text)
-        includes: list[Include] = []
-        for statement in header.includes:
-            target, target_display, target_root = self._resolve(
-                partial, statement.literal, statement.line, statement.column
-            )
-            self._visit(target, target_display, target_root, partial, (*chain, partial))
-            includes.append(Include(statement.literal, statement.line, statement.column, target))
-        source = IdlSource(path, display, module, tuple(includes), namespace, prebuilt, text)
-        self.sources[path] = source
-        self.order.append(path)
-        return source
+        partial = IdlSource(path, display, module, (), header.namespace_py, prebuilt, text)
+        return _Open(partial, header)
 
     def _use_dir(self, directory: Path) -> None:
         if directory not in self.used_dirs:
@@ -217,6 +241,14 @@ class _Planner:
         else:
             for directory in (includer.path.parent, *self.include_dirs):
                 candidate = directory / literal
+                if _is_link_loop(candidate):
+                    shown = _display(candidate, self.root)
+                    raise IdlError(
+                        includer.display_path,
+                        line,
+                        column,
+                        f'include "{literal}": {shown} is a symbolic link loop',
+                    )
                 if candidate.is_file():
                     path = candidate.resolve()
                     return path, _display(path, self.root, directory), None
@@ -263,6 +295,24 @@ class _Planner:
                 )
         targets = tuple(self.sources[p] for p in self.order if not self.sources[p].prebuilt)
         return BuildPlan(dict(self.sources), targets, tuple(self.used_dirs))
+
+
+def _is_link_loop(path: Path) -> bool:
+    try:
+        path.stat()
+    except OSError as exc:
+        return exc.errno == errno.ELOOP
+    return False
+
+
+def _resolve_given(path: Path) -> Path:
+    """The absolute path of a file named on the command line, or an error naming it."""
+    if _is_link_loop(path):
+        raise IdlError(str(path), 0, 0, "symbolic link loop")
+    try:
+        return path.resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop, before Python 3.13
+        raise IdlError(str(path), 0, 0, f"cannot resolve the path: {exc}") from exc
 
 
 def _excluded(relative: str, patterns: Iterable[str]) -> bool:
@@ -363,7 +413,7 @@ def plan_files(
     relative to ``root``: by default the working directory when every file is below
     it, else the files' common parent directory.
     """
-    resolved = [path.resolve() for path in paths]
+    resolved = [_resolve_given(path) for path in paths]
     if root is None:
         # Name files relative to the working directory when they are below it, else to
         # their common parent: never by an absolute (machine-specific) path.

@@ -67,12 +67,28 @@ class _ApacheCodec:
         self.app_exception_cls: type[BaseException] = TApplicationException
         self._memory = TMemoryBuffer
         self._protocols = {BINARY: TBinaryProtocolAccelerated, COMPACT: TCompactProtocolAccelerated}
+        # Apache's C codec called directly (what the generated read/write do through
+        # an accelerated protocol object, without building one per message).
+        self._fast: dict[int, tuple[Any, Any]] = {}
+        try:
+            from thrift.protocol import fastbinary
+        except ImportError:  # pragma: no cover - thrift built without its C extension
+            pass
+        else:
+            self._fast = {
+                BINARY: (fastbinary.encode_binary, fastbinary.decode_binary),
+                COMPACT: (fastbinary.encode_compact, fastbinary.decode_compact),
+            }
 
     @property
     def app_exception(self) -> type[BaseException]:
         return self.app_exception_cls
 
     def encode(self, obj: Any, protocol: int) -> bytes:
+        fast = self._fast.get(protocol)
+        spec = getattr(type(obj), "thrift_spec", None)
+        if fast is not None and spec is not None:
+            return bytes(fast[0](obj, [type(obj), spec]))
         buf = self._memory()
         obj.write(self._protocols[protocol](buf))
         return bytes(buf.getvalue())
@@ -81,6 +97,17 @@ class _ApacheCodec:
         # The C codec checks string and container lengths itself, but before 0.23 not
         # against anything but INT32_MAX in every path; the scan bounds them first.
         _check_struct(protocol, data, limits)
+        fast = self._fast.get(protocol)
+        spec = getattr(cls, "thrift_spec", None)
+        if fast is not None and spec is not None:
+            obj = cls()
+            try:
+                fast[1](obj, _Source(self._memory(data), limits), [cls, spec])
+            except Exception as exc:
+                raise WireError(
+                    f"cannot decode {cls.__name__} ({type(exc).__name__}: {exc})"
+                ) from exc
+            return obj
         proto = self._protocols[protocol](
             self._memory(data),
             string_length_limit=limits.max_string,
@@ -92,6 +119,17 @@ class _ApacheCodec:
         except Exception as exc:
             raise WireError(f"cannot decode {cls.__name__} ({type(exc).__name__}: {exc})") from exc
         return obj
+
+
+class _Source:
+    """What the C decoder reads from: a transport and the length limits."""
+
+    __slots__ = ("container_length_limit", "string_length_limit", "trans")
+
+    def __init__(self, trans: Any, limits: Limits) -> None:
+        self.trans = trans
+        self.string_length_limit = limits.max_string
+        self.container_length_limit = limits.max_container
 
 
 class _Thriftpy2Codec:

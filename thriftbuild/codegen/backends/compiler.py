@@ -18,6 +18,9 @@ from thriftbuild.codegen.backends.rewrite import (
     retarget_includes,
 )
 from thriftbuild.codegen.errors import CompilerNotFoundError, GeneratorError, IdlError
+from thriftbuild.codegen.idl import syntax
+from thriftbuild.codegen.idl.parser import parse
+from thriftbuild.codegen.idl.resolve import Program
 from thriftbuild.codegen.idl.scan import scan_idl
 from thriftbuild.codegen.model import GeneratedPackage, GenerationRequest, IdlSource
 
@@ -34,6 +37,7 @@ _HOW_TO_GET_ONE = (
 _DIAGNOSTIC = re.compile(r"^\[(ERROR|FAILURE):(.*):(\d+)\]\s*(.*)$")
 _LAST_TOKEN = re.compile(r"\(last token was '(.*)'\)")
 _QUOTED = re.compile(r'"([^"]+)"')
+_UNDEFINED = re.compile(r'^Type "[^"]+" not defined$')
 
 
 def find_compiler(compiler: str | None = None) -> str | None:
@@ -164,12 +168,40 @@ class CompilerBackend:
         # Errors such as 'Type "x" not defined' come without a position: find the name.
         messages = [line for line in lines if not line.startswith("[WARNING")]
         reason = messages[0] if messages else f"the compiler failed with exit status {returncode}"
+        if _UNDEFINED.match(reason):
+            # The compiler names the first undefined type its generator happens to reach;
+            # report the first one in the file, where the python backend reports it.
+            first = _first_undefined(request)
+            if first is not None:
+                ref, error = first
+                return IdlError(
+                    error.path, error.line, error.column, f'Type "{ref.name}" not defined'
+                )
         quoted = _QUOTED.search(reason)
         if quoted:
             position = _find_word(source, quoted.group(1))
             if position:
                 return IdlError(source.display_path, position[0], position[1], reason)
         return IdlError(source.display_path, 0, 0, reason)
+
+
+def _first_undefined(request: GenerationRequest) -> tuple[syntax.TypeRef, IdlError] | None:
+    """The first undefined type name of the requested file, found by our front end.
+
+    None when the front end cannot tell (it rejects the file for another reason).
+    """
+    documents: dict[Path, syntax.Document] = {}
+    try:
+        for path, item in request.sources.items():
+            documents[path] = parse(item.read(), item.display_path)
+        program = Program(
+            documents,
+            {p: {inc.literal: inc.path for inc in s.includes} for p, s in request.sources.items()},
+            {p: s.display_path for p, s in request.sources.items()},
+        )
+        return program.first_undefined(request.source.path)
+    except IdlError:
+        return None
 
 
 def _reason(details: list[str]) -> tuple[str, str | None]:

@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from thriftbuild.codegen.idl import syntax
+from thriftbuild.codegen.idl.lexer import quote_literal
 from thriftbuild.codegen.idl.resolved import RType
 
 if TYPE_CHECKING:
     from thriftbuild.codegen.idl.resolve import Program
 
-__all__ = ["ConstRenderer"]
+__all__ = ["MAX_COPIED", "ConstRenderer"]
+
+#: Generated code that constants referring to other constants may copy, per file.
+MAX_COPIED = 16 << 20
 
 _INT_RANGES = {
     "i8": (-(2**7), 2**7 - 1),
@@ -68,14 +72,17 @@ class ConstRenderer:
         lazy: bool = False,
     ) -> None:
         self.program = program
-        # Included files were checked on their own, so their constants can be rendered
-        # on demand in any order; the file being generated must define before use.
+        # Included files were checked on their own, so their constants are rendered on
+        # demand; the file being generated must define before use.
         self.lazy = lazy
         self.path = path
         self.qualify = qualify
         self.defined: dict[str, tuple[RType, str]] = {}
         self.used_files: set[Path] = set()
         self._others: dict[Path, ConstRenderer] = {}
+        self._next = 0  # lazy: the first constant of the file not rendered yet
+        self.copied = 0
+        self._filling = False
 
     def define(self, name: str, rtype: RType, expr: str) -> None:
         """Make a constant of this file usable by later constants."""
@@ -87,7 +94,7 @@ class ConstRenderer:
     def mismatch(self, rtype: RType, value: syntax.ConstValue, name: str) -> Exception:
         shown = value.value if value.kind in ("int", "double", "ident") else value.kind
         if value.kind == "string":
-            shown = f'"{value.value}"'
+            shown = quote_literal(str(value.value))
         return self.error(
             value.pos, f"type error: {shown} is not a valid {_type_name(rtype)} (in '{name}')"
         )
@@ -102,16 +109,23 @@ class ConstRenderer:
 
     def lookup_const(self, name: str) -> tuple[RType, str] | None:
         """A constant of this file (already defined) by name."""
-        if name in self.defined:
-            return self.defined[name]
-        if self.lazy:
-            for node in self.program.documents[self.path].consts:
-                if node.name == name:
-                    rtype = self.program.resolve_type(self.path, node.type)
-                    expr = self.render(rtype, node.value, name)
-                    self.define(name, rtype, expr)
-                    return rtype, expr
-        return None
+        found = self.defined.get(name)
+        if found is not None or not self.lazy or self._filling:
+            return found
+        # An included file's constants are rendered in source order up to the one asked
+        # for, each using only earlier ones: a loop, so a chain of constants defined by
+        # each other never recurses, however long.
+        consts = self.program.documents[self.path].consts
+        self._filling = True
+        try:
+            while self._next < len(consts) and name not in self.defined:
+                node = consts[self._next]
+                self._next += 1
+                rtype = self.program.resolve_type(self.path, node.type)
+                self.define(node.name, rtype, self.render(rtype, node.value, node.name))
+        finally:
+            self._filling = False
+        return self.defined.get(name)
 
     def reference(self, ident: str, pos: syntax.Pos) -> tuple[RType, str, int | None] | None:
         """Resolve ``X``, ``E.A``, ``inc.X`` or ``inc.E.A``: (type, expr, enum value)."""
@@ -162,6 +176,15 @@ class ConstRenderer:
             if ref is None:
                 raise self.error(value.pos, f"no constant or enum value named '{ident}'")
             ref_type, expr, enum_value = ref
+            # A constant named by another is copied into it; copies of copies grow
+            # exponentially, so their total is bounded.
+            self.copied += len(expr)
+            if self.copied > MAX_COPIED:
+                raise self.error(
+                    value.pos,
+                    f"constants copied by name add up to more than {MAX_COPIED >> 20} MiB "
+                    "of generated code",
+                )
             # The compiler takes neither a struct constant by name nor an integer
             # constant where an enum is expected.
             if rtype.kind == "struct" or (rtype.kind == "enum" and enum_value is None):

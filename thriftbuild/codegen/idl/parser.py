@@ -8,7 +8,7 @@ problem as ``path:line:column: reason`` naming the offending token.
 from __future__ import annotations
 
 from thriftbuild.codegen.errors import IdlError
-from thriftbuild.codegen.idl.lexer import DEPRECATED, Token, tokenize
+from thriftbuild.codegen.idl.lexer import DEPRECATED, Token, iter_tokens, quote_literal
 from thriftbuild.codegen.idl.syntax import (
     BASE_TYPES,
     Const,
@@ -25,7 +25,13 @@ from thriftbuild.codegen.idl.syntax import (
     TypeRef,
 )
 
-__all__ = ["parse"]
+__all__ = ["MAX_NESTING", "parse"]
+
+#: How deep containers may nest in a type (``list<list<...>>``), and brackets in a
+#: constant value. Generated code reads and writes each container level in its own
+#: ``for`` loop, and Python allows 20 nested loops in a function (one is taken by the
+#: field loop); the compiler's own output fails to import from 20 levels on.
+MAX_NESTING = 16
 
 _INT64_MIN = -(2**63)
 _INT64_MAX = 2**63 - 1
@@ -37,26 +43,27 @@ def _describe(tok: Token) -> str:
     if tok.kind == "eof":
         return "end of file"
     if tok.kind == "string":
-        return f'"{tok.value}"'
+        return quote_literal(tok.value)
     return f"'{tok.value}'"
 
 
 class _Parser:
     def __init__(self, text: str, path: str) -> None:
         self.path = path
-        self.tokens = tokenize(text, path)
-        self.i = 0
+        self.tokens = iter_tokens(text, path)
+        self.current = next(self.tokens)
+        self.depth = 0
         self.doc = Document(path)
 
     # -- token helpers ---------------------------------------------------------------
     @property
     def tok(self) -> Token:
-        return self.tokens[self.i]
+        return self.current
 
     def advance(self) -> Token:
-        tok = self.tokens[self.i]
+        tok = self.current
         if tok.kind != "eof":
-            self.i += 1
+            self.current = next(self.tokens)
         return tok
 
     def error(self, tok: Token, reason: str) -> IdlError:
@@ -71,7 +78,7 @@ class _Parser:
 
     def accept(self, value: str) -> bool:
         if self.at(value):
-            self.i += 1
+            self.advance()
             return True
         return False
 
@@ -199,6 +206,12 @@ class _Parser:
             self.separator()
         return result
 
+    def nest(self, tok: Token, what: str) -> None:
+        """Enter one container level; parsing stays shallow whatever the input."""
+        self.depth += 1
+        if self.depth > MAX_NESTING:
+            raise self.error(tok, f"{what} nested more than {MAX_NESTING} levels deep")
+
     def field_type(self) -> TypeRef:
         tok = self.tok
         if tok.kind == "keyword" and tok.value in BASE_TYPES:
@@ -210,11 +223,13 @@ class _Parser:
             if tok.value != "list" and self.accept("cpp_type"):
                 self.cpp_type_literal()
             self.expect("<")
+            self.nest(tok, "containers")
             args = [self.field_type()]
             if tok.value == "map":
                 self.expect(",")
                 args.append(self.field_type())
             self.expect(">")
+            self.depth -= 1
             if tok.value == "list" and self.accept("cpp_type"):
                 self.cpp_type_literal()
             return TypeRef(tok.value, self.pos(tok), tuple(args), self.annotations())
@@ -247,18 +262,22 @@ class _Parser:
             self.advance()
             return ConstValue("ident", pos, tok.value)
         if self.accept("["):
+            self.nest(tok, "constant values")
             elements: list[ConstValue] = []
             while not self.accept("]"):
                 elements.append(self.const_value())
                 self.separator()
+            self.depth -= 1
             return ConstValue("list", pos, elements)
         if self.accept("{"):
+            self.nest(tok, "constant values")
             items: list[tuple[ConstValue, ConstValue]] = []
             while not self.accept("}"):
                 key = self.const_value()
                 self.expect(":")
                 items.append((key, self.const_value()))
                 self.separator()
+            self.depth -= 1
             return ConstValue("map", pos, items)
         raise self.expected("a constant value")
 

@@ -16,7 +16,10 @@ from pathlib import Path
 from thriftbuild.codegen.errors import IdlError
 from thriftbuild.codegen.idl import syntax
 from thriftbuild.codegen.idl.consts import ConstRenderer
+from thriftbuild.codegen.idl.parser import MAX_NESTING
 from thriftbuild.codegen.idl.resolved import (
+    GENERATED_GLOBALS,
+    PACKAGE_MODULES,
     RConst,
     REnum,
     RField,
@@ -113,31 +116,55 @@ class Program:
                     return target, node
         return None
 
-    def resolve_type(self, path: Path, ref: syntax.TypeRef, seen: tuple[str, ...] = ()) -> RType:
-        """Resolve a type as written in ``path``; typedefs are followed."""
-        if ref.name in _CONCRETE:
-            return RType(ref.name)
-        immutable = _immutable(ref.annotations, default=False)
-        if ref.is_container:
-            args = tuple(self.resolve_type(path, a, seen) for a in ref.args)
-            return RType(ref.name, args, immutable=immutable)
-        found = self.lookup(path, ref.name, ref.pos)
-        if found is None:
-            raise self.error(path, ref.pos, f"type '{ref.name}' is not defined")
-        where, node = found
-        if isinstance(node, syntax.Typedef):
-            if ref.name in seen:
-                raise self.error(path, ref.pos, f"typedef '{ref.name}' refers to itself")
-            return self.resolve_type(where, node.type, (*seen, ref.name))
-        if isinstance(node, syntax.Enum):
-            return RType("enum", name=node.name, source=where)
-        if isinstance(node, syntax.Struct):
-            frozen = _immutable(node.annotations, default=node.kind == "exception")
-            shadowed = any(f.name in ("read", "write") for f in node.fields)
-            return RType(
-                "struct", name=node.name, source=where, immutable=frozen, shadowed=shadowed
-            )
-        raise self.error(path, ref.pos, f"'{ref.name}' is a service, not a type")
+    def resolve_type(
+        self,
+        path: Path,
+        ref: syntax.TypeRef,
+        depth: int = 0,
+        origin: tuple[Path, syntax.Pos] | None = None,
+    ) -> RType:
+        """Resolve a type as written in ``path``; typedefs are followed.
+
+        Typedef chains are followed in a loop and containers nest at most
+        :data:`MAX_NESTING` levels once typedefs are expanded, so resolution never
+        recurses deeper than that whatever the input.
+        """
+        seen: set[tuple[Path, str]] = set()
+        # A type too deep is reported where it is used, not inside some typedef.
+        origin = origin or (path, ref.pos)
+        while True:
+            if ref.name in _CONCRETE:
+                return RType(ref.name)
+            immutable = _immutable(ref.annotations, default=False)
+            if ref.is_container:
+                if depth >= MAX_NESTING:
+                    raise self.error(
+                        *origin,
+                        f"containers nested more than {MAX_NESTING} levels deep "
+                        "once typedefs are expanded",
+                    )
+                args = tuple(self.resolve_type(path, a, depth + 1, origin) for a in ref.args)
+                return RType(ref.name, args, immutable=immutable)
+            found = self.lookup(path, ref.name, ref.pos)
+            if found is None:
+                raise self.error(path, ref.pos, f"type '{ref.name}' is not defined")
+            where, node = found
+            if isinstance(node, syntax.Typedef):
+                key = (where, node.name)
+                if key in seen:
+                    raise self.error(path, ref.pos, f"typedef '{ref.name}' refers to itself")
+                seen.add(key)
+                path, ref = where, node.type
+                continue
+            if isinstance(node, syntax.Enum):
+                return RType("enum", name=node.name, source=where)
+            if isinstance(node, syntax.Struct):
+                frozen = _immutable(node.annotations, default=node.kind == "exception")
+                shadowed = any(f.name in ("read", "write") for f in node.fields)
+                return RType(
+                    "struct", name=node.name, source=where, immutable=frozen, shadowed=shadowed
+                )
+            raise self.error(path, ref.pos, f"'{ref.name}' is a service, not a type")
 
     def require_earlier(self, path: Path, ref: syntax.TypeRef, user: object) -> None:
         """Reject names in ``ref`` declared after ``user`` in the same file.
@@ -156,11 +183,66 @@ class Program:
             ):
                 raise self.error(path, ref.pos, f"type '{ref.name}' is used before it is defined")
 
+    def type_refs(self, path: Path) -> list[syntax.TypeRef]:
+        """Every named type ``path`` refers to (container elements included), in
+        source order."""
+        doc = self.documents[path]
+        roots: list[syntax.TypeRef] = [t.type for t in doc.typedefs]
+        roots += [c.type for c in doc.consts]
+        for struct in doc.structs:
+            roots += [f.type for f in struct.fields]
+        for service in doc.services:
+            for fn in service.functions:
+                if fn.returns is not None:
+                    roots.append(fn.returns)
+                roots += [f.type for f in [*fn.args, *fn.throws]]
+        named: list[syntax.TypeRef] = []
+        while roots:
+            ref = roots.pop()
+            if ref.is_container:
+                roots.extend(ref.args)
+            elif ref.name not in _CONCRETE:
+                named.append(ref)
+        return sorted(named, key=lambda ref: (ref.pos.line, ref.pos.column))
+
+    def first_undefined(self, path: Path) -> tuple[syntax.TypeRef, IdlError] | None:
+        """The first type name in ``path`` that names nothing, with its error, or None.
+
+        Both backends report an undefined type there, whatever order the compiler
+        happens to resolve types in.
+        """
+        for ref in self.type_refs(path):
+            try:
+                found = self.lookup(path, ref.name, ref.pos)
+            except IdlError as exc:
+                return ref, exc
+            if found is None:
+                return ref, self.error(path, ref.pos, f"type '{ref.name}' is not defined")
+        return None
+
     # -- checks ----------------------------------------------------------------------
     def check_name(self, path: Path, name: str, pos: syntax.Pos) -> None:
         """Reject identifiers the Python generator cannot use."""
         if name in PY_RESERVED:
             raise self.error(path, pos, f"'{name}' is a reserved Python keyword")
+
+    def check_global(self, path: Path, name: str, pos: syntax.Pos, module: bool = False) -> None:
+        """Reject a module-level name the generated code needs for itself.
+
+        ``module``: the name also becomes a module of the package (a service).
+        """
+        self.check_name(path, name, pos)
+        if name in GENERATED_GLOBALS:
+            raise self.error(
+                path,
+                pos,
+                f"'{name}' is a name the generated modules take from "
+                f"{GENERATED_GLOBALS[name]}; rename it",
+            )
+        if module and name in PACKAGE_MODULES:
+            raise self.error(
+                path, pos, f"a service named '{name}' would overwrite the generated {name}.py"
+            )
 
     def resolve_fields(
         self,
@@ -174,8 +256,19 @@ class Program:
         result: list[RField] = []
         ids: dict[int, str] = {}
         names: set[str] = set()
+        with_default: str | None = None
         for f in fields:
             self.check_name(path, f.name, f.pos)
+            if union and f.default is not None:
+                # A union holds one value: the compiler refuses a second default.
+                if with_default is not None:
+                    raise self.error(
+                        path,
+                        f.pos,
+                        f"field '{f.name}' gives the union a second default value "
+                        f"(after '{with_default}')",
+                    )
+                with_default = f.name
             if f.name in names:
                 raise self.error(path, f.pos, f"field name '{f.name}' is already used")
             if f.id in ids:
@@ -204,10 +297,13 @@ class Program:
         """
         doc = self.documents[path]
         self.symbols(path)
+        undefined = self.first_undefined(path)
+        if undefined is not None:
+            raise undefined[1]
         out = Resolved()
         renderer = ConstRenderer(self, path, qualify)
         for enum in doc.enums:
-            self.check_name(path, enum.name, enum.pos)
+            self.check_global(path, enum.name, enum.pos)
             seen: set[str] = set()
             for value in enum.values:
                 self.check_name(path, value.name, value.pos)
@@ -223,14 +319,14 @@ class Program:
         # Constants are rendered in source order: a constant may only use earlier ones.
         for name, node in doc.order:
             if isinstance(node, syntax.Struct):
-                self.check_name(path, name, node.pos)
+                self.check_global(path, name, node.pos)
                 fields = self.resolve_fields(
                     path, node.fields, renderer, node.kind == "union", owner=node
                 )
                 frozen = _immutable(node.annotations, default=node.kind == "exception")
                 out.structs.append(RStruct(node.kind, name, fields, frozen))
             elif isinstance(node, syntax.Const):
-                self.check_name(path, name, node.pos)
+                self.check_global(path, name, node.pos)
                 if not _empty(node.value):
                     self.require_earlier(path, node.type, node)
                 rtype = self.resolve_type(path, node.type)
@@ -262,7 +358,7 @@ class Program:
         self, path: Path, service: syntax.Service, renderer: ConstRenderer, out: Resolved
     ) -> RService:
         """Resolve one service and check its functions."""
-        self.check_name(path, service.name, service.pos)
+        self.check_global(path, service.name, service.pos, module=True)
         base = None
         if service.extends is not None:
             pos = service.extends_pos or service.pos

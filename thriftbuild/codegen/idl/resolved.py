@@ -6,10 +6,70 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
-__all__ = ["METHOD_NAMES", "RConst", "REnum", "RField", "RFunction", "RService", "RStruct", "RType"]
+__all__ = [
+    "GENERATED_GLOBALS",
+    "METHOD_NAMES",
+    "PACKAGE_MODULES",
+    "RConst",
+    "REnum",
+    "RField",
+    "RFunction",
+    "RService",
+    "RStruct",
+    "RType",
+]
 
 #: Generated methods a field of the same name would hide.
 METHOD_NAMES = frozenset({"read", "write", "validate"})
+
+#: Module-level names the generated modules import or call. An enum, struct, union,
+#: exception, constant or service of the same name would replace them in the module
+#: that defines it (and, through ``from .ttypes import *``, in the service modules), so
+#: the generated code would break on import, encode, decode or validate; such names
+#: are rejected (docs/divergences.md). Typedef names never reach Python.
+GENERATED_GLOBALS = {
+    **dict.fromkeys(
+        (
+            "TType",
+            "TMessageType",
+            "TFrozenDict",
+            "TException",
+            "TApplicationException",
+            "TProtocolException",
+            "TProcessor",
+            "TTransport",
+            "fix_spec",
+            "all_structs",
+            "sys",
+            "logging",
+            "builtins",
+            "typing",
+        ),
+        "the Thrift runtime",
+    ),
+    **dict.fromkeys(
+        (
+            "object",
+            "super",
+            "isinstance",
+            "getattr",
+            "hash",
+            "range",
+            "len",
+            "frozenset",
+            "tuple",
+            "type",
+            "globals",
+            "repr",
+            "TypeError",
+            "Exception",
+        ),
+        "Python's builtins",
+    ),
+}
+
+#: Module files of a generated package a service of the same name would overwrite.
+PACKAGE_MODULES = frozenset({"__init__", "ttypes", "constants"})
 
 
 @dataclass(frozen=True)

@@ -92,25 +92,33 @@ class PythonBackend:
         includes: dict[Path, dict[str, Path]] = {}
         display = {p: s.display_path for p, s in sources.items()}
         # Walk the include graph from the requested file, reporting cycles with the chain.
-        stack: list[Path] = []
+        # The walk keeps its own stack: an include chain thousands of files deep is fine.
+        stack: list[tuple[Path, list[Path]]] = []
+        on_stack: set[Path] = set()
 
-        def visit(path: Path) -> None:
-            if path in stack:
-                chain = [display[p] for p in stack[stack.index(path) :]] + [display[path]]
-                raise IncludeCycleError(chain)
-            if path in documents:
-                return
+        def enter(path: Path) -> None:
+            if path in on_stack:
+                chain = [p for p, _ in stack]
+                chain = chain[chain.index(path) :]
+                raise IncludeCycleError([display[p] for p in chain] + [display[path]])
             source = sources.get(path)
             if source is None:
                 raise GeneratorError(f"{path}: included file missing from the request")
-            stack.append(path)
             documents[path] = self._document(source)
             includes[path] = {inc.literal: inc.path for inc in source.includes}
-            for inc in source.includes:
-                visit(inc.path)
-            stack.pop()
+            stack.append((path, [inc.path for inc in reversed(source.includes)]))
+            on_stack.add(path)
 
-        visit(request.source.path)
+        enter(request.source.path)
+        while stack:
+            path, pending = stack[-1]
+            if not pending:
+                stack.pop()
+                on_stack.discard(path)
+                continue
+            target = pending.pop()
+            if target in on_stack or target not in documents:
+                enter(target)
         if request.options.strict:
             _check_strict(documents[request.source.path], display[request.source.path])
         program = Program(documents, includes, display)

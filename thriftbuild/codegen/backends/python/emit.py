@@ -110,8 +110,18 @@ class Emitter:
 
     def service(self, resolved: Resolved, name: str) -> str:
         service = next(s for s in resolved.services if s.name == name)
-        codec = Codec(self.qualify)
-        out = [*_PRELUDE, *self.imports(resolved)]
+        # The module defines Iface, Client, Processor and <method>_args/_result after
+        # importing every type of this file: its code names this file's types through a
+        # private alias of ttypes, so a struct called Client or get_args stays reachable.
+        own = "_ttypes"
+        while own in {s.name for s in resolved.services}:
+            own += "_"
+
+        def qualify(path: Path, type_name: str) -> str:
+            return f"{own}.{type_name}" if path == self.path else self.qualify(path, type_name)
+
+        codec = Codec(qualify)
+        out = [*_PRELUDE, *self.imports(resolved), f"from . import ttypes as {own}"]
         if service.base is not None:
             base_path, base_name = service.base
             if base_path == self.path:

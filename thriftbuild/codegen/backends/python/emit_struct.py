@@ -121,21 +121,21 @@ def _immutable_methods(struct: RStruct) -> list[str]:
 
 
 def _field_dispatch(codec: Codec, struct: RStruct, target: str) -> list[str]:
+    # One flat ``if`` per field, each ending the iteration, never an ``elif`` chain:
+    # Python's parser nests each ``elif`` inside the one before, and gives up (with a
+    # MemoryError on import) on structs of a few thousand fields.
     out: list[str] = []
-    for i, f in enumerate(struct.fields):
-        keyword = "if" if i == 0 else "elif"
+    for f in struct.fields:
         out += [
-            f"            {keyword} fid == {f.id}:",
+            f"            if fid == {f.id}:",
             f"                if ftype == {codec.ttype(f.type)}:",
             *codec.read(f.type, target.format(f.name), "                    "),
             "                else:",
             "                    iprot.skip(ftype)",
+            "                iprot.readFieldEnd()",
+            "                continue",
         ]
-    if struct.fields:
-        out += ["            else:", "                iprot.skip(ftype)"]
-    else:
-        out += ["            else:", "                iprot.skip(ftype)"]
-    return out
+    return [*out, "            iprot.skip(ftype)"]
 
 
 def _read_loop_head() -> list[str]:

@@ -1,0 +1,239 @@
+"""Request handling without sockets: Apache's own clients write the requests and read
+the replies through memory buffers, in every dialect."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from prometheus_client import CollectorRegistry
+from thrift.protocol.TBinaryProtocol import TBinaryProtocol
+from thrift.protocol.TCompactProtocol import TCompactProtocol
+from thrift.protocol.THeaderProtocol import THeaderProtocol
+from thrift.Thrift import TApplicationException
+from thrift.transport.THeaderTransport import THeaderClientType
+from thrift.transport.TTransport import TBufferedTransport, TFramedTransport, TMemoryBuffer
+
+from tests.support.handlers import AsyncEchoHandler, RequestEchoHandler
+from tests.support.servers import ECHO_IDL
+from thriftbuild import wire
+from thriftbuild.dispatch import Dispatcher, ServerConnection, current_request
+from thriftbuild.server_metrics import ServerMetrics
+
+DIALECTS = ["binary", "compact", "binary-framed", "compact-framed", "header"]
+
+
+def _protocol(kind: str, buffer: TMemoryBuffer) -> Any:
+    if kind == "header":
+        return THeaderProtocol(buffer, [THeaderClientType.HEADERS])
+    name, _, framing = kind.partition("-")
+    trans = TFramedTransport(buffer) if framing else TBufferedTransport(buffer)
+    return (TBinaryProtocol if name == "binary" else TCompactProtocol)(trans)
+
+
+class Exchange:
+    """One Apache client talking to a dispatcher through memory buffers."""
+
+    def __init__(self, echo: Any, dispatcher: Dispatcher, kind: str) -> None:
+        self.echo, self.kind = echo, kind
+        self.connection = ServerConnection(dispatcher, peer=("198.51.100.7", 4242))
+        self.dispatcher = dispatcher
+        self.out = TMemoryBuffer()
+        self.client = echo.service.Client(_protocol(kind, self.out))
+
+    def call(self, name: str, *args: Any, headers: dict[bytes, bytes] | None = None) -> Any:
+        for key, value in (headers or {}).items():
+            self.client._oprot.trans.set_header(key, value)
+        getattr(self.client, f"send_{name}")(*args)
+        data = self.out.getvalue()
+        self.out._buffer.seek(0)
+        self.out._buffer.truncate()
+        replies = [self.dispatcher.handle(call) for call in self.connection.feed(data)]
+        if name == "notify":
+            assert replies == [None]
+            return None
+        (reply,) = replies
+        assert reply is not None
+        self.client._iprot = _protocol(self.kind, TMemoryBuffer(reply))
+        return getattr(self.client, f"recv_{name}")()
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+def _dispatcher(echo: Any, handler: Any, registry: CollectorRegistry) -> Dispatcher:
+    return Dispatcher(echo.service, handler, metrics=ServerMetrics(registry))
+
+
+@pytest.mark.parametrize("kind", DIALECTS)
+def test_every_dialect_is_detected_and_answered_in_kind(
+    echo: Any, kind: str, registry: CollectorRegistry, caplog: pytest.LogCaptureFixture
+) -> None:
+    handler = RequestEchoHandler(echo.ttypes)
+    exchange = Exchange(echo, _dispatcher(echo, handler, registry), kind)
+    assert exchange.call("echo", "héllo") == "héllo"
+    assert exchange.call("echo_bytes", b"\x00\xff") == b"\x00\xff"
+    assert exchange.call("ping") is None
+    with pytest.raises(echo.ttypes.EchoError) as raised:
+        exchange.call("fail", "nope", 7)
+    assert (raised.value.message, raised.value.code) == ("nope", 7)
+    exchange.call("notify", "fire")
+    assert handler.notes == ["fire"]
+    with (
+        caplog.at_level(logging.ERROR, "thriftbuild.server"),
+        pytest.raises(TApplicationException) as app,
+    ):
+        exchange.call("echo", "boom")
+    assert app.value.type == TApplicationException.INTERNAL_ERROR
+    (record,) = caplog.records
+    assert record.exc_info is not None and "the handler broke" in caplog.text
+    assert exchange.call("echo", "still serving") == "still serving"
+    assert exchange.connection.dialect is not None
+
+
+def test_headers_and_deadline_reach_the_handler(echo: Any, registry: CollectorRegistry) -> None:
+    handler = RequestEchoHandler(echo.ttypes)
+    exchange = Exchange(echo, _dispatcher(echo, handler, registry), "header")
+    before = time.monotonic()
+    value = exchange.call(
+        "header", "X-Tenant", headers={b"X-Tenant": b"acme", b"Deadline-Budget": b"60000"}
+    )
+    assert value == "acme"
+    (left,) = handler.deadlines
+    assert left is not None and 0 < left <= 60.0 + (time.monotonic() - before)
+    assert exchange.call("header", "Missing") == ""
+    assert current_request() is None  # only set while a handler runs
+
+
+def test_unknown_method_is_an_application_exception(echo: Any, registry: CollectorRegistry) -> None:
+    class Narrow:  # implements nothing of Echo
+        pass
+
+    exchange = Exchange(echo, _dispatcher(echo, Narrow(), registry), "binary")
+    with pytest.raises(TApplicationException) as raised:
+        exchange.call("echo", "x")
+    assert raised.value.type == TApplicationException.INTERNAL_ERROR
+    assert "not implemented" in str(raised.value.message)
+
+    payload = wire.encode_head(wire.BINARY, "nosuch", wire.MessageType.CALL, 3) + b"\x00"
+    (call,) = exchange.connection.feed(payload)
+    reply = exchange.dispatcher.handle(call)
+    assert reply is not None
+    head, body = wire.decode_head(wire.BINARY, reply)
+    assert head == wire.MessageHead("nosuch", wire.MessageType.EXCEPTION, 3)
+    exc = wire.APACHE.decode(TApplicationException, reply[body:], wire.BINARY, wire.DEFAULT_LIMITS)
+    assert (exc.type, exc.message) == (
+        TApplicationException.UNKNOWN_METHOD,
+        "Unknown function nosuch",
+    )
+
+
+def test_handler_application_exception_is_sent_as_is(
+    echo: Any, registry: CollectorRegistry
+) -> None:
+    class Refusing(RequestEchoHandler):
+        def echo(self, text: str) -> str:
+            raise TApplicationException(TApplicationException.WRONG_METHOD_NAME, "go away")
+
+    exchange = Exchange(echo, _dispatcher(echo, Refusing(echo.ttypes), registry), "compact")
+    with pytest.raises(TApplicationException) as raised:
+        exchange.call("echo", "x")
+    assert (raised.value.type, raised.value.message) == (3, "go away")
+
+
+def test_a_coroutine_handler_runs_to_completion_in_the_sync_driver(
+    echo: Any, registry: CollectorRegistry
+) -> None:
+    handler = AsyncEchoHandler(echo.ttypes)
+    exchange = Exchange(echo, _dispatcher(echo, handler, registry), "binary")
+    assert exchange.call("bump", "k") == 1
+    assert exchange.call("bump", "k") == 2
+
+
+def test_an_apache_processor_and_a_thriftpy2_processor_are_accepted(
+    echo: Any, registry: CollectorRegistry
+) -> None:
+    import thriftpy2
+    from thriftpy2.thrift import TProcessor
+
+    handler = RequestEchoHandler(echo.ttypes)
+    apache = Dispatcher(None, echo.service.Processor(handler), metrics=ServerMetrics(registry))
+    assert Exchange(echo, apache, "header").call("echo", "a") == "a"
+
+    tp2 = thriftpy2.load(str(ECHO_IDL), module_name="echo_dispatch_thrift")
+
+    class Tp2Handler:
+        def echo(self, text: str) -> str:
+            return text.upper()
+
+        def fail(self, message: str, code: int) -> None:
+            raise tp2.EchoError(message=message, code=code)
+
+    tp2_dispatcher = Dispatcher(None, TProcessor(tp2.Echo, Tp2Handler()), metrics=False)
+    exchange = Exchange(echo, tp2_dispatcher, "compact-framed")
+    assert exchange.call("echo", "b") == "B"  # Apache's client, thriftpy2's service
+    with pytest.raises(echo.ttypes.EchoError) as raised:
+        exchange.call("fail", "bad", 2)
+    assert (raised.value.message, raised.value.code) == ("bad", 2)
+
+
+def test_metrics_count_requests_by_method_and_outcome(
+    echo: Any, registry: CollectorRegistry
+) -> None:
+    exchange = Exchange(
+        echo, _dispatcher(echo, RequestEchoHandler(echo.ttypes), registry), "binary"
+    )
+    exchange.call("echo", "x")
+    exchange.call("echo", "y")
+    with pytest.raises(echo.ttypes.EchoError):
+        exchange.call("fail", "m", 1)
+    with pytest.raises(TApplicationException):
+        exchange.call("echo", "boom")
+    sample: Callable[..., Any] = registry.get_sample_value
+    labels = {"thrift_service": "Echo", "thrift_method": "echo"}
+    assert sample("thrift_server_requests_total", {**labels, "outcome": "success"}) == 2
+    assert sample("thrift_server_requests_total", {**labels, "outcome": "internal_error"}) == 1
+    failed = {"thrift_service": "Echo", "thrift_method": "fail", "outcome": "declared_exception"}
+    assert sample("thrift_server_requests_total", failed) == 1
+    assert sample("thrift_server_latency_seconds_count", {**labels, "outcome": "success"}) == 2
+    assert sample("thrift_server_active_connections", {"thrift_service": "Echo"}) == 1
+    assert sample("thrift_server_active_requests", {"thrift_service": "Echo"}) == 0
+    exchange.connection.close()
+    exchange.connection.close()
+    assert sample("thrift_server_active_connections", {"thrift_service": "Echo"}) == 0
+
+
+def test_garbage_and_oversized_requests_raise_wire_errors(echo: Any) -> None:
+    limits = wire.Limits(max_frame=1024)
+    dispatcher = Dispatcher(
+        echo.service, RequestEchoHandler(echo.ttypes), limits=limits, metrics=False
+    )
+    with pytest.raises(wire.WireError):
+        ServerConnection(dispatcher).feed(b"GET / HTTP/1.1\r\n\r\n")
+    with pytest.raises(wire.LimitExceededError):
+        ServerConnection(dispatcher).feed((1 << 20).to_bytes(4, "big") + b"\x80\x01\x00\x01")
+    reply = wire.encode_head(wire.BINARY, "echo", wire.MessageType.REPLY, 1) + b"\x00"
+    with pytest.raises(wire.WireError, match="expected a call"):
+        ServerConnection(dispatcher).feed(reply)
+
+
+def test_calls_in_progress_and_handled_count_are_visible_to_drivers(
+    echo: Any, registry: CollectorRegistry
+) -> None:
+    dispatcher = _dispatcher(echo, RequestEchoHandler(echo.ttypes), registry)
+    exchange = Exchange(echo, dispatcher, "binary")
+    assert dispatcher.oldest_active() is None
+    exchange.client.send_echo("a")
+    exchange.client.send_echo("b")
+    first, second = exchange.connection.feed(exchange.out.getvalue())
+    assert dispatcher.oldest_active() == first.started  # both begun, neither finished
+    dispatcher.handle(first)
+    assert dispatcher.oldest_active() == second.started
+    dispatcher.handle(second)
+    assert dispatcher.oldest_active() is None
+    assert dispatcher.handled == 2

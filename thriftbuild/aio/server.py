@@ -1,0 +1,421 @@
+"""The asyncio Thrift server: every dialect on one port, graceful shutdown.
+
+Request handling (decoding, calling the handler, mapping errors, encoding the reply
+in the client's dialect, metrics) is :mod:`thriftbuild.dispatch`, shared with the
+gunicorn workers; this module only runs it on an event loop:
+
+* one ``asyncio.Protocol`` per connection; requests on a connection are answered
+  in order, one at a time (as Thrift clients expect);
+* ``async def`` handlers run on the loop; plain functions run in a bounded thread
+  pool (``handler_threads``; ``0`` runs them on the loop, for handlers that never
+  block), so a slow plain handler never stalls other connections;
+* the idle ``timeout`` closes a connection that sent nothing for that long while
+  no request of it is being handled -- never a request in progress;
+* ``max_connections``: connections over the cap are closed as soon as they are
+  accepted (logged); ``max_concurrency``: requests over the cap wait, in order,
+  for a slot (their connections are not read meanwhile);
+* ``close(grace)`` stops accepting, closes idle connections at once, lets calls in
+  progress finish and send their replies for up to ``grace`` seconds, then cancels
+  what is left; ``wait_closed()`` returns when all is done.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import concurrent.futures
+import logging
+import ssl as _ssl
+from typing import Any
+
+from thriftbuild import wire
+from thriftbuild.aio._options import Address, warn_loop
+from thriftbuild.dispatch import Call, Dispatcher, ServerConnection
+from thriftbuild.server_metrics import ServerMetrics
+
+__all__ = ["Server", "create_server"]
+
+log = logging.getLogger("thriftbuild.server")
+
+_QUEUE_HIGH = 32  # queued requests on one connection before it stops being read
+
+
+async def create_server(
+    service: Any,
+    handler: Any,
+    address: Address = ("127.0.0.1", 6000),
+    protocol_cls: Any = None,
+    timeout: float | None = None,
+    framed: bool | None = None,
+    *,
+    ssl: _ssl.SSLContext | None = None,
+    limits: wire.Limits = wire.DEFAULT_LIMITS,
+    max_connections: int | None = None,
+    max_concurrency: int | None = None,
+    handler_threads: int | None = None,
+    grace: float = 10.0,
+    metrics: ServerMetrics | bool | None = None,
+    loop: Any = None,
+    **kwargs: Any,
+) -> Server:
+    """Start a Thrift server (aiothrift's signature) and return it, listening.
+
+    Args:
+        service: a thriftpy2 service or a generated service module; ``None`` when
+            ``handler`` is an Apache ``Processor`` or thriftpy2 ``TProcessor``.
+        handler: an object with one method per API, plain or ``async def``
+            (aiothrift's "Dispatcher"), or a processor.
+        address: ``(host, port)``, or a path for a unix socket.
+        protocol_cls, framed: accepted for aiothrift compatibility and not needed:
+            every client's dialect is detected (binary or compact, framed or not,
+            THeader) and answered in kind.
+        timeout: idle timeout in seconds between requests (``None``: none).
+        ssl: an ``ssl.SSLContext`` to serve TLS.
+        limits: frame, string and container limits for every request.
+        max_connections: most open connections (more are closed when accepted).
+        max_concurrency: most requests handled at once (more wait).
+        handler_threads: threads for plain-function handlers (default:
+            ``min(32, cpus + 4)``); ``0`` runs them on the event loop.
+        grace: default grace period of :meth:`Server.close`, in seconds.
+        metrics: a :class:`~thriftbuild.server_metrics.ServerMetrics`; ``None`` uses
+            prometheus_client's default registry when installed, ``False`` disables.
+        loop: deprecated and ignored.
+        **kwargs: passed to ``loop.create_server`` (``reuse_port``, ``backlog``...).
+    """
+    warn_loop(loop, "create_server")
+    dispatcher = Dispatcher(service, handler, limits=limits, metrics=metrics)
+    server = Server(
+        dispatcher,
+        timeout=timeout,
+        max_connections=max_connections,
+        max_concurrency=max_concurrency,
+        handler_threads=handler_threads,
+        grace=grace,
+    )
+    await server._listen(address, ssl, kwargs)
+    return server
+
+
+class Server:
+    """A running Thrift server; see :func:`create_server`.
+
+    Usable as ``async with server: await server.serve_forever()``, like
+    ``asyncio.Server``.
+    """
+
+    def __init__(
+        self,
+        dispatcher: Dispatcher,
+        *,
+        timeout: float | None = None,
+        max_connections: int | None = None,
+        max_concurrency: int | None = None,
+        handler_threads: int | None = None,
+        grace: float = 10.0,
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.timeout = timeout
+        self.max_connections = max_connections
+        self.grace = grace
+        self.closing = False
+        self.slots = None if max_concurrency is None else asyncio.Semaphore(max_concurrency)
+        self.executor: concurrent.futures.ThreadPoolExecutor | None = None
+        if handler_threads != 0:
+            self.executor = concurrent.futures.ThreadPoolExecutor(
+                handler_threads, thread_name_prefix="thriftbuild-handler"
+            )
+        self.connections: set[_Connection] = set()
+        self._server: asyncio.Server | None = None
+        self._shutdown: asyncio.Task[None] | None = None
+        self._finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    async def _listen(self, address: Address, ssl: Any, kwargs: dict[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        if isinstance(address, str):
+            self._server = await loop.create_unix_server(
+                lambda: _Connection(self), address, ssl=ssl, **kwargs
+            )
+        else:
+            host, port = address
+            self._server = await loop.create_server(
+                lambda: _Connection(self), host, port, ssl=ssl, **kwargs
+            )
+
+    def __repr__(self) -> str:
+        state = "closing" if self.closing else "serving"
+        return (
+            f"<thriftbuild.aio.Server {self.dispatcher.name} {state} {len(self.connections)} conns>"
+        )
+
+    @property
+    def sockets(self) -> tuple[Any, ...]:
+        """The listening sockets."""
+        return () if self._server is None else tuple(self._server.sockets)
+
+    @property
+    def port(self) -> int:
+        """The TCP port of the first listening socket (for ``address=(host, 0)``)."""
+        return int(self.sockets[0].getsockname()[1])
+
+    def is_serving(self) -> bool:
+        """Whether it accepts connections."""
+        return self._server is not None and self._server.is_serving()
+
+    async def serve_forever(self) -> None:
+        """Serve until :meth:`close` has finished; cancelling it closes the server."""
+        try:
+            await asyncio.shield(self._finished)
+        except asyncio.CancelledError:
+            self.close()
+            await self.wait_closed()
+            raise
+
+    async def __aenter__(self) -> Server:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        self.close()
+        await self.wait_closed()
+
+    def close(self, grace: float | None = None) -> None:
+        """Stop accepting; close idle connections now; give busy ones ``grace`` seconds.
+
+        Calls in progress (and requests already received) are handled and their
+        replies sent; after ``grace`` seconds (default: the server's ``grace``) what
+        is left is cancelled and its connection closed. Idempotent.
+        """
+        if self.closing:
+            return
+        self.closing = True
+        if self._server is not None:
+            self._server.close()
+        for conn in list(self.connections):
+            conn.shutdown()
+        limit = self.grace if grace is None else grace
+        self._shutdown = asyncio.get_running_loop().create_task(self._drain(limit))
+
+    async def _drain(self, grace: float) -> None:
+        waiting = [conn.done for conn in self.connections]
+        if waiting:
+            _, pending = await asyncio.wait(waiting, timeout=grace)
+            if pending:
+                log.warning(
+                    "%s: %d connection(s) still busy after the %ss grace period; cancelling",
+                    self.dispatcher.name,
+                    len(pending),
+                    grace,
+                )
+                for conn in list(self.connections):
+                    conn.abort()
+                await asyncio.wait(pending)
+        if self._server is not None:
+            await self._server.wait_closed()
+        if self.executor is not None:
+            self.executor.shutdown(wait=False)
+        if not self._finished.done():
+            self._finished.set_result(None)
+
+    async def wait_closed(self) -> None:
+        """Wait until :meth:`close` has finished (every connection closed)."""
+        if self._shutdown is None:
+            if self._server is not None:
+                await self._server.wait_closed()
+            return
+        await asyncio.shield(self._shutdown)
+
+
+class _Connection(asyncio.Protocol):
+    """One client connection: feeds bytes to the dispatcher, answers in order."""
+
+    def __init__(self, server: Server) -> None:
+        self.server = server
+        self.loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[None] = self.loop.create_future()
+        self.transport: asyncio.Transport | None = None
+        self.conn: ServerConnection | None = None
+        self.queue: collections.deque[Call] = collections.deque()
+        self.task: asyncio.Task[None] | None = None
+        self.current: Call | None = None
+        self.lost = False
+        self.eof = False
+        self.reading = True
+        self.last_data = self.loop.time()
+        self.idle_timer: asyncio.TimerHandle | None = None
+        self.write_paused = False
+        self.drained: asyncio.Future[None] | None = None
+        self.peer: Any = None
+
+    # -- asyncio callbacks ------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self.transport = transport
+        server = self.server
+        self.peer = transport.get_extra_info("peername")
+        if server.closing:
+            transport.close()
+            return
+        if server.max_connections is not None and len(server.connections) >= server.max_connections:
+            log.warning(
+                "%s: refusing connection from %s: %d connections open (max_connections)",
+                server.dispatcher.name,
+                self.peer,
+                len(server.connections),
+            )
+            transport.close()
+            return
+        server.connections.add(self)
+        self.conn = ServerConnection(server.dispatcher, peer=self.peer)
+        self._arm_idle()
+
+    def data_received(self, data: bytes) -> None:
+        if self.conn is None or self.lost:
+            return
+        self.last_data = self.loop.time()
+        try:
+            calls = self.conn.feed(data)
+        except wire.WireError as exc:
+            log.warning(
+                "%s: closing connection from %s: %s", self.server.dispatcher.name, self.peer, exc
+            )
+            self._close()
+            return
+        if calls:
+            self.queue.extend(calls)
+            if self.task is None:
+                self.task = self.loop.create_task(self._process())
+            if len(self.queue) >= _QUEUE_HIGH and self.reading:
+                self.reading = False
+                self._transport().pause_reading()
+
+    def eof_received(self) -> bool:
+        # Thrift clients do not half-close: EOF means the client is gone. Closing
+        # (connection_lost) cancels its request in progress; oneway ones still run.
+        self.eof = True
+        return False
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.lost = True
+        if self.idle_timer is not None:
+            self.idle_timer.cancel()
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+        # Nobody is left to read the reply: cancel the handler (oneway calls run on).
+        if self.task is not None and self.current is not None and not self.current.oneway:
+            self.task.cancel()
+        self._finish()
+
+    def pause_writing(self) -> None:
+        self.write_paused = True
+
+    def resume_writing(self) -> None:
+        self.write_paused = False
+        if self.drained is not None and not self.drained.done():
+            self.drained.set_result(None)
+
+    # -- requests ---------------------------------------------------------------------
+
+    async def _process(self) -> None:
+        dispatcher = self.server.dispatcher
+        try:
+            while self.queue:
+                call = self.current = self.queue.popleft()
+                if self.lost and not call.oneway:  # nobody left to read its reply
+                    dispatcher.finish(call, error=asyncio.CancelledError())
+                    continue
+                reply = await self._run(call)
+                self.current = None
+                if reply is not None and not self.lost:
+                    self._transport().write(reply)
+                    while self.write_paused and not self.lost:
+                        self.drained = self.loop.create_future()
+                        await self.drained
+                resume = not self.reading and not self.server.closing
+                if resume and len(self.queue) < _QUEUE_HIGH // 2:
+                    self.reading = True
+                    self._transport().resume_reading()
+        except asyncio.CancelledError:
+            while self.queue:  # keep the in-flight count right for what never ran
+                dispatcher.finish(self.queue.popleft(), error=asyncio.CancelledError())
+            self._close()
+            return
+        finally:
+            self.task = None
+            self.current = None
+        if self.eof or self.server.closing:
+            self._close()
+        else:
+            self.last_data = self.loop.time()
+            self._arm_idle()
+
+    async def _run(self, call: Call) -> bytes | None:
+        dispatcher, slots = self.server.dispatcher, self.server.slots
+        if slots is not None:
+            await slots.acquire()
+        try:
+            if call.handler is None:
+                value = None
+            elif call.is_coroutine:
+                with call.active():
+                    value = await call.handler(*call.args)
+            elif self.server.executor is None:
+                value = call.invoke()
+            else:
+                value = await self.loop.run_in_executor(self.server.executor, call.invoke)
+        except BaseException as exc:
+            reply = dispatcher.finish(call, error=exc)
+            if not isinstance(exc, Exception):
+                raise
+            return reply
+        finally:
+            if slots is not None:
+                slots.release()
+        return dispatcher.finish(call, value)
+
+    # -- idle timeout and shutdown ----------------------------------------------------
+
+    def _arm_idle(self) -> None:
+        timeout = self.server.timeout
+        if timeout is not None and self.idle_timer is None:
+            self.idle_timer = self.loop.call_at(self.last_data + timeout, self._idle_check)
+
+    def _idle_check(self) -> None:
+        self.idle_timer = None
+        if self.lost or self.task is not None:
+            return  # busy: re-armed when its requests are done
+        timeout = self.server.timeout
+        assert timeout is not None
+        if self.loop.time() - self.last_data < timeout:
+            self._arm_idle()
+            return
+        log.debug("%s: closing idle connection from %s", self.server.dispatcher.name, self.peer)
+        self._close()
+
+    def shutdown(self) -> None:
+        """The server is closing: close now if idle, else after the requests received."""
+        if self.task is None and (self.conn is None or self.conn.buffered == 0):
+            self._close()
+        elif self.reading:
+            self.reading = False
+            self._transport().pause_reading()
+
+    def abort(self) -> None:
+        """The grace period is over: cancel what runs and close."""
+        if self.task is not None:
+            self.task.cancel()
+        self._close()
+
+    def _transport(self) -> asyncio.Transport:
+        assert self.transport is not None
+        return self.transport
+
+    def _close(self) -> None:
+        if self.transport is not None and not self.transport.is_closing():
+            self.transport.close()
+
+    def _finish(self) -> None:
+        self.server.connections.discard(self)
+        if self.conn is not None:
+            self.conn.close()
+        if not self.done.done():
+            self.done.set_result(None)

@@ -1,0 +1,88 @@
+"""One server connection's state, without I/O: bytes in, calls out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from thriftbuild import wire
+from thriftbuild.dispatch.dispatcher import Call, Dispatcher
+
+__all__ = ["ServerConnection"]
+
+
+class ServerConnection:
+    """Decodes what one client sends into :class:`~thriftbuild.dispatch.Call`\\ s.
+
+    The client's dialect (binary or compact, framed or unframed, THeader) is
+    detected from its first bytes unless ``dialect`` fixes it; replies are framed
+    the same way. Counts itself in the active-connections gauge until
+    :meth:`close`.
+
+    Usage by a driver::
+
+        conn = ServerConnection(dispatcher, peer=address)
+        try:
+            while data := sock.recv(65536):
+                for call in conn.feed(data):      # WireError: close the connection
+                    reply = dispatcher.handle(call)
+                    if reply is not None:
+                        sock.sendall(reply)
+        finally:
+            conn.close()
+
+    Args:
+        dispatcher: the service and handler.
+        peer: the client's address, passed on to each request.
+        dialect: the one dialect to accept; ``None`` detects it.
+    """
+
+    def __init__(
+        self, dispatcher: Dispatcher, *, peer: Any = None, dialect: wire.Dialect | None = None
+    ) -> None:
+        self.dispatcher = dispatcher
+        self.peer = peer
+        self._auto = dialect is None
+        self._decoder: wire.Decoder | wire.AutoDecoder = (
+            wire.AutoDecoder(dispatcher.limits)
+            if dialect is None
+            else dialect.decoder(dispatcher.limits)
+        )
+        self._dialect = dialect
+        self._gauge = None
+        if dispatcher.metrics is not None:
+            self._gauge = dispatcher.metrics.connections(dispatcher.name)
+            self._gauge.inc()
+
+    @property
+    def dialect(self) -> wire.Dialect | None:
+        """The client's dialect, once known."""
+        return self._dialect
+
+    @property
+    def buffered(self) -> int:
+        """Bytes received that are not part of a returned call yet (0: between requests)."""
+        return self._decoder.buffered
+
+    def feed(self, data: bytes) -> list[Call]:
+        """Add received bytes; return the calls they complete, in order.
+
+        Raises:
+            WireError: bytes that are no valid request (or over the limits); the
+                connection cannot continue and should be closed.
+        """
+        frames = self._decoder.feed(data)
+        if not frames:
+            return []
+        dialect = self._dialect
+        if dialect is None:
+            assert isinstance(self._decoder, wire.AutoDecoder)
+            dialect = self._dialect = self._decoder.dialect
+            assert dialect is not None
+        begin = self.dispatcher.begin
+        return [begin(frame, dialect, self.peer) for frame in frames]
+
+    def close(self) -> None:
+        """Stop counting this connection (idempotent)."""
+        if self._gauge is not None:
+            self._gauge.dec()
+            self._gauge = None

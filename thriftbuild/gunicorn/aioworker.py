@@ -1,0 +1,108 @@
+"""``thrift_asyncio``: a gunicorn worker running :mod:`thriftbuild.aio`'s server.
+
+Each of gunicorn's listening sockets is served by :func:`thriftbuild.aio.create_server`
+on one event loop per worker: ``async def`` handler methods run on the loop, plain
+ones in a thread pool (``--threads N`` threads when N > 1, else the aio default).
+Every client's dialect is detected (the factory settings do not apply);
+``--worker-connections`` caps open connections, ``--thrift-client-timeout`` is the
+idle timeout. Lifecycle as the threaded workers: a call running past ``--timeout``
+stops the heartbeat; SIGTERM and ``--max-requests`` (counted in RPCs) close the
+servers gracefully (idle connections at once, calls in progress finish, within
+``--graceful-timeout``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import time
+from typing import Any
+
+from gunicorn.workers.base import Worker
+
+from thriftbuild.gunicorn.app import processor_of
+from thriftbuild.gunicorn.settings import setting
+from thriftbuild.gunicorn.workers import route_logs
+
+__all__ = ["ThriftAsyncioWorker"]
+
+# The address for a server on an inherited socket (``sock=``): asyncio's
+# ``create_server`` wants neither host nor port then.
+_INHERITED: Any = (None, None)
+
+
+class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
+    """The asyncio Thrift worker; see the module docstring."""
+
+    alive: bool
+
+    def load_wsgi(self) -> None:
+        route_logs(self)
+        self.processor = processor_of(
+            self.app.wsgi(), as_factory=setting(self.cfg, "thrift_processor_as_factory")
+        )
+        self.ssl_context = None
+        if self.cfg.is_ssl:
+            from gunicorn.sock import ssl_context
+
+            self.ssl_context = ssl_context(self.cfg)
+
+    def run(self) -> None:
+        asyncio.run(self._main())
+
+    async def _main(self) -> None:
+        from thriftbuild.aio import create_server
+
+        loop = asyncio.get_running_loop()
+        stop = asyncio.Event()
+
+        def on_term() -> None:
+            self.alive = False
+            setting(self.cfg, "worker_term")(self)
+            stop.set()
+
+        loop.add_signal_handler(signal.SIGTERM, on_term)
+        threads = int(self.cfg.threads)
+        servers = [
+            await create_server(
+                None,
+                self.processor,
+                _INHERITED,
+                timeout=setting(self.cfg, "thrift_client_timeout"),
+                ssl=self.ssl_context,
+                max_connections=int(self.cfg.worker_connections),
+                handler_threads=threads if threads > 1 else None,
+                grace=float(self.cfg.graceful_timeout),
+                sock=listener.sock,
+            )
+            for listener in self.sockets
+        ]
+        interval = min(1.0, self.timeout / 4) if self.timeout else 1.0
+        while self.alive:
+            self._heartbeat(servers)
+            if sum(server.dispatcher.handled for server in servers) >= self.max_requests:
+                self.log.info("Autorestarting worker after current request.")
+                break
+            if self.ppid != os.getppid():
+                self.log.info("Parent changed, shutting down: %s", self)
+                break
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(stop.wait(), interval)
+        self.alive = False
+        for server in servers:
+            server.close()
+        closing = asyncio.gather(*(server.wait_closed() for server in servers))
+        while not closing.done():
+            self._heartbeat(servers)
+            await asyncio.wait([closing], timeout=interval)
+
+    def _heartbeat(self, servers: list[Any]) -> None:
+        """Notify the arbiter unless a call has run past ``--timeout``."""
+        if self.timeout:
+            started = [s.dispatcher.oldest_active() for s in servers]
+            oldest = min((t for t in started if t is not None), default=None)
+            if oldest is not None and time.perf_counter() - oldest > self.timeout:
+                return
+        self.notify()

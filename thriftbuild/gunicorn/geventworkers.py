@@ -1,0 +1,83 @@
+"""Thrift workers on gevent: the threaded workers' code, with greenlets for threads.
+
+``init_process`` monkey-patches the standard library (as gunicorn's gevent worker
+does), so every connection "thread" of :class:`~thriftbuild.gunicorn.workers.ThriftWorker`
+is a greenlet and every socket wait yields to the hub. ``--worker-connections``
+bounds the connections (greenlets) per process. Handlers must not block the hub:
+``--gevent-check-interval N`` logs, with its stack, any greenlet that runs N
+seconds without yielding (gevent's own monitor thread).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+try:
+    import gevent
+    from gevent import hub, monkey
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise RuntimeError(
+        "the gevent workers need gevent: pip install 'thriftbuild[gunicorn]'"
+    ) from exc
+
+from thriftbuild.gunicorn.settings import setting
+from thriftbuild.gunicorn.workers import _APACHE_DEFAULTS, _THRIFTPY_DEFAULTS, ThriftWorker
+
+__all__ = ["ThriftGeventWorker", "ThriftpyGeventWorker"]
+
+log = logging.getLogger("thriftbuild.server")
+
+
+class _GeventWorker(ThriftWorker):
+    def init_process(self) -> None:
+        monkey.patch_all()
+        import socket
+
+        # The listeners were made before patching: give each a cooperative socket.
+        self.sockets = [
+            socket.socket(s.FAMILY, socket.SOCK_STREAM, fileno=s.sock.detach())
+            for s in self.sockets
+        ]
+        interval = float(setting(self.cfg, "gevent_check_interval") or 0)
+        if interval > 0:
+            _monitor_blocking(interval)
+        hub.reinit()
+        super().init_process()
+
+    def handle_quit(self, sig: int, frame: Any) -> None:
+        # Leave the signal handler first, as gunicorn's gevent worker does (#1126).
+        gevent.spawn(super().handle_quit, sig, frame)
+
+    def handle_usr1(self, sig: int, frame: Any) -> None:
+        gevent.spawn(super().handle_usr1, sig, frame)
+
+
+def _monitor_blocking(interval: float) -> None:
+    """Log greenlets that block the hub longer than ``interval`` seconds."""
+    from gevent import events
+
+    gevent.config.monitor_thread = True
+    gevent.config.max_blocking_time = interval
+
+    def report(event: Any) -> None:
+        if isinstance(event, events.EventLoopBlocked):
+            log.error(
+                "Greenlet appears to be blocked for %.1fs or more\n%s",
+                event.blocking_time,
+                "\n".join(event.info),
+            )
+
+    events.subscribers.append(report)
+
+
+class ThriftGeventWorker(_GeventWorker):
+    """``thrift_gevent``: greenlets; Apache's buffered binary by default."""
+
+    defaults = _APACHE_DEFAULTS
+
+
+class ThriftpyGeventWorker(_GeventWorker):
+    """``thriftpy_gevent``: greenlets; thriftpy2's buffered binary by default."""
+
+    defaults = _THRIFTPY_DEFAULTS

@@ -1,0 +1,378 @@
+"""Thrift workers for gunicorn: one thread (or greenlet) per client connection.
+
+The worker's main thread accepts connections and keeps gunicorn's heartbeat; each
+connection is served by its own thread, which decodes requests with
+:class:`~thriftbuild.dispatch.ServerConnection` and runs them with
+:meth:`~thriftbuild.dispatch.Dispatcher.handle` -- the request handling the
+asyncio server shares. A process serves up to ``--worker-connections`` clients at
+once (default 1000; ``--threads`` is not used); more wait in the listen backlog.
+The gevent workers (:mod:`thriftbuild.gunicorn.geventworkers`) run this same code
+with gevent's monkey-patching, so the threads are greenlets.
+
+Lifecycle, as gunicorn's own workers:
+
+* heartbeat: the main thread notifies the arbiter while no call has run longer
+  than ``--timeout``; a stuck call stops the heartbeat, so the arbiter replaces
+  the worker. Idle keep-alive connections never count;
+* ``SIGTERM`` (and ``--max-requests``, counted in RPCs): stop accepting, close idle
+  connections at once, let every call in progress finish and send its reply
+  (calls are not read from a connection after that), exit once all connections
+  are closed or after ``--graceful-timeout``;
+* ``SIGINT``/``SIGQUIT``: exit at once (gunicorn's quick shutdown).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+import selectors
+import socket
+import ssl
+import threading
+import time
+from typing import Any
+
+from gunicorn.workers.base import Worker
+
+from thriftbuild import wire
+from thriftbuild.dispatch import Dispatcher, ServerConnection
+from thriftbuild.gunicorn.app import processor_of
+from thriftbuild.gunicorn.factories import dialect_for, resolve_name
+from thriftbuild.gunicorn.settings import setting
+
+__all__ = [
+    "ThriftSyncWorker",
+    "ThriftWorker",
+    "ThriftpySyncWorker",
+    "build_dispatcher",
+    "route_logs",
+]
+
+log = logging.getLogger("thriftbuild.server")
+
+_READ = 65536
+# accept() failures that mean "out of resources for now": log and keep serving.
+_ACCEPT_RETRY = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_CORK = getattr(socket, "TCP_CORK", None)  # Linux: hold segments until uncorked
+_APACHE_DEFAULTS = (
+    "thrift.transport.TTransport:TBufferedTransportFactory",
+    "thrift.protocol.TBinaryProtocol:TBinaryProtocolAcceleratedFactory",
+)
+_THRIFTPY_DEFAULTS = (
+    "thriftpy2.transport:TBufferedTransportFactory",
+    "thriftpy2.protocol:TBinaryProtocolFactory",
+)
+
+
+def route_logs(worker: Any) -> None:
+    """Send ``thriftbuild`` log records to gunicorn's error log, unless logging is set up.
+
+    Handler tracebacks and closed connections then appear in gunicorn's log, in its
+    format; a ``--log-config`` that configures the ``thriftbuild`` logger (or the
+    root logger) is left alone.
+    """
+    ours = logging.getLogger("thriftbuild")
+    if ours.handlers or logging.getLogger().handlers:
+        return
+    error_log = getattr(worker.log, "error_log", None)
+    if error_log is None:
+        return
+    for handler in error_log.handlers:
+        ours.addHandler(handler)
+    ours.setLevel(error_log.level)
+    ours.propagate = False
+
+
+def build_dispatcher(worker: Any, defaults: tuple[str, str]) -> tuple[Dispatcher, Any]:
+    """The worker's dispatcher and dialect (``None``: detect each client's).
+
+    Resolves the app gunicorn loaded into a processor (calling a factory here, in
+    the worker, after the fork) and the factory settings into a dialect.
+    """
+    cfg = worker.cfg
+    processor = processor_of(
+        worker.app.wsgi(), as_factory=setting(cfg, "thrift_processor_as_factory")
+    )
+    dispatcher = Dispatcher(None, processor)
+    if setting(cfg, "thrift_auto_dialect"):
+        return dispatcher, None
+    transport = setting(cfg, "thrift_transport_factory") or defaults[0]
+    protocol = setting(cfg, "thrift_protocol_factory") or defaults[1]
+    return dispatcher, dialect_for(resolve_name(transport), resolve_name(protocol))
+
+
+class _Client:
+    """One connection, as the main thread counts them."""
+
+    __slots__ = ("sock",)
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+
+
+class _Dropped(BaseException):
+    """Finishes a received call that is never run (its connection failed first)."""
+
+
+class ThriftWorker(Worker):  # type: ignore[misc]
+    """The threaded Thrift worker; see the module docstring.
+
+    Subclasses choose the default factories (``defaults``) and may change how
+    sockets are waited on (the gevent workers do, by monkey-patching).
+    """
+
+    defaults: tuple[str, str] = _APACHE_DEFAULTS
+
+    alive: bool
+    sockets: list[Any]
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._clients: set[_Client] = set()
+        self._lock = threading.Lock()
+        self._stuck_logged = False
+        self._stop_r = self._stop_w = -1
+
+    # -- setup ------------------------------------------------------------------------
+
+    def load_wsgi(self) -> None:
+        route_logs(self)
+        self.dispatcher, self.dialect = build_dispatcher(self, self.defaults)
+        self.client_timeout: float | None = setting(self.cfg, "thrift_client_timeout")
+        self.ssl_context = None
+        if self.cfg.is_ssl:
+            from gunicorn.sock import ssl_context
+
+            self.ssl_context = ssl_context(self.cfg)
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        setting(self.cfg, "worker_term")(self)
+
+    # -- the main thread --------------------------------------------------------------
+
+    def run(self) -> None:
+        self._stop_r, self._stop_w = os.pipe()
+        selector = selectors.DefaultSelector()
+        selector.register(self.PIPE[0], selectors.EVENT_READ, None)
+        for listener in self.sockets:
+            listener.setblocking(False)
+        accepting = False
+        limit = self.worker_connections
+        interval = min(1.0, self.timeout / 4) if self.timeout else 1.0
+        while self.alive:
+            self._heartbeat()
+            if self.ppid != os.getppid():
+                self.log.info("Parent changed, shutting down: %s", self)
+                break
+            want = len(self._clients) < limit
+            if want != accepting:
+                for listener in self.sockets:
+                    if want:
+                        selector.register(listener, selectors.EVENT_READ, listener)
+                    else:
+                        selector.unregister(listener)
+                accepting = want
+            for key, _ in selector.select(interval):
+                if key.data is None:
+                    self._drain_pipe()
+                elif self.alive:
+                    self._accept(key.data, limit)
+        # Only a normal exit drains: SIGQUIT/SIGINT/SIGABRT leave through SystemExit.
+        selector.close()
+        self._shutdown()
+
+    @property
+    def worker_connections(self) -> int:
+        return int(self.cfg.worker_connections)
+
+    def _drain_pipe(self) -> None:
+        with contextlib.suppress(OSError):
+            while os.read(self.PIPE[0], 4096):
+                pass
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):
+            os.write(self.PIPE[1], b".")
+
+    def _heartbeat(self) -> None:
+        """Notify the arbiter unless a call has run past ``--timeout``."""
+        if self.timeout:
+            now = time.perf_counter()
+            oldest = self.dispatcher.oldest_active()
+            if oldest is not None and now - oldest > self.timeout:
+                if not self._stuck_logged:
+                    self._stuck_logged = True
+                    log.error(
+                        "a call has run for %.0fs, past --timeout %ss: no heartbeat, "
+                        "the arbiter will replace this worker",
+                        now - oldest,
+                        self.timeout,
+                    )
+                return
+        self.notify()
+
+    def _accept(self, listener: Any, limit: int) -> None:
+        while len(self._clients) < limit:
+            try:
+                sock, addr = listener.accept()
+            except (BlockingIOError, InterruptedError):
+                return
+            except OSError as exc:
+                if exc.errno in _ACCEPT_RETRY:
+                    self.log.error("accept() failed, will retry: %s", exc)
+                    return
+                if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
+                    continue
+                raise
+            sock.setblocking(True)
+            if sock.family in (socket.AF_INET, socket.AF_INET6):
+                sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            client = _Client(sock)
+            with self._lock:
+                self._clients.add(client)
+            thread = threading.Thread(
+                target=self._serve, args=(client, addr), name=f"thrift-{addr}", daemon=True
+            )
+            thread.start()
+
+    def _shutdown(self) -> None:
+        """Stop accepting; close idle connections; wait for calls in progress."""
+        for listener in self.sockets:
+            with contextlib.suppress(OSError):
+                listener.close()
+        os.write(self._stop_w, b".")  # every idle connection thread wakes up and closes
+        deadline = time.monotonic() + self.cfg.graceful_timeout
+        selector = selectors.DefaultSelector()
+        selector.register(self.PIPE[0], selectors.EVENT_READ)
+        try:
+            while self._clients and time.monotonic() < deadline:
+                self._heartbeat()
+                selector.select(min(1.0, max(0.0, deadline - time.monotonic())))
+                self._drain_pipe()
+        finally:
+            selector.close()
+        if self._clients:
+            self.log.warning(
+                "Worker graceful timeout (pid:%s): %d connections still open",
+                self.pid,
+                len(self._clients),
+            )
+
+    # -- one connection ---------------------------------------------------------------
+
+    def _serve(self, client: _Client, addr: Any) -> None:
+        sock: Any = client.sock
+        conn = None
+        try:
+            if self.ssl_context is not None:
+                sock.settimeout(self.client_timeout or self.cfg.graceful_timeout)
+                sock = client.sock = self.ssl_context.wrap_socket(
+                    sock,
+                    server_side=True,
+                    suppress_ragged_eofs=self.cfg.suppress_ragged_eofs,
+                )
+                sock.settimeout(None)
+            setting(self.cfg, "on_connected")(self, addr)
+            conn = ServerConnection(self.dispatcher, peer=addr, dialect=self.dialect)
+            self._loop(sock, conn, addr)
+        except wire.WireError as exc:
+            log.warning("closing connection from %s: %s", addr, exc)
+            setting(self.cfg, "on_tdecode_exception")(exc)
+        except (ssl.SSLError, OSError) as exc:
+            if getattr(exc, "errno", None) not in (errno.ECONNRESET, errno.EPIPE):
+                log.info("connection from %s failed: %s", addr, exc)
+        except Exception:
+            log.exception("connection from %s failed", addr)
+        finally:
+            if conn is not None:
+                conn.close()
+            with contextlib.suppress(OSError):
+                sock.close()
+            with self._lock:
+                self._clients.discard(client)
+            with contextlib.suppress(Exception):
+                setting(self.cfg, "post_connect_closed")(self)
+            self._wake()
+
+    def _loop(self, sock: Any, conn: Any, addr: Any) -> None:
+        waiter = selectors.DefaultSelector()
+        waiter.register(sock, selectors.EVENT_READ, sock)
+        waiter.register(self._stop_r, selectors.EVENT_READ, None)
+        handle = self.dispatcher.handle
+        tls = isinstance(sock, ssl.SSLSocket)
+        try:
+            while True:
+                if not (tls and sock.pending()):
+                    # Shutting down, a connection between requests closes -- unless a
+                    # request is already arriving: the client sent it before it could
+                    # see the close, so it is served (else it would be lost).
+                    idle = not self.alive and conn.buffered == 0
+                    events = waiter.select(0 if idle else self.client_timeout)
+                    if not events and not idle:
+                        log.info("closing connection from %s: idle past the client timeout", addr)
+                        return
+                    if conn.buffered == 0 and all(key.data is None for key, _ in events):
+                        return
+                data = sock.recv(_READ)
+                if not data:
+                    return
+                calls = conn.feed(data)
+                for index, call in enumerate(calls):
+                    try:
+                        reply = handle(call)
+                        self._count()  # first: a worker that is done closes after this reply
+                        if not self.alive and conn.buffered == 0 and index == len(calls) - 1:
+                            _send_last(sock, reply)
+                            return
+                        if reply is not None:
+                            sock.sendall(reply)
+                    except BaseException:
+                        for left in calls[index + 1 :]:  # never run: not in progress either
+                            self.dispatcher.finish(left, error=_Dropped())
+                        raise
+        finally:
+            waiter.close()
+
+    def _count(self) -> None:
+        """Count one RPC towards ``--max-requests``."""
+        with self._lock:
+            self.nr += 1
+            alive: bool = self.alive
+            if self.nr < self.max_requests or not alive:
+                return
+            self.alive = False
+        self.log.info("Autorestarting worker after current request.")
+        self._wake()
+
+
+def _send_last(sock: Any, reply: bytes | None) -> None:
+    """Send a connection's last reply with the FIN in the same TCP segment.
+
+    The client then sees the close as soon as it has the reply, so a pool's
+    checkout-time EOF check discards the connection instead of sending on it.
+    """
+    tcp = sock.family in (socket.AF_INET, socket.AF_INET6)
+    if tcp and _CORK is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1)
+    if reply is not None:
+        sock.sendall(reply)
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_WR)  # the plain socket's: no TLS unwrap
+    if tcp and _CORK is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, _CORK, 0)
+
+
+class ThriftSyncWorker(ThriftWorker):
+    """``thrift_sync``: threads; Apache's buffered binary by default."""
+
+    defaults = _APACHE_DEFAULTS
+
+
+class ThriftpySyncWorker(ThriftWorker):
+    """``thriftpy_sync``: threads; thriftpy2's buffered binary by default."""
+
+    defaults = _THRIFTPY_DEFAULTS
