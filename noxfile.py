@@ -106,14 +106,14 @@ def mutate(session: nox.Session) -> None:
         pairs = (line.strip().rsplit(": ", 1) for line in str(listed).splitlines() if ": " in line)
         return {name: status for name, status in pairs}
 
-    # Mutants are generated and each function's tests recorded; no mutant matches the name.
-    session.run("mutmut", "run", "no-such-mutant", external=True)
+    # Generates every mutant and records each function's tests, then stops (exit 1) as
+    # no mutant has this name; the sample is drawn from what it generated.
+    session.run("mutmut", "run", "no-such-mutant", external=True, success_codes=[0, 1])
     names = sorted(n for n, status in results().items() if status == "not checked")
     chosen = random.Random(seed).sample(names, min(sample, len(names)))
     try:
-        subprocess.run(
-            ["mutmut", "run", "--max-children", "2", *chosen], timeout=budget, check=False
-        )
+        mutmut = str(Path(session.bin) / "mutmut")  # the session's, outside session.run
+        subprocess.run([mutmut, "run", "--max-children", "2", *chosen], timeout=budget, check=False)
     except subprocess.TimeoutExpired:
         session.log(f"time budget of {budget} s reached; counting what ran")
     per_module: dict[str, dict[str, int]] = {}

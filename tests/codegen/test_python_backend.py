@@ -15,7 +15,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from thrift.protocol import TBinaryProtocol, TCompactProtocol
+from thrift.protocol import TBinaryProtocol, TCompactProtocol, TProtocol
 from thrift.transport import TTransport
 
 from tests.conftest import CORPUS, FIXTURES, REPO, corpus_dir, thrift_compiler
@@ -311,3 +311,14 @@ def test_divergence_non_ascii_binary_constant_compiler_output_is_syntax_error(
     assert 'ACCENT = b"café"' in text
     with pytest.raises(SyntaxError, match="bytes can only contain ASCII"):
         compile(text, "constants.py", "exec")
+
+
+@pytest.mark.parametrize("slots", [True, False])
+def test_python_backend_validate_names_the_unset_required_field(
+    importable: Path, slots: bool
+) -> None:
+    ttypes = _ours(importable, "features_thrift.ttypes", slots=slots)
+    base = importlib.import_module("base_thrift.ttypes")
+    with pytest.raises(TProtocol.TProtocolException, match="Required field corner is unset!"):
+        ttypes.Everything().validate()
+    ttypes.Everything(corner=base.Point(x=1, y=2)).validate()
