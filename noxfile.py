@@ -1,8 +1,9 @@
 """Developer and CI sessions: ``nox -s tests``, ``lint``, ``typecheck``, ``floors``, ``demo``,
-``bench``."""
+``bench``, ``mutate``."""
 
 from __future__ import annotations
 
+import random
 import subprocess
 import sys
 from pathlib import Path
@@ -84,3 +85,44 @@ def thriftpy2_04(session: nox.Session) -> None:
     """The service view with thriftpy2 0.4 (what aiothrift pins); 0.7 runs in ``tests``."""
     session.install("-e", ".[test]", "thriftpy2==0.4.20")
     session.run("python", "-m", "pytest", "tests/wire/test_service.py", *session.posargs)
+
+
+@nox.session(python=PYTHON)
+def mutate(session: nox.Session) -> None:
+    """Mutation testing (never in CI): a seeded sample of mutants within a time budget.
+
+    mutmut, because it runs for each mutant only the tests that execute the mutated
+    function (recorded in one run first), which our slow conformance tests need;
+    cosmic-ray runs the whole test command per mutant. Modules and tests:
+    ``[tool.mutmut]`` in pyproject.toml. ``nox -s mutate -- SAMPLE SECONDS [SEED]``
+    (default 120 mutants, 1800 s, seed 1); prints the kill rate per module.
+    """
+    given = [int(arg) for arg in session.posargs[:3]]
+    sample, budget, seed = [*given, *(120, 1800, 1)[len(given) :]]
+    session.install("-e", ".[test]", "mutmut>=3.3,<4")
+
+    def results() -> dict[str, str]:
+        listed = session.run("mutmut", "results", "--all", "true", silent=True, external=True)
+        pairs = (line.strip().rsplit(": ", 1) for line in str(listed).splitlines() if ": " in line)
+        return {name: status for name, status in pairs}
+
+    # Generates every mutant and records each function's tests, then stops (exit 1) as
+    # no mutant has this name; the sample is drawn from what it generated.
+    session.run("mutmut", "run", "no-such-mutant", external=True, success_codes=[0, 1])
+    names = sorted(n for n, status in results().items() if status == "not checked")
+    chosen = random.Random(seed).sample(names, min(sample, len(names)))
+    try:
+        mutmut = str(Path(session.bin) / "mutmut")  # the session's, outside session.run
+        subprocess.run([mutmut, "run", "--max-children", "2", *chosen], timeout=budget, check=False)
+    except subprocess.TimeoutExpired:
+        session.log(f"time budget of {budget} s reached; counting what ran")
+    per_module: dict[str, dict[str, int]] = {}
+    for name, status in results().items():
+        if name in chosen and status != "not checked":
+            module = name.split(".x_")[0].split(".xǁ")[0]
+            counts = per_module.setdefault(module, {})
+            counts[status] = counts.get(status, 0) + 1
+    for module, counts in sorted(per_module.items()):
+        killed, total = counts.get("killed", 0), sum(counts.values())
+        session.log(f"{module}: {killed}/{total} killed ({100 * killed / total:.0f}%) {counts}")
+    session.log("survivors: `mutmut results`; one mutant's diff: `mutmut show NAME`")

@@ -12,7 +12,7 @@ from typing import Any
 from hypothesis import strategies as st
 from thrift.Thrift import TType
 
-__all__ = ["decode", "realize", "sample", "tree", "value_strategy"]
+__all__ = ["OMITTED", "decode", "realize", "sample", "tree", "value_strategy"]
 
 _INT_BOUNDS = {
     TType.BYTE: 7,
@@ -20,7 +20,45 @@ _INT_BOUNDS = {
     TType.I32: 31,
     TType.I64: 63,
 }
-_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=8)
+_CHARS = st.characters(blacklist_categories=("Cs",))
+
+
+class _Omitted:
+    """A struct field left out of the constructor call, so its default applies."""
+
+    def __repr__(self) -> str:
+        return "OMITTED"
+
+
+#: In a neutral struct value: "do not pass this field" (realize() leaves it out).
+OMITTED: Any = _Omitted()
+
+
+def _strings(unit: st.SearchStrategy[Any], *, large: bool) -> st.SearchStrategy[Any]:
+    """Short values, longer ones (past 8 bytes) and, if ``large``, some to 70 kB.
+
+    Long values repeat a short unit: cheap to draw; the large ones pass the one- and
+    two-byte varint lengths of the compact protocol.
+    """
+    repeated = st.tuples(unit.filter(len), st.integers(2, 40))
+    options = [unit, repeated.map(lambda p: p[0] * p[1])]
+    if large:
+        big = st.tuples(unit.filter(len), st.integers(4_000, 70_000))
+        options.append(big.map(lambda p: (p[0] * (p[1] // len(p[0]) + 1))[: p[1]]))
+    return st.one_of(options)
+
+
+#: Strings of top-level fields may be large; nested ones stay below 500 characters.
+_TEXT = (
+    _strings(st.text(alphabet=_CHARS, max_size=12), large=False),
+    _strings(st.text(alphabet=_CHARS, max_size=12), large=True),
+)
+_BINARY = (
+    _strings(st.binary(max_size=12), large=False),
+    _strings(st.binary(max_size=12), large=True),
+)
+#: Largest container drawn at each nesting depth (deeper ones stay small to bound the size).
+_CONTAINER_SIZES = (8, 3, 1)
 
 
 def _hashable(ttype: int, spec: Any, seen: frozenset[type] = frozenset()) -> bool:
@@ -52,10 +90,10 @@ def value_strategy(ttype: int, spec: Any, depth: int = 0) -> st.SearchStrategy[A
     if ttype == TType.DOUBLE:
         return st.floats(allow_nan=False)
     if ttype == TType.STRING:
-        return st.binary(max_size=8) if spec == "BINARY" else _TEXT
+        return (_BINARY if spec == "BINARY" else _TEXT)[depth == 0]
     if ttype == TType.STRUCT:
         return struct_strategy(spec[0], depth + 1)
-    size = 0 if depth > 2 else 3
+    size = _CONTAINER_SIZES[depth] if depth < len(_CONTAINER_SIZES) else 0
     if ttype == TType.LIST:
         elem = value_strategy(spec[0], spec[1], depth + 1)
         return st.lists(elem, max_size=size).map(tuple)
@@ -73,12 +111,26 @@ def value_strategy(ttype: int, spec: Any, depth: int = 0) -> st.SearchStrategy[A
 
 
 def struct_strategy(cls: type, depth: int = 0) -> st.SearchStrategy[Any]:
-    """A strategy for neutral struct values of ``cls`` (every field set or None)."""
+    """A strategy for neutral struct values of ``cls``: each field set, None or omitted."""
+    # Built once per class and depth: hypothesis validates each new strategy object,
+    # which otherwise costs more than drawing from it.
+    known = _STRUCT_STRATEGIES.get((cls, depth))
+    if known is None:
+        known = _STRUCT_STRATEGIES[cls, depth] = _new_struct_strategy(cls, depth)
+    return known
+
+
+_STRUCT_STRATEGIES: dict[tuple[type, int], st.SearchStrategy[Any]] = {}
+
+
+def _new_struct_strategy(cls: type, depth: int) -> st.SearchStrategy[Any]:
     entries = fields_of(cls)
     if depth > 3:
         return st.just(("struct", ()))
     parts = [
-        st.one_of(st.none(), value_strategy(e[1], e[3], depth)).map(lambda v, name=e[2]: (name, v))
+        st.one_of(st.just(OMITTED), st.none(), value_strategy(e[1], e[3], depth)).map(
+            lambda v, name=e[2]: (name, v)
+        )
         for e in entries
     ]
     return st.tuples(*parts).map(lambda items: ("struct", tuple(items)))
@@ -92,7 +144,9 @@ def realize(ttype: int, spec: Any, value: Any) -> Any:
         cls = spec[0]
         by_name = {e[2]: e for e in fields_of(cls)}
         kwargs = {
-            name: realize(by_name[name][1], by_name[name][3], item) for name, item in value[1]
+            name: realize(by_name[name][1], by_name[name][3], item)
+            for name, item in value[1]
+            if item is not OMITTED
         }
         return cls(**kwargs)
     if ttype == TType.LIST:

@@ -7,6 +7,7 @@ build dependencies, so isolated builds resolve without touching the network.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
 import subprocess
@@ -26,13 +27,33 @@ CORPUS = REPO.parent / "shared" / "idl-corpus"
 IN_CI = bool(os.environ.get("CI"))
 
 
+#: The compiler version whose output the tests expect; .ci/run checks CI has it.
+COMPILER_VERSION = (REPO / ".ci" / "thrift-version").read_text().strip()
+
+
+@functools.cache
+def _version_of(compiler: str) -> str:
+    result = subprocess.run([compiler, "--version"], capture_output=True, text=True, check=False)
+    return (result.stdout + result.stderr).strip().removeprefix("Thrift version ")
+
+
 def thrift_compiler() -> str | None:
-    """The Apache compiler, or None. In CI its absence fails the test instead of skipping."""
+    """The Apache compiler, or None. In CI its absence fails the test instead of skipping.
+
+    Tests assert exact output of one compiler version (COMPILER_VERSION); another
+    version fails in CI and skips locally, each with a message.
+    """
     found = shutil.which(os.environ.get("THRIFT") or "thrift")
     if found is None:
         message = "the Apache Thrift compiler is not installed (apt-get install thrift-compiler)"
         if IN_CI:
             pytest.fail(message + "; CI must install it (see .ci/run)")
+        pytest.skip(message)
+    version = _version_of(found)
+    if version != COMPILER_VERSION:
+        message = f"{found} is thrift {version!r}; the tests expect {COMPILER_VERSION}"
+        if IN_CI:
+            pytest.fail(message + " (.ci/thrift-version)")
         pytest.skip(message)
     return found
 
@@ -146,7 +167,17 @@ def copy_project(tmp_path: Path) -> Iterator[object]:
 
 
 def corpus_dir() -> Path:
-    """The shared IDL corpus; skips (with a message) where it is not checked out."""
+    """The shared IDL corpus. Where it is missing: skips locally, fails in CI."""
     if not CORPUS.is_dir():
-        pytest.skip(f"IDL corpus not found at {CORPUS} (CI always has it)")
+        message = f"IDL corpus not found at {CORPUS}"
+        if IN_CI:
+            pytest.fail(message + "; CI must have it beside the checkout (../shared/idl-corpus)")
+        pytest.skip(message + " (CI always has it; its tests are skipped here)")
     return CORPUS
+
+
+def pytest_report_header() -> str:
+    """Say at the top of every run whether the corpus tests run."""
+    if CORPUS.is_dir():
+        return f"IDL corpus: {CORPUS} ({sum(1 for _ in CORPUS.rglob('*.thrift'))} files)"
+    return f"IDL corpus: MISSING at {CORPUS}: its tests " + ("fail (CI)" if IN_CI else "skip")

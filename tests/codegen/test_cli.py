@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECTS, REPO, run
+from tests.conftest import PROJECTS, REPO, Wheelhouse, make_venv, run
+from thriftbuild.codegen import cli
 
 pytestmark = pytest.mark.usefixtures("compiler")
 
@@ -52,17 +53,45 @@ def test_generate_out_writes_importable_packages_for_files_and_includes(tmp_path
     assert run([sys.executable, "-c", script], cwd=out, env=checkout_env()).stdout.strip() == "add"
 
 
-def test_generate_python_m_and_console_script_agree(tmp_path: Path) -> None:
-    source = tmp_path / "hello.thrift"
-    source.write_text("service Hello { string hi() }\n")
-    thriftbuild("generate", "--out", tmp_path / "a", source, cwd=tmp_path)
-    script = shutil.which("thriftbuild")
-    if script is not None:  # installed in the test venv by nox
-        run([script, "generate", "--out", tmp_path / "b", source], cwd=tmp_path, env=checkout_env())
-        assert (tmp_path / "a/hello_thrift/Hello.py").read_bytes() == (
-            tmp_path / "b/hello_thrift/Hello.py"
-        ).read_bytes()
-    assert (tmp_path / "a/hello_thrift/Hello.py").is_file()
+@pytest.mark.slow
+def test_installed_console_script_and_python_m_agree(
+    tmp_path: Path, wheelhouse: Wheelhouse
+) -> None:
+    """An installed ``thriftbuild`` script behaves as ``python -m thriftbuild``."""
+    python = make_venv(tmp_path / "venv", wheelhouse, "thriftbuild")
+    script = python.parent / "thriftbuild"
+    assert script.is_file()
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "THRIFT")}
+    env["PATH"] = os.pathsep.join([str(python.parent), env.get("PATH", "")])
+    invocations: list[tuple[tuple[str, ...], int]] = [
+        (("--version",), 0),
+        (("generate", "--out", "out", "hello.thrift"), 0),
+        (("generate", "--backend", "python", "--out", "py", "hello.thrift"), 0),
+        (("generate", "--out", "bad", "bad.thrift"), 2),
+        (("generate", "hello.thrift"), 2),
+        (("check",), 1),
+    ]
+    outputs: dict[str, list[tuple[int, str]]] = {}
+    for name, command in (("script", [script]), ("module", [python, "-m", "thriftbuild"])):
+        cwd = tmp_path / name
+        shutil.copytree(CLASSIC, cwd)
+        (cwd / "hello.thrift").write_text("service Hello { string hi() }\n")
+        (cwd / "bad.thrift").write_text("struct A {\n  1: strng x\n}\n")
+        results = [run([*command, *args], cwd=cwd, env=env, check=False) for args, _ in invocations]
+        outputs[name] = [(r.returncode, r.stdout + r.stderr) for r in results]
+        assert [r.returncode for r in results] == [code for _, code in invocations], outputs[name]
+    assert outputs["script"] == outputs["module"]
+    assert "thriftbuild 0.1.0" in outputs["script"][0][1]
+    for out in ("out", "py"):
+        generated = {
+            p.relative_to(tmp_path / "script"): p.read_bytes()
+            for p in sorted((tmp_path / "script" / out).rglob("*.py"))
+        }
+        assert Path(out, "hello_thrift", "Hello.py") in generated
+        assert generated == {
+            p.relative_to(tmp_path / "module"): p.read_bytes()
+            for p in sorted((tmp_path / "module" / out).rglob("*.py"))
+        }
 
 
 def test_generate_in_place_then_check_reports_staleness(tmp_path: Path) -> None:
@@ -124,11 +153,53 @@ def test_generate_errors_name_a_file_outside_the_cwd_as_given(
     assert errors and errors[0].startswith(f"thriftbuild: error: {given}:{position}: "), output
 
 
-def test_generate_paths_without_out_is_a_usage_error(tmp_path: Path) -> None:
-    source = tmp_path / "x.thrift"
-    source.write_text("struct X {}\n")
-    code, output = thriftbuild("generate", source, cwd=tmp_path, check=False)
-    assert code != 0 and "PATHs need --out" in output
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("generate", "x.thrift"), "error: generate: PATHs need --out DIR"),
+        (("generate", "--out", "out"), "error: generate: --out needs at least one .thrift file"),
+        (("generate", "--frobnicate"), "error: unrecognized arguments: --frobnicate"),
+        (("explode",), "error: argument command: invalid choice: 'explode'"),
+        (("generate", "--backend", "fast"), "error: argument --backend: invalid choice: 'fast'"),
+    ],
+)
+def test_usage_error_exits_2_with_the_usage(
+    tmp_path: Path, args: tuple[str, ...], message: str
+) -> None:
+    (tmp_path / "x.thrift").write_text("struct X {}\n")
+    code, output = thriftbuild(*args, cwd=tmp_path, check=False)
+    assert code == 2, output
+    assert output.startswith("usage: thriftbuild") and message in output
+
+
+def test_build_errors_exit_2_with_one_error_line(tmp_path: Path) -> None:
+    (tmp_path / "x.thrift").write_text('include "gone.thrift"\n')
+    out = ("--out", "out", "x.thrift")
+    code, output = thriftbuild("generate", "--backend", "python", *out, cwd=tmp_path, check=False)
+    assert code == 2 and "thriftbuild: error: " in output and "gone.thrift" in output
+    missing = ("--backend", "compiler", "--compiler", str(tmp_path / "no-thrift"))
+    code, output = thriftbuild("generate", *missing, *out, cwd=tmp_path, check=False)
+    assert code == 2 and "thriftbuild: error: " in output and "no-thrift" in output
+    code, output = thriftbuild("check", cwd=tmp_path, check=False)  # not a project
+    assert code == 2 and "has neither setup.py nor pyproject.toml" in output
+    (tmp_path / "setup.py").write_text("raise RuntimeError('broken setup.py')\n")
+    code, output = thriftbuild("generate", cwd=tmp_path, check=False)
+    assert code == 2, output
+    assert "setup.py failed: RuntimeError: broken setup.py" in output
+    assert "Traceback" not in output
+
+
+def test_internal_error_exits_3_not_1_which_means_stale(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    def crash(_args: object) -> int:
+        raise ZeroDivisionError("a bug")
+
+    # A defect inside thriftbuild stands in for a bug: the exit status must not say "stale".
+    monkeypatch.setattr(cli, "_generate_out", crash)
+    assert cli.main(["generate", "--out", str(tmp_path), "x.thrift"]) == 3
+    err = capsys.readouterr().err
+    assert "ZeroDivisionError: a bug" in err and "internal error (a bug in thriftbuild" in err
 
 
 def test_build_thrift_command_runs_alone_from_setup_py(tmp_path: Path) -> None:
@@ -141,6 +212,23 @@ def test_build_thrift_command_runs_alone_from_setup_py(tmp_path: Path) -> None:
     assert (project / "classic/api/calculator_thrift/Calculator.py").is_file()
     run([sys.executable, "setup.py", "build_thrift"], cwd=project, env=checkout_env())
     assert (project / "build/lib/classic/api/calculator_thrift/Calculator.py").is_file()
+
+
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [
+        ("compiler", 'oops.thrift:3:6: Type "strng" not defined'),
+        ("python", "oops.thrift:3:6: type 'strng' is not defined"),
+    ],
+)
+def test_idl_error_wording_of_each_backend_as_the_readme_quotes(
+    tmp_path: Path, backend: str, message: str
+) -> None:
+    (tmp_path / "oops.thrift").write_text("struct A {\n\n  1: strng x\n}\n")
+    args = ("generate", "--backend", backend, "--out", "out", "oops.thrift")
+    code, output = thriftbuild(*args, cwd=tmp_path, check=False)
+    assert code == 2 and f"thriftbuild: error: {message}\n" in output
+    assert message.split(": ", 1)[1] in (REPO / "README.md").read_text()
 
 
 def _without_compiler(tmp_path: Path) -> dict[str, str]:

@@ -75,10 +75,6 @@ PROTOCOLS = [
 ]
 
 
-def test_accelerated_protocols_are_really_accelerated() -> None:
-    from thrift.protocol import fastbinary  # noqa: F401  (the C extension must be built)
-
-
 @pytest.mark.parametrize("factory", PROTOCOLS, ids=lambda f: type(f).__name__)
 def test_generated_structs_round_trip_through_every_protocol(
     classic: dict[str, ModuleType], factory: object

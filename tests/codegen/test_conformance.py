@@ -10,6 +10,7 @@ other over 127.0.0.1.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import importlib
 import inspect
 import shutil
@@ -27,8 +28,16 @@ from thrift.protocol import TBinaryProtocol, TCompactProtocol
 from thrift.Thrift import TType
 from thrift.transport import TTransport
 
-from tests._thrift_values import decode, fields_of, realize, sample, struct_strategy, tree
-from tests.conftest import CORPUS, FIXTURES, thrift_compiler
+from tests._thrift_values import (
+    decode,
+    fields_of,
+    realize,
+    sample,
+    struct_strategy,
+    tree,
+    value_strategy,
+)
+from tests.conftest import CORPUS, FIXTURES, corpus_dir, thrift_compiler
 from tests.support.servers import client_for, serving
 from thriftbuild.codegen.backends import select_backend
 from thriftbuild.codegen.discovery import generated_name, plan_files
@@ -106,6 +115,11 @@ def import_root(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         yield root
     finally:
         sys.path.remove(str(root))
+        # Runners that run pytest more than once in one process (mutmut) must not find
+        # this run's packages under the next run's names.
+        _SEEN.clear()
+        for name in [n for n in sys.modules if n.split(".")[0].startswith(("tbc", "tbp"))]:
+            del sys.modules[name]
 
 
 def _generate(backend_name: str, relative: str, prefix: str, root: Path, slots: bool) -> None:
@@ -151,17 +165,23 @@ class Sides:
         return importlib.import_module(f"{self.compiler.__name__}.{name}"), p
 
 
-_SEEN: dict[str, int] = {}
+_SEEN: dict[tuple[str, bool], int] = {}
+
+#: Every file in both modes of the generator: ``slots`` (the default) and plain classes.
+CASES = [(relative, slots) for relative in FILES for slots in (True, False)]
 
 
-@pytest.fixture(scope="module", params=FILES)
+@pytest.fixture(
+    scope="module", params=CASES, ids=[f"{r}-{'slots' if s else 'dict'}" for r, s in CASES]
+)
 def sides(request: pytest.FixtureRequest, thrift_path: str | None, import_root: Path) -> Sides:
-    relative: str = request.param
-    index = _SEEN.setdefault(relative, len(_SEEN))
+    relative: str
+    slots: bool
+    relative, slots = request.param
+    index = _SEEN.setdefault((relative, slots), len(_SEEN))
     stem = _locate(relative)[1].stem
     module = generated_name(_locate(relative)[1])
-    _generate("compiler", relative, f"tbc{index}", import_root, slots=index % 2 == 0)
-    slots = index % 2 == 0
+    _generate("compiler", relative, f"tbc{index}", import_root, slots=slots)
     _generate("python", relative, f"tbp{index}", import_root, slots=slots)
     return Sides(
         stem,
@@ -175,8 +195,7 @@ def sides(request: pytest.FixtureRequest, thrift_path: str | None, import_root: 
 def test_conformance_files_the_compiler_rejects_are_rejected_by_both(
     relative: str, thrift_path: str | None, import_root: Path
 ) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"IDL corpus not found at {CORPUS} (CI always has it)")
+    corpus_dir()  # skips locally, fails in CI, when missing
     for backend, prefix in (("compiler", "rejected_c"), ("python", "rejected_p")):
         with pytest.raises(IdlError, match=r"BrokenConstants\.thrift:21:"):
             _generate(backend, relative, prefix, import_root, slots=True)
@@ -184,8 +203,7 @@ def test_conformance_files_the_compiler_rejects_are_rejected_by_both(
 
 
 def test_conformance_corpus_available_checked() -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"IDL corpus not found at {CORPUS}; only fixtures/idl/conformance is checked")
+    corpus_dir()  # without it only fixtures/idl/conformance is checked: fails in CI
     assert any(not name.startswith("fixtures:") for name in FILES)
 
 
@@ -326,7 +344,7 @@ def _decode(cls: type, data: bytes, factory: Any) -> Any:
 
 
 @settings(
-    max_examples=10,
+    max_examples=12,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
@@ -449,3 +467,84 @@ def test_conformance_services_cross_backend_calls_succeed(sides: Sides) -> None:
         _exercise(p_mod, c_mod or p_mod)
         if c_mod is not None:
             _exercise(c_mod, p_mod)
+
+
+@functools.cache
+def _set_of_structs(cls: type) -> bool:
+    """Whether a value of ``cls`` can hold a set of structs (iterated in hash order)."""
+    found = False
+    reached: set[type] = set()
+    pending = [cls]
+
+    def walk(ttype: int, spec: Any) -> None:
+        nonlocal found
+        if ttype == TType.STRUCT and spec[0] not in reached:
+            reached.add(spec[0])
+            pending.append(spec[0])
+        elif ttype in (TType.SET, TType.LIST):
+            found = found or (ttype == TType.SET and spec[0] == TType.STRUCT)
+            walk(spec[0], spec[1])
+        elif ttype == TType.MAP:
+            walk(spec[0], spec[1])
+            walk(spec[2], spec[3])
+
+    while pending and not found:
+        for entry in fields_of(pending.pop()):
+            walk(entry[1], entry[3])
+    return found
+
+
+def _hash_outcome(obj: Any) -> tuple[str, int | None]:
+    try:
+        return ("hash", hash(obj))
+    except TypeError as exc:  # a list or dict field of a hashable struct
+        return (type(exc).__name__, None)
+
+
+def _changed(data: st.DataObject, cls: type, value: Any, where: str) -> Any:
+    """``value`` with one field (drawn) set to another drawn value."""
+    items = list(value[1])
+    if not items:
+        return value
+    index = data.draw(st.integers(0, len(items) - 1), label=f"{where}: field to change")
+    entry = {e[2]: e for e in fields_of(cls)}[items[index][0]]
+    other = data.draw(value_strategy(entry[1], entry[3]), label=f"{where}: {entry[2]}")
+    items[index] = (entry[2], other)
+    return ("struct", tuple(items))
+
+
+@settings(
+    max_examples=5,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+@given(data=st.data())
+def test_conformance_struct_equality_hash_repr_as_the_compiler(
+    sides: Sides, data: st.DataObject
+) -> None:
+    """==, !=, hash() and repr() of our classes against the compiler's, field by field.
+
+    The expected equality is the field-by-field comparison of the two values
+    (:func:`tree`), never the class's own ``__eq__``.
+    """
+    for where, c_cls, p_cls in _struct_classes(sides):
+        first = data.draw(struct_strategy(p_cls), label=where)
+        pairs = [(first, first), (first, _changed(data, p_cls, first, where))]
+        assert (vars(c_cls).get("__hash__") is None) == (vars(p_cls).get("__hash__") is None)
+        for a, b in pairs:
+            c_a, c_b = (realize(TType.STRUCT, [c_cls, None], v) for v in (a, b))
+            p_a, p_b = (realize(TType.STRUCT, [p_cls, None], v) for v in (a, b))
+            same = tree(TType.STRUCT, [c_cls, None], c_a) == tree(TType.STRUCT, [c_cls, None], c_b)
+            assert same == (
+                tree(TType.STRUCT, [p_cls, None], p_a) == tree(TType.STRUCT, [p_cls, None], p_b)
+            ), where
+            assert (p_a == p_b, p_a != p_b) == (same, not same), where
+            assert (c_a == c_b, c_a != c_b) == (same, not same), where
+            assert (p_a == object(), p_a != object()) == (False, True), where
+            c_hashes = (_hash_outcome(c_a), _hash_outcome(c_b))
+            p_hashes = (_hash_outcome(p_a), _hash_outcome(p_b))
+            assert [h[0] for h in c_hashes] == [h[0] for h in p_hashes], where
+            assert (c_hashes[0] == c_hashes[1]) == (p_hashes[0] == p_hashes[1]), where
+            if not _set_of_structs(p_cls):  # such sets iterate in (class-dependent) hash order
+                assert repr(p_a) == repr(c_a), where
+                assert str(p_a) == str(c_a), where

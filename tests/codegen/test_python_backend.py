@@ -15,10 +15,10 @@ from types import ModuleType
 from typing import Any
 
 import pytest
-from thrift.protocol import TBinaryProtocol, TCompactProtocol
+from thrift.protocol import TBinaryProtocol, TCompactProtocol, TProtocol
 from thrift.transport import TTransport
 
-from tests.conftest import CORPUS, FIXTURES, REPO, thrift_compiler
+from tests.conftest import CORPUS, FIXTURES, REPO, corpus_dir, thrift_compiler
 from tests.support.servers import client_for, serving
 from thriftbuild.codegen.backends import select_backend
 from thriftbuild.codegen.errors import GeneratorError, IdlError
@@ -142,9 +142,7 @@ def test_python_backend_unsupported_gen_option_fails_naming_it(tmp_path: Path) -
 
 @pytest.mark.parametrize("relative", _corpus_files() or ["(corpus missing)"])
 def test_python_backend_cli_any_corpus_file_generates(relative: str, tmp_path: Path) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"IDL corpus not found at {CORPUS}")
-    path = CORPUS / relative
+    path = corpus_dir() / relative
     command = [sys.executable, "-m", "thriftbuild", "generate", "--backend", "python"]
     command += ["--out", str(tmp_path)]
     if relative.startswith("scribe/"):
@@ -238,6 +236,15 @@ def test_divergence_fields_named_like_methods_work_with_slots(importable: Path) 
     value = ttypes.Shadowing(read=True, write=False, value=3)
     assert (value.read, value.write, value.value) == (True, False, 3)
     assert _roundtrip(value) == [value] * len(FACTORIES)
+    # The compiler cannot import this class, so its ==, != and repr are checked here
+    # against the fields, in the compiler's format for classes it can import.
+    for field, other in (("read", False), ("write", True), ("value", 4)):
+        changed = ttypes.Shadowing(**{"read": True, "write": False, "value": 3, field: other})
+        assert (value == changed, value != changed) == (False, True), field
+    same = ttypes.Shadowing(read=True, write=False, value=3)
+    assert (value == same, value != same) == (True, False)
+    assert (value == object(), value != object()) == (False, True)
+    assert repr(value) == "Shadowing(read=True, write=False, value=3)"
 
 
 @pytest.mark.compiler
@@ -304,3 +311,14 @@ def test_divergence_non_ascii_binary_constant_compiler_output_is_syntax_error(
     assert 'ACCENT = b"café"' in text
     with pytest.raises(SyntaxError, match="bytes can only contain ASCII"):
         compile(text, "constants.py", "exec")
+
+
+@pytest.mark.parametrize("slots", [True, False])
+def test_python_backend_validate_names_the_unset_required_field(
+    importable: Path, slots: bool
+) -> None:
+    ttypes = _ours(importable, "features_thrift.ttypes", slots=slots)
+    base = importlib.import_module("base_thrift.ttypes")
+    with pytest.raises(TProtocol.TProtocolException, match="Required field corner is unset!"):
+        ttypes.Everything().validate()
+    ttypes.Everything(corner=base.Point(x=1, y=2)).validate()

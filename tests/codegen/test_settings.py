@@ -30,9 +30,16 @@ def test_every_documented_key_is_accepted(tmp_path: Path) -> None:
     table = read_pyproject_table(tmp_path)
     assert table is not None
     settings = BuildSettings.from_table(table)
-    assert settings.gen_options == ("slots", "utf8strings")
+    # Every key, compared as a whole: a key read into the wrong field or dropped fails.
+    assert settings == BuildSettings(
+        include_dirs=("idl",),
+        gen_options=("slots", "utf8strings"),
+        strict=True,
+        backend="compiler",
+        compiler="/opt/thrift/bin/thrift",
+        exclude=("tests/*",),
+    )
     assert settings.include_paths(tmp_path) == [(tmp_path / "idl").resolve()]
-    assert settings.strict and settings.exclude == ("tests/*",)
 
 
 @pytest.mark.parametrize(

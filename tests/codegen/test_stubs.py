@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import CORPUS, FIXTURES, REPO, thrift_compiler
+from tests.conftest import FIXTURES, REPO, corpus_dir, thrift_compiler
 from thriftbuild.codegen.generate import generate_to_directory
 
 USAGE = REPO / "tests" / "support" / "stub_usage.py"
@@ -71,9 +71,7 @@ def test_stubs_wrong_types_fail_mypy_naming_the_argument(generated: Path) -> Non
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_stubs_of_corpus_packages_pass_mypy_strict(tmp_path: Path, backend: str) -> None:
-    if not CORPUS.is_dir():
-        pytest.skip(f"IDL corpus not found at {CORPUS}")
-    tests = CORPUS / "apache-thrift-test"
+    tests = corpus_dir() / "apache-thrift-test"
     files = [
         tests / f"{name}.thrift"
         for name in ("ThriftTest", "DebugProtoTest", "NameConflictTest", "UnsafeTypes")

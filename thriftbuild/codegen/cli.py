@@ -3,8 +3,11 @@
 ``thriftbuild generate --out DIR FILE...`` writes ``DIR/<name>_thrift/`` for each file
 and for what it includes. ``thriftbuild generate`` with no ``--out`` generates in place
 for the project in the current directory, exactly as an editable install does.
-``thriftbuild check`` exits with status 1 when in-place packages are missing or stale.
-Exit status 2 means an error (bad IDL, missing compiler, bad settings).
+
+Exit status: 0 done (``check``: everything up to date); 1 ``check`` found missing or
+stale packages, and nothing else; 2 a usage error (unknown option, PATHs without
+``--out``) or a build error (bad IDL, missing include or compiler, bad settings), with
+one ``error:`` line; 3 an internal error (a bug in thriftbuild: the traceback is printed).
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import argparse
 import logging
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -24,7 +28,16 @@ from thriftbuild.codegen.errors import ConfigurationError, ThriftBuildError
 if TYPE_CHECKING:
     from thriftbuild.codegen.commands import BuildThriftCommand
 
-__all__ = ["main"]
+__all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_STALE", "EXIT_USAGE_OR_BUILD", "main"]
+
+EXIT_OK = 0
+EXIT_STALE = 1
+EXIT_USAGE_OR_BUILD = 2  # argparse's own status for usage errors
+EXIT_INTERNAL = 3
+
+
+class _UsageError(Exception):
+    """A command line that names no valid action; reported like argparse's own errors."""
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -80,7 +93,7 @@ def _generate_out(args: argparse.Namespace) -> int:
     from thriftbuild.codegen.settings import BuildSettings
 
     if not args.paths:
-        raise SystemExit("thriftbuild generate: --out needs at least one .thrift file")
+        raise _UsageError("--out needs at least one .thrift file")
     table = {
         key: value
         for key, value in {
@@ -106,7 +119,7 @@ def _generate_out(args: argparse.Namespace) -> int:
         force=args.force,
         log=log,
     )
-    return 0
+    return EXIT_OK
 
 
 def _in_place_command(args: argparse.Namespace) -> BuildThriftCommand:
@@ -132,15 +145,13 @@ def _in_place_command(args: argparse.Namespace) -> BuildThriftCommand:
 
 def _generate_in_place(args: argparse.Namespace) -> int:
     if args.paths:
-        raise SystemExit(
-            "thriftbuild generate: PATHs need --out DIR; without --out the project here is built"
-        )
+        raise _UsageError("PATHs need --out DIR; without --out the project here is built")
     command = _in_place_command(args)
     command.force = args.force
     if not args.quiet:
         logging.basicConfig(level=logging.INFO, format="%(message)s")
     command.run()
-    return 0
+    return EXIT_OK
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -174,29 +185,37 @@ def _check(args: argparse.Namespace) -> int:
         print(line)
     if stale:
         print("run `thriftbuild generate` to update", file=sys.stderr)
-        return 1
+        return EXIT_STALE
     print(f"{len(plan.targets)} generated package(s) up to date")
-    return 0
+    return EXIT_OK
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    """Run the command line; returns the exit status (see the module docstring)."""
+    parser = _parser()
+    args = parser.parse_args(argv)  # usage errors exit with EXIT_USAGE_OR_BUILD
     try:
         if args.command == "check":
             return _check(args)
         if args.out is not None:
             return _generate_out(args)
         return _generate_in_place(args)
+    except _UsageError as exc:
+        parser.error(f"{args.command}: {exc}")
     except ThriftBuildError as exc:
         print(f"thriftbuild: error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_USAGE_OR_BUILD
     except Exception as exc:
         # setuptools wraps our errors in its own (DistutilsError); show them plainly.
         if type(exc).__module__.startswith(("distutils", "setuptools")):
             print(f"error: {exc}", file=sys.stderr)
-            return 2
-        raise
+            return EXIT_USAGE_OR_BUILD
+        # Anything else is a bug; a distinct status keeps 1 meaning "stale" for scripts.
+        traceback.print_exc()
+        print(
+            "thriftbuild: internal error (a bug in thriftbuild; please report it)", file=sys.stderr
+        )
+        return EXIT_INTERNAL
 
 
 if __name__ == "__main__":

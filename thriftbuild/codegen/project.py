@@ -29,6 +29,8 @@ def _setup_py_arguments(setup_py: Path) -> dict[str, Any]:
     sys.argv = [str(setup_py)]
     try:
         runpy.run_path(str(setup_py), run_name="__main__")
+    except Exception as exc:  # the project's code, not ours: a build error, not a crash
+        raise ConfigurationError(f"{setup_py} failed: {type(exc).__name__}: {exc}") from exc
     finally:
         setuptools.setup, sys.argv = original_setup, original_argv
     return captured

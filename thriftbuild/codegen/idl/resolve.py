@@ -135,7 +135,7 @@ class Program:
         while True:
             if ref.name in _CONCRETE:
                 return RType(ref.name)
-            immutable = "python.immutable" in ref.annotations
+            immutable = _immutable(ref.annotations, default=False)
             if ref.is_container:
                 if depth >= MAX_NESTING:
                     raise self.error(
@@ -159,7 +159,7 @@ class Program:
             if isinstance(node, syntax.Enum):
                 return RType("enum", name=node.name, source=where)
             if isinstance(node, syntax.Struct):
-                frozen = node.kind == "exception" or "python.immutable" in node.annotations
+                frozen = _immutable(node.annotations, default=node.kind == "exception")
                 shadowed = any(f.name in ("read", "write") for f in node.fields)
                 return RType(
                     "struct", name=node.name, source=where, immutable=frozen, shadowed=shadowed
@@ -323,7 +323,7 @@ class Program:
                 fields = self.resolve_fields(
                     path, node.fields, renderer, node.kind == "union", owner=node
                 )
-                frozen = node.kind == "exception" or "python.immutable" in node.annotations
+                frozen = _immutable(node.annotations, default=node.kind == "exception")
                 out.structs.append(RStruct(node.kind, name, fields, frozen))
             elif isinstance(node, syntax.Const):
                 self.check_global(path, name, node.pos)
@@ -428,3 +428,10 @@ class Program:
 def _empty(value: syntax.ConstValue) -> bool:
     # An empty container literal has no element for the compiler to check a type on.
     return value.kind in ("list", "map") and not value.value
+
+
+def _immutable(annotations: dict[str, str], *, default: bool) -> bool:
+    """As the compiler: ``python.immutable`` makes a type immutable unless its value is
+    ``"false"``; without it only exceptions are (``MutableException`` in the corpus)."""
+    value = annotations.get("python.immutable")
+    return default if value is None else value != "false"
