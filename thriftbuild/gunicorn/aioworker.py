@@ -49,6 +49,11 @@ class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
 
             self.ssl_context = ssl_context(self.cfg)
 
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        # SIGTERM before the event loop has installed its own handler (see _main).
+        super().handle_exit(sig, frame)
+        setting(self.cfg, "worker_term")(self)
+
     def run(self) -> None:
         asyncio.run(self._main())
 
