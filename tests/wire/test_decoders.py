@@ -196,3 +196,35 @@ def test_limits_validate_and_pickle_errors() -> None:
     ):
         copy = pickle.loads(pickle.dumps(error))
         assert (type(copy), str(copy)) == (type(error), str(error))
+
+
+def test_unframed_binary_need_is_exact_at_every_head_field() -> None:
+    """``need`` asks for exactly the next head field, so a reader never blocks past a message."""
+    name = b"ping"
+    strict = wire.encode_head(wire.BINARY, "ping", wire.MessageType.CALL, 7)
+    # version word | name length | name | seqid: each prefix needs exactly the next field
+    for cut, need in ((4, 4), (8, len(name)), (8 + len(name), 4)):
+        decoder = wire.UnframedDecoder(wire.BINARY)
+        assert decoder.feed(strict[:cut]) == []
+        assert decoder.need == need, cut
+    old = struct.pack("!i", len(name)) + name + b"\x01" + struct.pack("!i", 7)  # non-strict head
+    for cut, need in ((4, len(name)), (4 + len(name), 1), (5 + len(name), 4)):
+        decoder = wire.UnframedDecoder(wire.BINARY)
+        assert decoder.feed(old[:cut]) == []
+        assert decoder.need == need, cut
+
+
+def _header_frame_with_key_length(length_varint: bytes) -> bytes:
+    block = bytearray(b"\x02\x00\x01\x01" + length_varint + b"k\x01v")
+    block += b"\x00" * (-len(block) % 4)
+    frame = wire.encode_header_frame(b"", wire.COMPACT, block=bytes(block))
+    return frame[4:]  # parse_header_frame takes the bytes after the length prefix
+
+
+def test_theader_string_length_varint_is_at_most_five_bytes() -> None:
+    # A 32-bit length fits 5 varint bytes; a non-canonical 5-byte 1 is still a length...
+    five = wire.parse_header_frame(_header_frame_with_key_length(b"\x81\x80\x80\x80\x00"))
+    assert five.headers == {b"k": b"v"}
+    # ...but a sixth byte is malformed input, refused before any length is used.
+    with pytest.raises(wire.WireError, match="varint longer than 5 bytes"):
+        wire.parse_header_frame(_header_frame_with_key_length(b"\x81\x80\x80\x80\x80\x00"))
