@@ -9,20 +9,20 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from thriftbuild.codegen.backends import generated_header
-from thriftbuild.codegen.backends.python import PythonBackend
 from thriftbuild.codegen.backends.rewrite import (
     allow_exception_dunders,
     normalize_newlines,
     retarget_includes,
 )
 from thriftbuild.codegen.errors import CompilerNotFoundError, GeneratorError, IdlError
-from thriftbuild.codegen.idl import syntax
-from thriftbuild.codegen.idl.parser import parse
-from thriftbuild.codegen.idl.resolve import Program
 from thriftbuild.codegen.idl.scan import scan_idl
 from thriftbuild.codegen.model import GeneratedPackage, GenerationRequest, IdlSource
+
+if TYPE_CHECKING:
+    from thriftbuild.codegen.idl import syntax
 
 __all__ = ["CompilerBackend", "find_compiler"]
 
@@ -142,6 +142,9 @@ class CompilerBackend:
         for name, text in raw.items():
             text = retarget_includes(normalize_newlines(text), references)
             files[name] = header + allow_exception_dunders(text)
+        # Imported here: a no-op build (nothing stale) never needs the Python front end.
+        from thriftbuild.codegen.backends.python import PythonBackend
+
         files.update(PythonBackend().stubs(request, header))
         return GeneratedPackage(source, files)
 
@@ -190,6 +193,9 @@ def _first_undefined(request: GenerationRequest) -> tuple[syntax.TypeRef, IdlErr
 
     None when the front end cannot tell (it rejects the file for another reason).
     """
+    from thriftbuild.codegen.idl.parser import parse
+    from thriftbuild.codegen.idl.resolve import Program
+
     documents: dict[Path, syntax.Document] = {}
     try:
         for path, item in request.sources.items():
