@@ -412,16 +412,3 @@ def test_hostile_token_soup_gives_a_package_or_a_build_error(words: list[str]) -
             sys.path.remove(str(out))
             for name in [m for m in sys.modules if m.split(".")[0] == "soup_thrift"]:
                 del sys.modules[name]
-
-
-def test_constants_copied_by_name_are_bounded_in_total(tmp_path: Path) -> None:
-    # No single copy of S comes near the 16 MiB bound, but 17 copies of it do.
-    names = ", ".join(["S"] * 17)
-    idl = tmp_path / "copies.thrift"
-    idl.write_text(f'const string S = "{"x" * (1 << 20)}"\nconst list<string> L = [{names}]\n')
-    out = tmp_path / "out"
-    with pytest.raises(
-        IdlError, match=r"copies\.thrift:2:\d+: .*copied by name add up to more than 16 MiB"
-    ):
-        _generate(idl, out)
-    assert not out.exists() or not any(out.rglob("*.py"))

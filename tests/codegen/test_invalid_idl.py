@@ -52,3 +52,16 @@ def test_invalid_idl_compiler_also_rejects(
             backend="compiler",
             compiler=compiler,
         )
+
+
+def test_constants_copied_by_name_are_bounded_in_total(tmp_path: Path) -> None:
+    # No single copy of S comes near the 16 MiB bound, but 17 copies of it do.
+    names = ", ".join(["S"] * 17)
+    idl = tmp_path / "copies.thrift"
+    idl.write_text(f'const string S = "{"x" * (1 << 20)}"\nconst list<string> L = [{names}]\n')
+    out = tmp_path / "out"
+    with pytest.raises(
+        IdlError, match=r"copies\.thrift:2:\d+: .*copied by name add up to more than 16 MiB"
+    ):
+        generate_to_directory([idl], out, backend="python")
+    assert not out.exists() or not any(out.rglob("*.py"))
