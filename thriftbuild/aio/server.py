@@ -23,12 +23,14 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
+import contextlib
 import logging
+import socket
 import ssl as _ssl
 from typing import Any, cast
 
 from thriftbuild import wire
+from thriftbuild.aio._handler_threads import HandlerThreads, default_size
 from thriftbuild.aio._options import Address, warn_loop
 from thriftbuild.dispatch import Call, Dispatcher, ServerConnection
 from thriftbuild.server_metrics import ServerMetrics
@@ -43,7 +45,7 @@ _QUEUE_HIGH = 32  # queued requests on one connection before it stops being read
 async def create_server(
     service: Any,
     handler: Any,
-    address: Address = ("127.0.0.1", 6000),
+    address: Address | None = None,
     protocol_cls: Any = None,
     timeout: float | None = None,
     framed: bool | None = None,
@@ -55,6 +57,8 @@ async def create_server(
     handler_threads: int | None = None,
     grace: float = 10.0,
     metrics: ServerMetrics | bool | None = None,
+    sock: socket.socket | None = None,
+    dialect: wire.Dialect | None = None,
     loop: Any = None,
     **kwargs: Any,
 ) -> Server:
@@ -65,7 +69,8 @@ async def create_server(
             ``handler`` is an Apache ``Processor`` or thriftpy2 ``TProcessor``.
         handler: an object with one method per API, plain or ``async def``
             (aiothrift's "Dispatcher"), or a processor.
-        address: ``(host, port)``, or a path for a unix socket.
+        address: ``(host, port)``, or a path for a unix socket; default
+            ``("127.0.0.1", 6000)`` unless ``sock`` is given.
         protocol_cls, framed: accepted for aiothrift compatibility and not needed:
             every client's dialect is detected (binary or compact, framed or not,
             THeader) and answered in kind.
@@ -79,8 +84,16 @@ async def create_server(
         grace: default grace period of :meth:`Server.close`, in seconds.
         metrics: a :class:`~thriftbuild.server_metrics.ServerMetrics`; ``None`` uses
             prometheus_client's default registry when installed, ``False`` disables.
+        sock: an already listening socket (TCP or unix) to serve instead of
+            opening one at ``address``, as ``asyncio.start_server(sock=...)``; the
+            server owns it from then on and closes it when it closes.
+        dialect: accept only this :class:`~thriftbuild.wire.Dialect` (the gunicorn
+            worker's factory settings); ``None`` detects each client's.
         loop: deprecated and ignored.
         **kwargs: passed to ``loop.create_server`` (``reuse_port``, ``backlog``...).
+
+    Raises:
+        ValueError: both ``address`` and ``sock`` were given.
     """
     warn_loop(loop, "create_server")
     dispatcher = Dispatcher(service, handler, limits=limits, metrics=metrics)
@@ -91,8 +104,14 @@ async def create_server(
         max_concurrency=max_concurrency,
         handler_threads=handler_threads,
         grace=grace,
+        dialect=dialect,
     )
-    await server._listen(address, ssl, kwargs)
+    if sock is not None:
+        if address is not None:
+            raise ValueError("create_server: give address or sock, not both")
+        await server._listen(sock, ssl, kwargs)
+    else:
+        await server._listen(("127.0.0.1", 6000) if address is None else address, ssl, kwargs)
     return server
 
 
@@ -112,26 +131,33 @@ class Server:
         max_concurrency: int | None = None,
         handler_threads: int | None = None,
         grace: float = 10.0,
+        dialect: wire.Dialect | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.dialect = dialect
         self.timeout = timeout
         self.max_connections = max_connections
         self.grace = grace
         self.closing = False
         self.slots = None if max_concurrency is None else asyncio.Semaphore(max_concurrency)
-        self.executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self.threads: HandlerThreads | None = None
         if handler_threads != 0:
-            self.executor = concurrent.futures.ThreadPoolExecutor(
-                handler_threads, thread_name_prefix="thriftbuild-handler"
-            )
+            size = default_size() if handler_threads is None else handler_threads
+            self.threads = HandlerThreads(size, asyncio.get_running_loop())
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._shutdown: asyncio.Task[None] | None = None
         self._finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    async def _listen(self, address: Address, ssl: Any, kwargs: dict[str, Any]) -> None:
+    async def _listen(
+        self, address: Address | socket.socket, ssl: Any, kwargs: dict[str, Any]
+    ) -> None:
         loop = asyncio.get_running_loop()
-        if isinstance(address, str):
+        if isinstance(address, socket.socket):
+            unix = address.family == getattr(socket, "AF_UNIX", None)
+            listen = loop.create_unix_server if unix else loop.create_server
+            self._server = await listen(lambda: _Connection(self), sock=address, ssl=ssl, **kwargs)
+        elif isinstance(address, str):
             self._server = await loop.create_unix_server(
                 lambda: _Connection(self), address, ssl=ssl, **kwargs
             )
@@ -210,8 +236,8 @@ class Server:
                 await asyncio.wait(pending)
         if self._server is not None:
             await self._server.wait_closed()
-        if self.executor is not None:
-            self.executor.shutdown(wait=False)
+        if self.threads is not None:
+            self.threads.close()
         if not self._finished.done():
             self._finished.set_result(None)
 
@@ -237,6 +263,7 @@ class _Connection(asyncio.Protocol):
         self.task: asyncio.Task[None] | None = None  # handles this connection's requests
         self.more: asyncio.Future[None] | None = None  # the task waits here for requests
         self.busy = False  # requests are being handled (the idle timeout does not apply)
+        self.last_look = False  # closing: the socket was looked at once more for requests
         self.current: Call | None = None
         self.lost = False
         self.eof = False
@@ -267,7 +294,7 @@ class _Connection(asyncio.Protocol):
             transport.close()
             return
         server.connections.add(self)
-        self.conn = ServerConnection(server.dispatcher, peer=self.peer)
+        self.conn = ServerConnection(server.dispatcher, peer=self.peer, dialect=server.dialect)
         self._arm_idle()
 
     def data_received(self, data: bytes) -> None:
@@ -343,8 +370,12 @@ class _Connection(asyncio.Protocol):
                         self.reading = True
                         self._transport().resume_reading()
                 self.busy = False
-                if self.lost or self.eof or self.server.closing:
+                if self.lost or self.eof:
                     break
+                if self.server.closing:
+                    if self.last_look:
+                        break
+                    self._look_before_closing()
                 self.last_data = self.loop.time()
                 self._arm_idle()
                 self.more = self.loop.create_future()
@@ -368,10 +399,12 @@ class _Connection(asyncio.Protocol):
             elif call.is_coroutine:
                 with call.active():
                     value = await call.handler(*call.args)
-            elif self.server.executor is None:
+            elif self.server.threads is None:
                 value = call.invoke()
             else:
-                value = await self.loop.run_in_executor(self.server.executor, call.invoke)
+                value, error = await self.server.threads.run(call)
+                if error is not None:
+                    return dispatcher.finish(call, error=error)
         except BaseException as exc:
             reply = dispatcher.finish(call, error=exc)
             if not isinstance(exc, Exception):
@@ -402,10 +435,39 @@ class _Connection(asyncio.Protocol):
         self._close()
 
     def shutdown(self) -> None:
-        """The server is closing: close now if idle, else after the requests received."""
-        if not self.busy and (self.conn is None or self.conn.buffered == 0):
+        """The server is closing: close if idle, else after the requests received.
+
+        An idle connection is closed two loop iterations later: the loop polls its
+        sockets in between, so a request the client sent before it could see the
+        close -- already in the socket buffer -- is read and served instead of
+        being lost (and the close answered with a reset). A request still on the
+        network then is the race no server can close; the client sees the
+        connection end without a reply (``request_sent=True``).
+        """
+        if not self._idle():
+            if self.reading:
+                self.reading = False
+                self._transport().pause_reading()
+            return
+        self._look_before_closing()
+
+    def _look_before_closing(self) -> None:
+        # Once per connection, so a client sending without pause cannot hold the
+        # server open: what arrives after this look is not read.
+        self.last_look = True
+        if not self.reading and self.transport is not None:
+            self.reading = True
+            self.transport.resume_reading()
+        self.loop.call_soon(self.loop.call_soon, self._close_if_idle)
+
+    def _idle(self) -> bool:
+        """Nothing received is left to handle (between requests)."""
+        return not (self.busy or self.queue or (self.conn is not None and self.conn.buffered))
+
+    def _close_if_idle(self) -> None:
+        if self._idle():
             self._close()
-        elif self.reading:
+        elif self.reading:  # a request arrived meanwhile: serve it, then close
             self.reading = False
             self._transport().pause_reading()
 
@@ -420,8 +482,14 @@ class _Connection(asyncio.Protocol):
         return self.transport
 
     def _close(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            # FIN right behind the last reply (sent now when nothing waits to be
+            # written), so a pooled client sees the close before reusing the socket.
+            if not self.lost and transport.can_write_eof() and not self.write_paused:
+                with contextlib.suppress(OSError, RuntimeError):
+                    transport.write_eof()
+            transport.close()
 
     def _finish(self) -> None:
         self.server.connections.discard(self)
