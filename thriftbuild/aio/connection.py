@@ -242,6 +242,7 @@ class _Pending(NamedTuple):
     future: asyncio.Future[wire.Frame]
     method: wire.Method
     deadline: float | None
+    timeout: float | None
 
 
 def _where(address: Address) -> str:
@@ -256,15 +257,15 @@ class ThriftConnection:
 
     ``await conn.add(1, 2)`` is ``await conn.execute("add", 1, 2)``. Calls on one
     connection run one at a time (concurrent callers queue); use a pool for
-    concurrency.
+    concurrency. An API whose name clashes with an attribute (``close``, ...) is
+    reachable through :meth:`execute` only.
 
     With ``pipeline > 1`` up to that many calls are outstanding at once: requests
     made in one loop iteration go out in one write, each reply is routed to its call
     by sequence id, and further callers queue. A call that times out or is
     cancelled then gives up only its own reply (read and dropped when it comes);
     the connection closes once no live call is left waiting on it. A connection
-    failure, or a reply no call is waiting for, fails every outstanding call. An API whose name clashes with an attribute (``close``, ...) is
-    reachable through :meth:`execute` only.
+    failure, or a reply no call is waiting for, fails every outstanding call.
 
     Attributes:
         address: where it is connected.
@@ -329,9 +330,7 @@ class ThriftConnection:
     @property
     def clean(self) -> bool:
         """Open, no call running, and nothing unexpected received since the last reply."""
-        return (
-            not self.closed and not self._busy and not self._pending and self._protocol.clean
-        )
+        return not self.closed and not self._busy and not self._pending and self._protocol.clean
 
     @property
     def outstanding(self) -> int:
@@ -507,7 +506,7 @@ class ThriftConnection:
             return None
         deadline = None if timeout is None else loop.time() + timeout
         future: asyncio.Future[wire.Frame] = loop.create_future()
-        self._pending[seqid] = _Pending(future, method, deadline)
+        self._pending[seqid] = _Pending(future, method, deadline, timeout)
         self._send(data, loop)
         if deadline is not None and (self._watchdog is None or deadline < self._watch_at):
             self._arm(loop, deadline)
@@ -583,9 +582,7 @@ class ThriftConnection:
             if entry is None:
                 expected = min(pending, default=0)
                 name = pending[expected].method.name if pending else "nothing"
-                self._fail_pending(
-                    wire.ReplyMismatchError(name, expected, head.name, head.seqid)
-                )
+                self._fail_pending(wire.ReplyMismatchError(name, expected, head.name, head.seqid))
                 self.close()
                 return
             if entry.future.done():
@@ -628,7 +625,7 @@ class ThriftConnection:
                 entry.future.set_exception(
                     AioTimeoutError(
                         f"{self.view.name}.{entry.method.name} to {self._where} took longer "
-                        f"than {self.timeout}s"
+                        f"than {entry.timeout}s"
                     )
                 )
             elif earliest is None or entry.deadline < earliest:
