@@ -25,6 +25,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import os
 import socket
 import ssl as _ssl
 from typing import Any, cast
@@ -40,6 +41,8 @@ __all__ = ["Server", "create_server"]
 log = logging.getLogger("thriftbuild.server")
 
 _QUEUE_HIGH = 32  # queued requests on one connection before it stops being read
+_CORK = getattr(socket, "TCP_CORK", None)  # Linux: hold segments until uncorked
+_TCP = (socket.AF_INET, socket.AF_INET6)
 
 
 async def create_server(
@@ -221,25 +224,32 @@ class Server:
         self._shutdown = asyncio.get_running_loop().create_task(self._drain(limit))
 
     async def _drain(self, grace: float) -> None:
-        waiting = [conn.done for conn in self.connections]
-        if waiting:
-            _, pending = await asyncio.wait(waiting, timeout=grace)
-            if pending:
-                log.warning(
-                    "%s: %d connection(s) still busy after the %ss grace period; cancelling",
-                    self.dispatcher.name,
-                    len(pending),
-                    grace,
-                )
-                for conn in list(self.connections):
-                    conn.abort()
-                await asyncio.wait(pending)
+        deadline = self._loop_time() + grace
+        pending: set[asyncio.Future[None]] = set()
+        # Connections accepted just before the close join while this waits.
+        while self.connections and not pending:
+            waiting = [conn.done for conn in self.connections]
+            _, pending = await asyncio.wait(waiting, timeout=max(0, deadline - self._loop_time()))
+        if pending:
+            log.warning(
+                "%s: %d connection(s) still busy after the %ss grace period; cancelling",
+                self.dispatcher.name,
+                len(pending),
+                grace,
+            )
+            for conn in list(self.connections):
+                conn.abort()
+            await asyncio.wait(pending)
         if self._server is not None:
             await self._server.wait_closed()
         if self.threads is not None:
             self.threads.close()
         if not self._finished.done():
             self._finished.set_result(None)
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
 
     async def wait_closed(self) -> None:
         """Wait until :meth:`close` has finished (every connection closed)."""
@@ -263,7 +273,6 @@ class _Connection(asyncio.Protocol):
         self.task: asyncio.Task[None] | None = None  # handles this connection's requests
         self.more: asyncio.Future[None] | None = None  # the task waits here for requests
         self.busy = False  # requests are being handled (the idle timeout does not apply)
-        self.last_look = False  # closing: the socket was looked at once more for requests
         self.current: Call | None = None
         self.lost = False
         self.eof = False
@@ -281,9 +290,6 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         server = self.server
         self.peer = transport.get_extra_info("peername")
-        if server.closing:
-            transport.close()
-            return
         if server.max_connections is not None and len(server.connections) >= server.max_connections:
             log.warning(
                 "%s: refusing connection from %s: %d connections open (max_connections)",
@@ -296,6 +302,8 @@ class _Connection(asyncio.Protocol):
         server.connections.add(self)
         self.conn = ServerConnection(server.dispatcher, peer=self.peer, dialect=server.dialect)
         self._arm_idle()
+        if server.closing:  # accepted just before the close: serve what it already sent
+            self.shutdown()
 
     def data_received(self, data: bytes) -> None:
         if self.conn is None or self.lost:
@@ -361,6 +369,9 @@ class _Connection(asyncio.Protocol):
                     reply = await self._run(call)
                     self.current = None
                     if reply is not None and not self.lost:
+                        if self.server.closing and self._idle_after():
+                            self._send_last(reply)
+                            break
                         self._transport().write(reply)
                         while self.write_paused and not self.lost:
                             self.drained = self.loop.create_future()
@@ -370,12 +381,8 @@ class _Connection(asyncio.Protocol):
                         self.reading = True
                         self._transport().resume_reading()
                 self.busy = False
-                if self.lost or self.eof:
+                if self.lost or self.eof or self.server.closing:
                     break
-                if self.server.closing:
-                    if self.last_look:
-                        break
-                    self._look_before_closing()
                 self.last_data = self.loop.time()
                 self._arm_idle()
                 self.more = self.loop.create_future()
@@ -437,39 +444,62 @@ class _Connection(asyncio.Protocol):
     def shutdown(self) -> None:
         """The server is closing: close if idle, else after the requests received.
 
-        An idle connection is closed two loop iterations later: the loop polls its
-        sockets in between, so a request the client sent before it could see the
-        close -- already in the socket buffer -- is read and served instead of
-        being lost (and the close answered with a reset). A request still on the
-        network then is the race no server can close; the client sees the
-        connection end without a reply (``request_sent=True``).
+        "Idle" includes the socket: a request the client sent before it could see
+        the close -- already in the socket buffer but not read by the loop yet -- is
+        read and served, not lost to a reset. A request still on the network is the
+        race no server can close; its client sees the connection end without a reply.
         """
-        if not self._idle():
-            if self.reading:
-                self.reading = False
-                self._transport().pause_reading()
+        if self._idle() and not self._unread():
+            self._close()
             return
-        self._look_before_closing()
-
-    def _look_before_closing(self) -> None:
-        # Once per connection, so a client sending without pause cannot hold the
-        # server open: what arrives after this look is not read.
-        self.last_look = True
-        if not self.reading and self.transport is not None:
+        if self._idle() and not self.reading:
             self.reading = True
-            self.transport.resume_reading()
-        self.loop.call_soon(self.loop.call_soon, self._close_if_idle)
+            self._transport().resume_reading()
+        elif not self._idle() and self.reading:
+            self.reading = False  # what is received is served; nothing more is read
+            self._transport().pause_reading()
+
+    def _idle_after(self) -> bool:
+        """Nothing received is left once the reply in hand is sent."""
+        return not self.queue and (self.conn is None or self.conn.buffered == 0)
+
+    def _send_last(self, reply: bytes) -> None:
+        """The connection's last reply and the FIN, in one TCP segment when they fit.
+
+        The client then sees the close as soon as it has the reply, so a pool's
+        checkout-time EOF check discards the connection instead of sending on it.
+        """
+        transport = self._transport()
+        sock = transport.get_extra_info("socket")
+        cork = _CORK is not None and sock is not None and sock.family in _TCP
+        if cork:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1)
+        transport.write(reply)
+        self._close()
+        if cork:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, _CORK, 0)
 
     def _idle(self) -> bool:
         """Nothing received is left to handle (between requests)."""
         return not (self.busy or self.queue or (self.conn is not None and self.conn.buffered))
 
-    def _close_if_idle(self) -> None:
-        if self._idle():
-            self._close()
-        elif self.reading:  # a request arrived meanwhile: serve it, then close
-            self.reading = False
-            self._transport().pause_reading()
+    def _unread(self) -> bool:
+        """Whether bytes wait in the socket that the loop has not read yet."""
+        sock = None if self.transport is None else self.transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            peek = socket.socket(fileno=os.dup(sock.fileno()))
+        except OSError:
+            return False
+        try:
+            return bool(peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:
+            return False
+        finally:
+            peek.close()
 
     def abort(self) -> None:
         """The grace period is over: cancel what runs and close."""

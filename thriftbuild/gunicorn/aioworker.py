@@ -90,6 +90,11 @@ class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
                 self.log.info("Autorestarting worker after current request.")
                 self.alive = False
                 stop.set()
+                # Now, before this RPC's reply is written: idle connections close
+                # first and this one right after its reply, so a pooled client sees
+                # every close before it could send on one of them.
+                for server in servers:
+                    server.close()
 
         for server in servers:
             server.dispatcher.on_finish = count
