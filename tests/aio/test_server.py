@@ -165,6 +165,32 @@ def test_server_serves_a_listening_socket_given_as_sock(
     run(main())
 
 
+def test_handler_threads_bound_how_many_plain_handlers_run_at_once(
+    echo: types.SimpleNamespace,
+) -> None:
+    handler = RequestEchoHandler(echo.ttypes)  # plain, blocking sleep()
+
+    async def main() -> None:
+        async with aio_server(echo.service, handler, handler_threads=1) as server:
+            address = ("127.0.0.1", server.port)
+            first = await aio.create_connection(echo.service, address)
+            second = await aio.create_connection(echo.service, address)
+            blocked = asyncio.create_task(first.sleep(600_000))
+            await asyncio.to_thread(handler.sleeping.wait, 30)
+            queued = asyncio.create_task(second.echo("queued"))
+            # The only thread is busy: the second call cannot have run, however long.
+            done, _ = await asyncio.wait([queued], timeout=0.2)
+            assert not done and handler.threads == set()
+            handler.release.set()
+            assert await blocked == 600_000
+            assert await queued == "queued"
+            assert handler.threads == {"thriftbuild-handler-0"}
+            first.close()
+            second.close()
+
+    run(main())
+
+
 def test_handler_threads_zero_runs_plain_handlers_on_the_loop(echo: types.SimpleNamespace) -> None:
     handler = RequestEchoHandler(echo.ttypes)
 
