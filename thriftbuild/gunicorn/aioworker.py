@@ -2,7 +2,8 @@
 
 Each of gunicorn's listening sockets is served by :func:`thriftbuild.aio.create_server`
 on one event loop per worker: ``async def`` handler methods run on the loop, plain
-ones in a thread pool (``--threads N`` threads when N > 1, else the aio default).
+ones in a thread pool (``--threads N`` threads when N > 1, the aio default for 1,
+gunicorn's default; ``--threads 0`` runs them on the loop, for handlers that never block).
 Every client's dialect is detected, unless ``--thrift-transport-factory`` or
 ``--thrift-protocol-factory`` is given: then that dialect only, as in the threaded
 workers. ``--worker-connections`` caps open connections, ``--thrift-client-timeout`` is the
@@ -77,7 +78,7 @@ class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
                 timeout=setting(self.cfg, "thrift_client_timeout"),
                 ssl=self.ssl_context,
                 max_connections=int(self.cfg.worker_connections),
-                handler_threads=threads if threads > 1 else None,
+                handler_threads=threads if threads != 1 else None,  # 0: on the loop
                 grace=float(self.cfg.graceful_timeout),
                 sock=listener.sock,
                 dialect=self.dialect,
