@@ -282,6 +282,41 @@ def test_pool_unexpected_bytes_on_idle_connection_discarded(echo: Any) -> None:
         pool.close()
 
 
+def test_pool_bytes_arriving_while_idle_discard_the_connection_at_checkout(echo: Any) -> None:
+    # The stray bytes come after the reply was read and the connection given back,
+    # so only the checkout check (the kernel's receive queue) can see them.
+    from tests.support.servers import binary_reply, read_binary_call
+
+    given_back = threading.Event()
+
+    def reply_then_chatter_when_idle(conn: socket.socket, server: RawServer) -> None:
+        while True:
+            try:
+                name, seqid, _ = read_binary_call(conn)
+            except EOFError:
+                return
+            reply = binary_reply(echo, name, seqid, echo.service.ping_result())
+            conn.sendall(reply)
+            if server.accepted == 1:  # the first connection only
+                given_back.wait(timeout=30)
+                conn.sendall(reply)
+
+    with RawServer(reply_then_chatter_when_idle).start() as server:
+        from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
+
+        pool = _pool(server.endpoint, protocol_factory=TBinaryProtocolAcceleratedFactory())
+        with pool.connection() as prot:
+            echo.service.Client(prot).ping()
+        assert pool.idle == 1  # clean when given back
+        conn = pool._tokens[-1]
+        given_back.set()
+        wait_until(lambda: not conn.channel.is_reusable(), what="the stray bytes to arrive")
+        with pool.connection() as prot:
+            echo.service.Client(prot).ping()
+        assert server.accepted == 2
+        pool.close()
+
+
 def test_pool_after_fork_child_never_uses_parent_socket(echo: Any) -> None:
     with echo_server(echo) as server:
         pool = _pool(server.endpoint)
