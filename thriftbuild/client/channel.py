@@ -44,9 +44,9 @@ _budget_blocks: dict[tuple[int, int], bytes] = {}
 
 # Linux's ``struct tcp_info``: ``tcpi_state`` is its first byte and
 # ``tcpi_bytes_received`` (Linux 4.1+) the 8 bytes at offset 128.
-# ``getsockopt`` runs without releasing the GIL, unlike ``poll``/``recv``, so reading
-# it costs no thread hand-off: with several threads calling at once, each GIL
-# release in a call can cost a switch to another thread before this one resumes.
+# ``getsockopt`` runs without releasing the GIL, unlike ``poll``/``recv``: while other
+# threads are calling, each GIL release in a call hands the GIL to one of them and
+# this thread waits to get it back, so there it is worth its (larger) cost.
 _TCP_INFO = getattr(socket, "TCP_INFO", None) if sys.platform == "linux" else None
 _TCP_INFO_LEN = 136
 _TCP_ESTABLISHED = 1
@@ -121,9 +121,12 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         # On Linux TCP, the kernel's count of bytes received, against ours of bytes
         # read (``_received``), tells without a GIL release whether a reply is
         # waiting and whether an idle connection is still clean (nothing unread, no
-        # FIN or RST): see :meth:`_unread_in_kernel`.
+        # FIN or RST): see :meth:`_unread_in_kernel`. Used while ``contended``.
         self._received = 0
         self._tcp_info: Any = None
+        #: Set by the pool at checkout: other calls were in flight on it, so a GIL
+        #: release here likely costs a switch to another thread (see _TCP_INFO).
+        self.contended = False
         if isinstance(sock, _socket.socket) and type(sock).__module__ == "socket":
             sock.setblocking(False)
             fd = sock.fileno()
@@ -205,7 +208,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             return False
         if self._tls_pending is not None and self._tls_pending():
             return False  # TLS: decrypted bytes already buffered
-        if self._tcp_info is not None:
+        if self.contended and self._tcp_info is not None:
             return self._unread_in_kernel() == 0
         try:
             poller = self._poll_in
@@ -311,14 +314,13 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 poller = self._poll_in
                 if poller is None:
                     sock.settimeout(seconds)
-                if self._tcp_info is not None and not self._unread_in_kernel():
+                if self.contended and self._tcp_info and not self._unread_in_kernel():
                     # Nothing arrived yet (known without a GIL release): wait first,
                     # so the read below is the only other syscall.
                     self._wait(poller, seconds)
                 try:
-                    # Non-blocking: where the kernel cannot be asked, try first (on
-                    # a fast link the reply is often there already: one syscall),
-                    # and wait only when it is not.
+                    # Non-blocking: try first (on a fast link the reply is often
+                    # there already: one syscall), and wait only when it is not.
                     data = sock.recv(size)
                     break
                 except BlockingIOError:
