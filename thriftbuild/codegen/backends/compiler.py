@@ -10,7 +10,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from thriftbuild.codegen.backends import generated_header
 from thriftbuild.codegen.backends.python import PythonBackend
 from thriftbuild.codegen.backends.rewrite import (
     allow_exception_dunders,
@@ -22,7 +21,12 @@ from thriftbuild.codegen.idl import syntax
 from thriftbuild.codegen.idl.parser import parse
 from thriftbuild.codegen.idl.resolve import Program
 from thriftbuild.codegen.idl.scan import scan_idl
-from thriftbuild.codegen.model import GeneratedPackage, GenerationRequest, IdlSource
+from thriftbuild.codegen.model import (
+    GeneratedPackage,
+    GenerationRequest,
+    IdlSource,
+    generated_header,
+)
 
 __all__ = ["CompilerBackend", "find_compiler"]
 
