@@ -28,7 +28,7 @@ from benchmarks.registry import (
     Target,
     register,
 )
-from benchmarks.scenarios.common import OP_TITLES, async_client, importable
+from benchmarks.scenarios.common import AIO_REQUIRES, OP_TITLES, async_client, importable
 
 TASKS, CONNECTIONS = 100, 10
 # A string echo, not binary: aiothrift cannot send ``binary`` arguments.
@@ -48,7 +48,7 @@ for (op, size, op_id), (suffix, factory, note) in itertools.product(OPS, VARIANT
             async_client("thriftpy2 aio", Role.PEER, "thriftpy2", "thriftpy2"),
         ]
         if importable("thriftbuild.aio"):
-            contenders.append(async_client("ours", Role.OURS, "project", factory))
+            contenders.append(async_client("ours", Role.OURS, "project", factory, AIO_REQUIRES))
         register(
             Row(
                 id=f"aio/{op_id}/{TASKS}tasks-{CONNECTIONS}conns{suffix}/{loop}",

@@ -286,8 +286,12 @@ class ThriftConnectionPool:
         except IndexError:
             conn = self._wait_for_token(deadline, method)
         generation = self._generation
+        # Other calls in flight on this pool: checks may then trade a GIL release
+        # for a costlier syscall that holds it (Channel.contended).
+        contended = len(self._tokens) < self.size - 1
         try:
             if conn is not None:
+                conn.channel.contended = contended
                 if start - conn.born > self.max_age:
                     self._evict(conn, "max_age")
                     conn = None
@@ -296,6 +300,7 @@ class ThriftConnectionPool:
                     conn = None
             if conn is None:
                 conn = self._connect(deadline, generation, self._epoch, method)
+                conn.channel.contended = contended
         except BaseException:
             self._give_back(None, generation)
             raise
