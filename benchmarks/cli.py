@@ -10,9 +10,9 @@ import sys
 import tempfile
 from pathlib import Path
 
-from benchmarks import machine, peers, report
-from benchmarks.procs import Workspace
-from benchmarks.registry import ROWS, Role, select
+from benchmarks import baseline, machine, peers, report
+from benchmarks.procs import MeasurementError, Workspace
+from benchmarks.registry import ROWS, Role, Row, select
 from benchmarks.runner import RunState, Settings, run_rounds
 from benchmarks.scenarios import load_all
 
@@ -33,6 +33,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--profile", metavar="ROW", help="CPU per call and cProfile for one row")
     parser.add_argument("--contender", help="with --profile: which contender (default: ours)")
     parser.add_argument("--list", action="store_true", help="list the rows and exit")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also measure ours at git revision REV (contender ours@REV, in a cached "
+        "virtualenv of its own) in every client row whose API REV has",
+    )
     return parser
 
 
@@ -56,6 +62,9 @@ def main(argv: list[str] | None = None) -> int:
         raise SystemExit("--profile matches several rows: " + ", ".join(r.id for r in rows))
     if args.update_readme and (args.only or args.profile):
         raise SystemExit("--update-readme writes the whole suite's table: run it without --only")
+    if args.update_readme and args.baseline:
+        raise SystemExit("--update-readme writes ours against peers: run it without --baseline")
+    earlier = baseline.resolve(args.baseline) if args.baseline else None
     if args.rounds < 1 or args.duration <= 0:
         raise SystemExit("--rounds must be at least 1 and --duration positive")
 
@@ -65,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     state = RunState(Workspace(workdir), Settings(rounds=args.rounds, duration=args.duration))
     try:
         state.space.generate_echo()
+        if earlier is not None:
+            rows = with_baseline(rows, earlier, state.space)
         if args.profile:
             from benchmarks.profiling import profile
 
@@ -77,7 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         state.stop_servers()
         shutil.rmtree(workdir, ignore_errors=True)
 
-    envs = sorted({c.env for row in rows for c in row.contenders if c.env != "project"})
+    envs = sorted({c.env for row in rows for c in row.contenders if c.env in peers.PEERS})
     meta = {
         "command": "python -m benchmarks " + shlex.join(sys.argv[1:] if argv is None else argv),
         "started": started,
@@ -86,6 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         "settings": {"rounds": args.rounds, "duration": args.duration},
         "peers": {env: peers.versions(env) for env in envs},
         "unavailable": state.space.unavailable,
+        "baseline": None if earlier is None else {"rev": earlier.rev, "sha": earlier.sha},
     }
     markdown = report.write(rows, results, meta)
     print()
@@ -97,6 +109,27 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         print(f"rows without ours yet: {', '.join(missing)}")
     return 0
+
+
+def with_baseline(rows: list[Row], earlier: baseline.Baseline, space: Workspace) -> list[Row]:
+    """``rows`` with ``ours@REV`` beside ours where REV has the factory's API.
+
+    Makes REV's virtualenv (cached), checks each factory's ``requires`` there, and
+    prints every row left without the contender, with the reason.
+    """
+    try:
+        python = space.python(earlier.env)
+    except MeasurementError as exc:
+        raise SystemExit(f"--baseline {earlier.rev}: {exc}") from exc
+    unsupported = {}
+    for statement in sorted(baseline.requirements(rows)):
+        why = baseline.missing(python, statement)
+        if why is not None:
+            unsupported[statement] = why
+    rows, skipped = baseline.add(rows, earlier, unsupported)
+    for row_id, why in skipped.items():
+        print(f"{row_id}: no {earlier.name}: {why}")
+    return rows
 
 
 def _now() -> str:

@@ -22,7 +22,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
-from benchmarks import peers
+from benchmarks import baseline, peers
 from benchmarks.registry import ServerSpec
 from benchmarks.worker import wire
 from benchmarks.worker.context import Context
@@ -65,7 +65,10 @@ class Workspace:
             raise MeasurementError(self.unavailable[env])
         if env not in self.pythons:
             try:
-                self.pythons[env] = peers.ensure(env)
+                if env.startswith(baseline.PREFIX):
+                    self.pythons[env] = baseline.ensure(env[len(baseline.PREFIX) :])
+                else:
+                    self.pythons[env] = peers.ensure(env)
             except peers.PeerUnavailable as exc:
                 self.unavailable[env] = str(exc)
                 raise MeasurementError(str(exc)) from exc

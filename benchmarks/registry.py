@@ -22,6 +22,7 @@ class Role(enum.Enum):
     FLOOR = "floor"  # the raw cost of the workload: no library at all
     OURS = "ours"
     PEER = "peer"
+    BASELINE = "baseline"  # ours at an earlier revision (``--baseline REV``)
 
 
 class Metric(enum.Enum):
@@ -116,7 +117,7 @@ class Row:
         names = [c.name for c in self.contenders]
         if len(set(names)) != len(names):
             raise ValueError(f"{self.id}: contender names repeat: {names}")
-        for role in (Role.FLOOR, Role.OURS):
+        for role in (Role.FLOOR, Role.OURS, Role.BASELINE):
             if sum(c.role is role for c in self.contenders) > 1:
                 raise ValueError(f"{self.id}: more than one {role.value}")
         for target in self.targets:

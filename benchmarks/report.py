@@ -80,6 +80,10 @@ def summarize(row: Row, results: Measurements) -> dict[str, Any]:
         summary["vs_floor"] = _paired(row, results, ours.name, floor.name)
     if best is not None:
         summary["vs_best_peer"] = _paired(row, results, ours.name, best)
+    earlier = row.one(Role.BASELINE)
+    if earlier is not None:
+        summary["baseline"] = earlier.name
+        summary["vs_baseline"] = _paired(row, results, ours.name, earlier.name)
     for target in row.targets:
         paired = _paired(row, results, ours.name, target.versus)
         ratio = None if paired is None else paired["median"]
@@ -134,33 +138,38 @@ def _targets(summary: dict[str, Any]) -> str:
 
 
 def summary_table(rows: list[Row], summaries: dict[str, dict[str, Any]]) -> str:
-    """One line per row: ours, the floor, the best peer, paired ratios, targets."""
-    lines = [
-        "| scenario | placement | ours: median (min-max) | floor | ours ÷ floor | best peer "
-        "| ours ÷ best peer | targets |",
-        "|---|---|---|---|---|---|---|---|",
+    """One line per row: ours, the floor, the best peer, paired ratios, targets; and
+    ours over ours at an earlier revision when a row has that contender."""
+    names = sorted({c.name for row in rows for c in row.by_role(Role.BASELINE)})
+    earlier = [f"ours ÷ {' / '.join(names)}"] if names else []
+    columns = [
+        "scenario",
+        "placement",
+        "ours: median (min-max)",
+        "floor",
+        "ours ÷ floor",
+        "best peer",
+        "ours ÷ best peer",
+        *earlier,
+        "targets",
     ]
+    lines = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
     for row in rows:
         summary = summaries[row.id]
         ours, floor, best = row.one(Role.OURS), row.one(Role.FLOOR), summary["best_peer"]
-        lines.append(
-            "| "
-            + " | ".join(
-                [
-                    row.title,
-                    row.placement.value,
-                    _ours_cell(row, summary, ours.name) if ours else "— (not built yet)",
-                    f"{floor.name}: {_cell(row, summary, floor.name, spread=False)}"
-                    if floor
-                    else "—",
-                    _ratio(summary.get("vs_floor")),
-                    f"{best}: {_cell(row, summary, best, spread=False)}" if best else "—",
-                    _ratio(summary.get("vs_best_peer")),
-                    _targets(summary),
-                ]
-            )
-            + " |"
-        )
+        cells = [
+            row.title,
+            row.placement.value,
+            _ours_cell(row, summary, ours.name) if ours else "— (not built yet)",
+            f"{floor.name}: {_cell(row, summary, floor.name, spread=False)}" if floor else "—",
+            _ratio(summary.get("vs_floor")),
+            f"{best}: {_cell(row, summary, best, spread=False)}" if best else "—",
+            _ratio(summary.get("vs_best_peer")),
+        ]
+        if earlier:
+            cells.append(_ratio(summary.get("vs_baseline")))
+        cells.append(_targets(summary))
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
@@ -183,6 +192,16 @@ def header(meta: dict[str, Any]) -> str:
         f"{meta['settings']['duration']:g} s per measurement) on: {machine['cpu']}; "
         f"{machine['cpus']}; {machine['memory']}; {machine['os']}; {machine['python']}; "
         f"{machine['load']}.\nPeers: {peers}."
+    ) + _baseline_note(meta)
+
+
+def _baseline_note(meta: dict[str, Any]) -> str:
+    earlier = meta.get("baseline")
+    if not earlier:
+        return ""
+    return (
+        f"\nBaseline: ours@{earlier['rev']} is thriftbuild at commit {earlier['sha'][:12]}, "
+        "same dependencies, same rounds."
     )
 
 

@@ -2,9 +2,10 @@
 binary + buffered, against the C echo server (unpinned: a concurrent workload);
 ``ping`` and a 1 KiB string ``echo``.
 
-Contenders: raw asyncio streams on pre-encoded bytes (floor), aiothrift's pool,
-thriftpy2's ``contrib.aio`` clients, and ``thriftbuild.aio``'s pool once that module
-exists in this checkout.
+Contenders: raw asyncio streams on pre-encoded bytes (floor, one call at a time per
+connection), aiothrift's pool, thriftpy2's ``contrib.aio`` clients, and
+``thriftbuild.aio``'s pool once that module exists in this checkout -- by default, and
+in ``-pipelined`` rows with ``pipeline=16``.
 
 asyncio servers (``aio-server/...``): one process each, 8 persistent clients sending
 framed binary; ``ping`` and a 1 KiB string echo (aiothrift's server cannot decode
@@ -14,6 +15,8 @@ with ``async def`` handler methods, one with plain methods (run in its thread po
 """
 
 from __future__ import annotations
+
+import itertools
 
 from benchmarks.registry import (
     Contender,
@@ -25,13 +28,19 @@ from benchmarks.registry import (
     Target,
     register,
 )
-from benchmarks.scenarios.common import OP_TITLES, async_client, importable
+from benchmarks.scenarios.common import AIO_REQUIRES, OP_TITLES, async_client, importable
 
 TASKS, CONNECTIONS = 100, 10
 # A string echo, not binary: aiothrift cannot send ``binary`` arguments.
 OPS = (("ping", 0, "ping"), ("text", 1024, "echo-1k-string"))
 
-for op, size, op_id in OPS:
+# Ours as configured by default (one call at a time per connection, ``async with
+# pool.get()``), and with ``pipeline=16`` (``await pool.echo(...)``: up to 16 calls
+# outstanding per connection). The peers cannot pipeline; every contender of a row
+# runs on the row's loop (uvloop rows: uvloop for all).
+VARIANTS = (("", "ours", ""), ("-pipelined", "ours_pipelined", ", ours with pipeline=16"))
+
+for (op, size, op_id), (suffix, factory, note) in itertools.product(OPS, VARIANTS):
     for loop in ("asyncio", "uvloop"):
         contenders: list[Contender] = [
             async_client("raw asyncio streams", Role.FLOOR, "project", "raw"),
@@ -39,11 +48,14 @@ for op, size, op_id in OPS:
             async_client("thriftpy2 aio", Role.PEER, "thriftpy2", "thriftpy2"),
         ]
         if importable("thriftbuild.aio"):
-            contenders.append(async_client("ours", Role.OURS, "project", "ours"))
+            contenders.append(async_client("ours", Role.OURS, "project", factory, AIO_REQUIRES))
         register(
             Row(
-                id=f"aio/{op_id}/{TASKS}tasks-{CONNECTIONS}conns/{loop}",
-                title=f"{OP_TITLES[op_id]}, {TASKS} tasks over {CONNECTIONS} connections, {loop}",
+                id=f"aio/{op_id}/{TASKS}tasks-{CONNECTIONS}conns{suffix}/{loop}",
+                title=(
+                    f"{OP_TITLES[op_id]}, {TASKS} tasks over {CONNECTIONS} connections, "
+                    f"{loop}{note}"
+                ),
                 runner="client",
                 metric=Metric.RATE,
                 placement=Placement.UNPINNED,

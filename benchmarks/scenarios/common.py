@@ -30,9 +30,25 @@ def importable(module: str) -> bool:
         return False
 
 
-def sync_client(name: str, role: Role, env: str, factory: str) -> Contender:
-    return Contender(name, role, env, {"factory": f"benchmarks.worker.sync_clients:{factory}"})
+# What each of ours' client factories imports: ``--baseline REV`` runs it at REV
+# first and skips the rows of a factory whose imports REV lacks.
+SYNC_REQUIRES = "from thriftbuild import ThriftClient, configure_context"
+AIO_REQUIRES = "from thriftbuild import aio"
 
 
-def async_client(name: str, role: Role, env: str, factory: str) -> Contender:
-    return Contender(name, role, env, {"factory": f"benchmarks.worker.async_clients:{factory}"})
+def sync_client(
+    name: str, role: Role, env: str, factory: str, requires: str | None = None
+) -> Contender:
+    spec = {"factory": f"benchmarks.worker.sync_clients:{factory}"}
+    if requires:
+        spec["requires"] = requires
+    return Contender(name, role, env, spec)
+
+
+def async_client(
+    name: str, role: Role, env: str, factory: str, requires: str | None = None
+) -> Contender:
+    spec = {"factory": f"benchmarks.worker.async_clients:{factory}"}
+    if requires:
+        spec["requires"] = requires
+    return Contender(name, role, env, spec)

@@ -1,5 +1,5 @@
 """Blocking clients: ping, 1 KiB and 64 KiB echo; one connection and 8 threads; four
-wire formats. Every row calls the C echo server.
+wire formats. Every row calls the C echo server, except the ``8threads-pyserver`` ones.
 
 Contenders: the raw-socket floor, ours (``configure_context`` with the row's
 ``protocol``/``transport`` keys, metrics on as shipped), Apache's generated client on
@@ -7,12 +7,16 @@ persistent connections, thriftpy2's cython client (no THeader), and baseplate's 
 (THeader only). One connection is a sequential ping-pong, pinned to one CPU with the
 server; 8 threads share a pool of 8 (ours, baseplate) or hold a connection each
 (the raw clients), unpinned.
+
+The ``8threads-pyserver`` rows call a Python server instead: Apache's
+``TThreadedServer`` in one process (its accelerated binary codec), where the
+client's threads and the server's compete for two cores and their GILs' hand-offs.
 """
 
 from __future__ import annotations
 
-from benchmarks.registry import Metric, Placement, Role, Row, Target, register
-from benchmarks.scenarios.common import OP_TITLES, OPS, sync_client
+from benchmarks.registry import SERVERS, Metric, Placement, Role, Row, ServerSpec, Target, register
+from benchmarks.scenarios.common import OP_TITLES, OPS, SYNC_REQUIRES, sync_client
 
 WIRES = (
     ("binary", "buffered", "binary", "binary + buffered"),
@@ -30,7 +34,7 @@ for op, size, op_id in OPS:
         for protocol, transport, wire_id, wire_title in WIRES:
             contenders = [
                 sync_client("raw socket", Role.FLOOR, "project", "raw"),
-                sync_client("ours", Role.OURS, "project", "ours"),
+                sync_client("ours", Role.OURS, "project", "ours", SYNC_REQUIRES),
                 sync_client("apache", Role.PEER, "thrift", "apache"),
             ]
             targets = [Target("apache", 1.0)]
@@ -62,3 +66,53 @@ for op, size, op_id in OPS:
                     },
                 )
             )
+
+
+# Apache's TThreadedServer, one process, unframed or framed binary.
+for transport in ("buffered", "framed"):
+    SERVERS[f"apache-threaded-{transport}"] = ServerSpec(
+        (
+            "{python}",
+            "-m",
+            "benchmarks.worker.servers",
+            "apache-threaded",
+            "--port",
+            "{port}",
+            "--processes",
+            "1",
+            "--gen",
+            "{gen}",
+            "--transport",
+            transport,
+        ),
+        env="thrift",
+        ready_transport=transport,
+    )
+
+for protocol, transport, wire_id, wire_title in WIRES[:2]:
+    name = "thriftpy2 cython"
+    register(
+        Row(
+            id=f"sync/ping/8threads-pyserver/{wire_id}",
+            title=f"ping, 8 threads, {wire_title}, Apache's Python TThreadedServer",
+            runner="client",
+            metric=Metric.RATE,
+            placement=Placement.UNPINNED,
+            contenders=(
+                sync_client("raw socket", Role.FLOOR, "project", "raw"),
+                sync_client("ours", Role.OURS, "project", "ours", SYNC_REQUIRES),
+                sync_client("apache", Role.PEER, "thrift", "apache"),
+                sync_client(name, Role.PEER, "thriftpy2", "thriftpy2"),
+            ),
+            targets=(Target("apache", 1.0), Target(name, 1.0)),
+            params={
+                "server": f"apache-threaded-{transport}",
+                "mode": "threads",
+                "op": "ping",
+                "size": 0,
+                "protocol": protocol,
+                "transport": transport,
+                "threads": 8,
+            },
+        )
+    )

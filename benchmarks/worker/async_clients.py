@@ -123,3 +123,19 @@ async def ours(ctx: Context) -> AsyncCall:
             return await getattr(conn, method)(*args)
 
     return call
+
+
+async def ours_pipelined(ctx: Context) -> AsyncCall:
+    """thriftbuild.aio's pool with pipelining: ``await pool.echo(...)`` on
+    ``connections`` connections carrying up to 16 calls each."""
+    from thriftbuild import aio
+
+    pool = await aio.create_pool(
+        ctx.echo_module(),
+        ("127.0.0.1", ctx.port),
+        minsize=ctx.connections,
+        maxsize=ctx.connections,
+        timeout=10,
+        pipeline=16,
+    )
+    return _bound(pool, ctx)

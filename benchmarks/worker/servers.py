@@ -1,7 +1,8 @@
 """Python servers of the server rows: ``python -m benchmarks.worker.servers KIND``.
 
 Every server answers the Echo service (``ping``, ``echo_bytes``) with framed binary
-on 127.0.0.1:``--port`` in ``--processes`` processes. The harness starts each in a
+on 127.0.0.1:``--port`` in ``--processes`` processes (``--transport buffered``:
+unframed, for Apache's threaded and process-pool servers). The harness starts each in a
 session of its own, polls it with a real call until it answers, and stops the whole
 process group at the end. Kinds:
 
@@ -114,15 +115,16 @@ def serve_raw(port: int, processes: int) -> None:
     _fork_and_serve(processes, lambda: asyncio.run(main()))
 
 
-def _apache_parts(gen: str) -> tuple[Any, Any, Any]:
+def _apache_parts(gen: str, transport: str) -> tuple[Any, Any, Any]:
     from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
-    from thrift.transport.TTransport import TFramedTransportFactory
+    from thrift.transport.TTransport import TBufferedTransportFactory, TFramedTransportFactory
 
     sys.path.insert(0, gen)
     from echo_thrift import Echo
 
     processor = Echo.Processor(EchoHandler())
-    return processor, TFramedTransportFactory(), TBinaryProtocolAcceleratedFactory()
+    transports = TFramedTransportFactory() if transport == "framed" else TBufferedTransportFactory()
+    return processor, transports, TBinaryProtocolAcceleratedFactory()
 
 
 def _reuse_port_server_socket(port: int) -> Any:
@@ -137,11 +139,11 @@ def _reuse_port_server_socket(port: int) -> Any:
     return ReusePortServerSocket(host="127.0.0.1", port=port)
 
 
-def serve_apache(kind: str, port: int, processes: int, gen: str) -> None:
-    """One of Apache's Python servers, framed binary (the accelerated codec)."""
+def serve_apache(kind: str, port: int, processes: int, gen: str, transport: str) -> None:
+    """One of Apache's Python servers, binary (the accelerated codec), framed or not."""
     from thrift.server import TNonblockingServer, TProcessPoolServer, TServer
 
-    processor, transports, protocols = _apache_parts(gen)
+    processor, transports, protocols = _apache_parts(gen, transport)
     if kind == "apache-processpool":
         from thrift.transport.TSocket import TServerSocket
 
@@ -227,13 +229,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--gen", default="")
     parser.add_argument("--idl", default="")
     parser.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
+    parser.add_argument("--transport", default="framed", choices=("framed", "buffered"))
     args = parser.parse_args(argv)
     if args.kind == "raw":
         serve_raw(args.port, args.processes)
     elif args.kind in ("aiothrift", "ours-aio", "ours-aio-plain"):
         serve_aio(args.kind, args.port, args.processes, args.gen, args.idl, args.loop)
     else:
-        serve_apache(args.kind, args.port, args.processes, args.gen)
+        serve_apache(args.kind, args.port, args.processes, args.gen, args.transport)
     return 0
 
 

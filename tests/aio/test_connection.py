@@ -257,11 +257,14 @@ def test_everything_runs_on_uvloop(echo: types.SimpleNamespace, handler: AsyncEc
             conn = await aio.create_connection(echo.service, address, protocol_cls="header")
             await _exercise(conn, echo.ttypes)
             conn.close()
-            pool = await aio.create_pool(echo.service, address, maxsize=3, timeout=30)
-            values = await asyncio.gather(*(pool.echo(str(i)) for i in range(50)))
-            assert values == [str(i) for i in range(50)]
-            pool.close()
-            await pool.wait_closed()
+            for pipeline in (1, 8):
+                pool = await aio.create_pool(
+                    echo.service, address, maxsize=3, timeout=30, pipeline=pipeline
+                )
+                values = await asyncio.gather(*(pool.echo(str(i)) for i in range(50)))
+                assert values == [str(i) for i in range(50)]
+                pool.close()
+                await pool.wait_closed()
 
     loop = uvloop.new_event_loop()
     try:

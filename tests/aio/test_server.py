@@ -29,6 +29,7 @@ from tests.support.handlers import AsyncEchoHandler, RequestEchoHandler
 from tests.support.servers import ECHO_IDL, import_service
 from thriftbuild import aio, wire
 from thriftbuild.server_metrics import ServerMetrics
+from thriftbuild.service import service_view
 
 __all__ = ["pki"]
 
@@ -139,6 +140,53 @@ def test_plain_handlers_run_in_threads_and_never_block_the_loop(
             assert all(name.startswith("thriftbuild-handler") for name in handler.threads)
             slow.close()
             fast.close()
+
+    run(main())
+
+
+def test_server_serves_a_listening_socket_given_as_sock(
+    echo: types.SimpleNamespace, handler: AsyncEchoHandler
+) -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+
+    async def main() -> None:
+        with pytest.raises(ValueError, match="address or sock"):
+            await aio.create_server(echo.service, handler, ("127.0.0.1", 0), sock=listener)
+        server = await aio.create_server(echo.service, handler, sock=listener, metrics=False)
+        assert server.port == port
+        conn = await aio.create_connection(echo.service, ("127.0.0.1", port))
+        assert await conn.echo("inherited") == "inherited"
+        conn.close()
+        server.close()
+        await server.wait_closed()
+        assert listener.fileno() == -1  # the server owned it and closed it
+
+    run(main())
+
+
+def test_handler_threads_bound_how_many_plain_handlers_run_at_once(
+    echo: types.SimpleNamespace,
+) -> None:
+    handler = RequestEchoHandler(echo.ttypes)  # plain, blocking sleep()
+
+    async def main() -> None:
+        async with aio_server(echo.service, handler, handler_threads=1) as server:
+            address = ("127.0.0.1", server.port)
+            first = await aio.create_connection(echo.service, address)
+            second = await aio.create_connection(echo.service, address)
+            blocked = asyncio.create_task(first.sleep(600_000))
+            await asyncio.to_thread(handler.sleeping.wait, 30)
+            queued = asyncio.create_task(second.echo("queued"))
+            # The only thread is busy: the second call cannot have run, however long.
+            done, _ = await asyncio.wait([queued], timeout=0.2)
+            assert not done and handler.threads == set()
+            handler.release.set()
+            assert await blocked == 600_000
+            assert await queued == "queued"
+            assert handler.threads == {"thriftbuild-handler-0"}
+            first.close()
+            second.close()
 
     run(main())
 
@@ -268,6 +316,52 @@ def test_graceful_close_finishes_calls_in_progress(
         assert await call == 600_000  # its reply was sent
         await closed
         assert not server.is_serving()
+
+    run(main())
+
+
+def _raw_call(sock: socket.socket, method: wire.Method, seqid: int, *args: Any) -> None:
+    sock.sendall(wire.encode_framed(wire.encode_call(method, wire.BINARY, seqid, args)))
+
+
+def _raw_replies_then_eof(sock: socket.socket) -> list[bytes]:
+    """Every framed reply until the server's FIN (a reset raises instead)."""
+    decoder, frames = wire.FramedDecoder(wire.BINARY), []
+    sock.settimeout(30)
+    while data := sock.recv(65536):
+        frames += decoder.feed(data)
+    assert decoder.buffered == 0
+    return [frame.payload for frame in frames]
+
+
+def test_graceful_close_sends_last_replies_then_fin_and_serves_buffered_requests(
+    echo: types.SimpleNamespace, handler: AsyncEchoHandler
+) -> None:
+    methods = service_view(echo.service).methods
+    ping, sleep = methods["ping"], methods["sleep"]
+
+    async def main() -> None:
+        server = await aio.create_server(echo.service, handler, ("127.0.0.1", 0), metrics=False)
+        address = ("127.0.0.1", server.port)
+        busy, idle, late = (socket.create_connection(address) for _ in range(3))
+        for sock in (idle, late):
+            _raw_call(sock, ping, 1)
+            await asyncio.to_thread(sock.recv, 65536)  # its reply: now idle
+        _raw_call(busy, sleep, 7, 600_000)
+        await handler.started.wait()
+        # A request already in the socket buffer when close() starts is served, not
+        # lost to a reset: sent without yielding, so the loop has not read it yet.
+        _raw_call(late, ping, 2)
+        server.close(grace=60)
+        assert await asyncio.to_thread(_raw_replies_then_eof, idle) == []
+        late_replies = await asyncio.to_thread(_raw_replies_then_eof, late)
+        assert [wire.decode_reply(ping, wire.BINARY, r, 2) for r in late_replies] == [None]
+        handler.wake.set()
+        busy_replies = await asyncio.to_thread(_raw_replies_then_eof, busy)
+        assert [wire.decode_reply(sleep, wire.BINARY, r, 7) for r in busy_replies] == [600_000]
+        await server.wait_closed()
+        for sock in (busy, idle, late):
+            sock.close()
 
     run(main())
 

@@ -237,17 +237,23 @@ def test_pool_connection_other_exception_closes_connection(echo: Any, exc_type: 
         pool.close()
 
 
-def test_pool_idle_connection_closed_by_server_discarded_at_checkout(echo: Any) -> None:
+@pytest.mark.parametrize("in_flight", [False, True], ids=["alone", "another-call-in-flight"])
+def test_pool_idle_connection_closed_by_server_discarded_at_checkout(
+    echo: Any, in_flight: bool
+) -> None:
     with echo_server(echo) as server:
-        pool = _pool(server.endpoint)
-        with pool.connection() as prot:
-            echo.service.Client(prot).ping()
+        pool = _pool(server.endpoint, size=2)
+        conn = pool.checkout()
+        other = pool.checkout() if in_flight else None  # checked differently then
+        echo.service.Client(conn.protocol).ping()
+        pool.checkin(conn, True)
         server.drop_connections()
-        conn = pool._tokens[-1]
         wait_until(lambda: not conn.channel.is_reusable(), what="EOF to arrive")
         with pool.connection() as prot:
             assert echo.service.Client(prot).echo("fresh") == "fresh"
-        assert server.accepted == 2
+        assert server.accepted == (3 if in_flight else 2)
+        if other is not None:
+            pool.checkin(other, False)
         pool.close()
 
 
@@ -279,6 +285,50 @@ def test_pool_unexpected_bytes_on_idle_connection_discarded(echo: Any) -> None:
             with pool.connection() as prot:
                 echo.service.Client(prot).ping()
         assert server.accepted == 3  # each connection had extra bytes, so none was reused
+        pool.close()
+
+
+@pytest.mark.parametrize("in_flight", [False, True], ids=["alone", "another-call-in-flight"])
+def test_pool_bytes_arriving_while_idle_discard_the_connection_at_checkout(
+    echo: Any, in_flight: bool
+) -> None:
+    # The stray bytes come after the reply was read and the connection given back,
+    # so only the checkout check can see them. With another call in flight the pool
+    # checks differently (the kernel's counters instead of poll): both must see them.
+    from tests.support.servers import binary_reply, read_binary_call
+
+    given_back = threading.Event()
+    served: list[int] = []
+
+    def reply_then_chatter_when_idle(conn: socket.socket, server: RawServer) -> None:
+        while True:
+            try:
+                name, seqid, _ = read_binary_call(conn)
+            except EOFError:
+                return
+            reply = binary_reply(echo, name, seqid, echo.service.ping_result())
+            conn.sendall(reply)
+            served.append(1)
+            if len(served) == 1:  # after the first call only
+                given_back.wait(timeout=30)
+                conn.sendall(reply)
+
+    with RawServer(reply_then_chatter_when_idle).start() as server:
+        from thrift.protocol.TBinaryProtocol import TBinaryProtocolAcceleratedFactory
+
+        pool = _pool(server.endpoint, size=2, protocol_factory=TBinaryProtocolAcceleratedFactory())
+        first = pool.checkout()
+        other = pool.checkout() if in_flight else None
+        echo.service.Client(first.protocol).ping()
+        pool.checkin(first, True)
+        assert pool.idle == 1  # clean when given back
+        given_back.set()
+        wait_until(lambda: not first.channel.is_reusable(), what="the stray bytes to arrive")
+        with pool.connection() as prot:
+            echo.service.Client(prot).ping()
+        assert server.accepted == (3 if in_flight else 2)  # a new connection, not `first`
+        if other is not None:
+            pool.checkin(other, True)
         pool.close()
 
 

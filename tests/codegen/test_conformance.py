@@ -40,9 +40,9 @@ from tests._thrift_values import (
 from tests.conftest import CORPUS, FIXTURES, corpus_dir, thrift_compiler
 from tests.support.servers import client_for, serving
 from thriftbuild.codegen.backends import select_backend
-from thriftbuild.codegen.discovery import generated_name, plan_files
+from thriftbuild.codegen.discovery import plan_files
 from thriftbuild.codegen.errors import IdlError
-from thriftbuild.codegen.model import GenerationRequest, GeneratorOptions
+from thriftbuild.codegen.model import GenerationRequest, GeneratorOptions, generated_name
 
 pytestmark = [pytest.mark.compiler]
 

@@ -12,6 +12,7 @@ directory (``SVC_DIR``) let a test see and steer calls in other processes:
 from __future__ import annotations
 
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -58,6 +59,8 @@ class Handler:
         raise ttypes.EchoError(message=message, code=code)
 
     def header(self, name: str) -> str:
+        if name == "thread-name":  # which thread runs plain handlers
+            return threading.current_thread().name
         request = current_request()
         return "" if request is None else request.headers.get(name, "")
 

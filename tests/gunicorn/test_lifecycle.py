@@ -90,8 +90,13 @@ def test_sigterm_finishes_call_in_flight_and_closes_idle_connections(
         assert "Shutting down: Master" in log
 
 
-def test_restarts_hup_ttin_ttou_and_max_requests_fail_no_pooled_call(workdir: Path) -> None:
-    args = ("-k", "thrift_sync", "--thrift-auto-dialect")
+@pytest.mark.parametrize("worker", ["thrift_sync", "thrift_gevent", "thrift_asyncio"])
+def test_restarts_hup_ttin_ttou_and_max_requests_fail_no_pooled_call(
+    workdir: Path, worker: str
+) -> None:
+    if "gevent" in worker:
+        need_gevent()
+    args = ("-k", worker, "--thrift-auto-dialect")
     args += ("--max-requests", "20", "--max-requests-jitter", "10")
     with Gunicorn(workdir, "svc_app:app", *args, workers=2) as server:
         pool = ThriftConnectionPool(f"127.0.0.1:{server.port}", size=4, timeout=10)

@@ -109,3 +109,14 @@ def test_handler_error_and_hostile_bytes_close_nothing_else(workdir: Path, worke
         tail = log.split("Echo.echo failed", 1)[1]
         assert "Traceback" in tail and "RuntimeError: the handler broke" in tail
         assert "closing connection from" in log  # the hostile ones, logged
+
+
+@pytest.mark.parametrize(
+    ("threads", "expected"), [("1", "thriftbuild-handler-"), ("0", "MainThread")]
+)
+def test_asyncio_worker_runs_plain_handlers_in_threads_or_with_threads_0_on_the_loop(
+    workdir: Path, threads: str, expected: str
+) -> None:
+    args = ("-k", "thrift_asyncio", "--threads", threads)
+    with Gunicorn(workdir, "svc_app:app", *args) as server, client(workdir, server.port) as c:
+        assert c.header("thread-name").startswith(expected)

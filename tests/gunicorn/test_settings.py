@@ -79,10 +79,12 @@ gevent_check_interval = 0.2
         assert f"{pid} 127.0.0.1" in connected  # on_connected(worker, addr) ran
 
 
-def test_flags_choose_factories_and_timeout(workdir: Path) -> None:
+@pytest.mark.parametrize("worker", ["thrift_sync", "thrift_asyncio"])
+def test_flags_choose_factories_and_timeout(workdir: Path, worker: str) -> None:
+    # thrift_asyncio detects every dialect by default; a configured factory pins it.
     flags = [
         "-k",
-        "thrift_sync",
+        worker,
         "--thrift-transport-factory",
         "thrift.transport.TTransport:TFramedTransportFactory",
         "--thrift-protocol-factory",
@@ -96,11 +98,20 @@ def test_flags_choose_factories_and_timeout(workdir: Path) -> None:
         assert _rejected(workdir, server.port, "compact")
 
 
-@pytest.mark.parametrize("worker", ["thrift_sync", "thriftpy_gevent"])
-def test_auto_dialect_serves_every_dialect_on_one_port(workdir: Path, worker: str) -> None:
+@pytest.mark.parametrize(
+    ("worker", "flags"),
+    [
+        ("thrift_sync", ("--thrift-auto-dialect",)),
+        ("thriftpy_gevent", ("--thrift-auto-dialect",)),
+        ("thrift_asyncio", ()),  # its default: no factory configured
+    ],
+)
+def test_auto_dialect_serves_every_dialect_on_one_port(
+    workdir: Path, worker: str, flags: tuple[str, ...]
+) -> None:
     if "gevent" in worker:
         need_gevent()
-    with Gunicorn(workdir, "svc_app:app", "-k", worker, "--thrift-auto-dialect") as server:
+    with Gunicorn(workdir, "svc_app:app", "-k", worker, *flags) as server:
         for kind in DIALECTS:
             with dialect_client(workdir, server.port, kind) as c:
                 assert c.echo(kind) == kind

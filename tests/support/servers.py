@@ -74,6 +74,16 @@ def open_fds() -> int:
     return sum(1 for _ in Path("/proc/self/fd").iterdir())
 
 
+def open_sockets() -> int:
+    """How many of this process's file descriptors are sockets."""
+    count = 0
+    for fd in Path("/proc/self/fd").iterdir():
+        # The listing's own descriptor is gone by the time it is read.
+        with contextlib.suppress(FileNotFoundError):
+            count += fd.readlink().name.startswith("socket:")
+    return count
+
+
 # -- code generation ---------------------------------------------------------------------
 
 

@@ -17,7 +17,8 @@ import collections
 import functools
 import logging
 import ssl as _ssl
-from typing import Any, cast
+from collections.abc import Callable
+from typing import Any, NamedTuple, cast
 
 from thriftbuild import wire
 from thriftbuild.aio._options import (
@@ -57,6 +58,8 @@ class _ClientProtocol(asyncio.Protocol):
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._drain: asyncio.Future[None] | None = None
+        # A pipelining connection's reply router, called whenever frames or a failure arrive.
+        self.listener: Callable[[], None] | None = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
@@ -111,6 +114,8 @@ class _ClientProtocol(asyncio.Protocol):
         waiter = self._waiter
         if waiter is not None and not waiter.done():
             waiter.set_result(None)
+        if self.listener is not None:
+            self.listener()
 
     async def drain(self) -> None:
         """Wait while the transport's write buffer is over its high-water mark."""
@@ -152,6 +157,7 @@ async def create_connection(
     ssl: _ssl.SSLContext | bool | None = None,
     server_hostname: str | None = None,
     limits: wire.Limits = wire.DEFAULT_LIMITS,
+    pipeline: int = 1,
     loop: Any = None,
     **kwargs: Any,
 ) -> ThriftConnection:
@@ -173,6 +179,10 @@ async def create_connection(
             a failed handshake fails, it never falls back to plaintext.
         server_hostname: the name to verify the certificate against (default: host).
         limits: bounds on what the server may make us allocate.
+        pipeline: how many calls may be outstanding on the connection at once
+            (default 1: one at a time). Above 1, concurrent callers' requests are
+            sent without waiting for earlier replies and each reply is matched to
+            its call by sequence id (see :class:`ThriftConnection`).
         loop: deprecated and ignored (``DeprecationWarning``).
         **kwargs: passed to ``loop.create_connection`` (or ``create_unix_connection``).
 
@@ -181,6 +191,7 @@ async def create_connection(
         OSError: the connection was refused or failed (TLS errors included).
     """
     warn_loop(loop, "create_connection")
+    _check_pipeline(pipeline)
     fmt = WireFormat.of(protocol_cls, framed)
     connect_timeout, call_timeout = split_timeout(timeout)
     if ssl is True:
@@ -208,8 +219,30 @@ async def create_connection(
             f"no connection to {_where(address)} within {connect_timeout}s"
         ) from exc
     return ThriftConnection(
-        service, transport, protocol, address=address, timeout=call_timeout, fmt=fmt, limits=limits
+        service,
+        transport,
+        protocol,
+        address=address,
+        timeout=call_timeout,
+        fmt=fmt,
+        limits=limits,
+        pipeline=pipeline,
     )
+
+
+def _check_pipeline(pipeline: int) -> None:
+    if not (isinstance(pipeline, int) and pipeline >= 1):
+        raise ValueError(f"pipeline must be an integer >= 1, not {pipeline!r}")
+
+
+class _Pending(NamedTuple):
+    """A pipelined call waiting for its reply; abandoned once its future is done
+    (timed out or cancelled) -- its reply is then read and dropped."""
+
+    future: asyncio.Future[wire.Frame]
+    method: wire.Method
+    deadline: float | None
+    timeout: float | None
 
 
 def _where(address: Address) -> str:
@@ -227,6 +260,13 @@ class ThriftConnection:
     concurrency. An API whose name clashes with an attribute (``close``, ...) is
     reachable through :meth:`execute` only.
 
+    With ``pipeline > 1`` up to that many calls are outstanding at once: requests
+    made in one loop iteration go out in one write, each reply is routed to its call
+    by sequence id, and further callers queue. A call that times out or is
+    cancelled then gives up only its own reply (read and dropped when it comes);
+    the connection closes once no live call is left waiting on it. A connection
+    failure, or a reply no call is waiting for, fails every outstanding call.
+
     Attributes:
         address: where it is connected.
         timeout: seconds allowed for each call (``None``: no limit); may be changed.
@@ -243,7 +283,9 @@ class ThriftConnection:
         timeout: float | None = None,
         fmt: WireFormat = _BINARY,
         limits: wire.Limits = wire.DEFAULT_LIMITS,
+        pipeline: int = 1,
     ) -> None:
+        _check_pipeline(pipeline)
         self.service = service
         self.view: ServiceView = service_view(service)
         self.address = address
@@ -262,6 +304,14 @@ class ThriftConnection:
         self._watchdog: asyncio.TimerHandle | None = None
         self._method = ""
         self._where = _where(address)
+        self.pipeline = pipeline
+        self._pending: dict[int, _Pending] = {}  # pipelined calls by seqid
+        self._dropped: set[int] = set()  # seqids in _pending whose call gave up
+        self._out: list[bytes] = []  # pipelined requests not yet written
+        self._flushing = False
+        self._watch_at = 0.0
+        if pipeline > 1:
+            protocol.listener = self._route
         for api in self.view:
             if hasattr(self, api):
                 log.warning(
@@ -280,7 +330,17 @@ class ThriftConnection:
     @property
     def clean(self) -> bool:
         """Open, no call running, and nothing unexpected received since the last reply."""
-        return not self.closed and not self._busy and self._protocol.clean
+        return not self.closed and not self._busy and not self._pending and self._protocol.clean
+
+    @property
+    def outstanding(self) -> int:
+        """Pipelined calls sent and not yet answered (abandoned ones included)."""
+        return len(self._pending)
+
+    @property
+    def abandoned(self) -> bool:
+        """Whether a pipelined call gave up on a reply that is still to come."""
+        return bool(self._dropped)
 
     async def execute(self, api: str, *args: Any, **kwargs: Any) -> Any:
         """Call ``api`` with the given arguments and return its result.
@@ -302,6 +362,8 @@ class ThriftConnection:
             raise ConnectionClosedError(
                 f"connection to {self._where} is closed", endpoint=self._where, method=api
             )
+        if self.pipeline > 1:
+            return await self._pipelined(method, args, kwargs, self.timeout)
         if self._busy:  # another task's call is on this connection: wait for our turn
             await self._wait_turn(api)
         else:
@@ -420,6 +482,157 @@ class ThriftConnection:
             if not finished:  # timeout, cancellation, failure: nothing can be trusted
                 self.close()
 
+    # -- pipelining (pipeline > 1) ------------------------------------------------------
+
+    async def _pipelined(
+        self,
+        method: wire.Method,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+        timeout: float | None,
+    ) -> Any:
+        while len(self._pending) >= self.pipeline and not self.closed:
+            await self._wait_turn(method.name)  # woken ones look again: a slot may be gone
+        if self.closed:
+            raise ConnectionClosedError(
+                f"connection to {self._where} is closed", endpoint=self._where, method=method.name
+            )
+        seqid = self._seqid = self._seqid % _MAX_SEQID + 1
+        payload = wire.encode_call(method, self._fmt.protocol, seqid, args, kwargs)
+        data = self._frame(payload, seqid, timeout)
+        loop = asyncio.get_running_loop()
+        if method.oneway:
+            self._send(data, loop)
+            return None
+        deadline = None if timeout is None else loop.time() + timeout
+        future: asyncio.Future[wire.Frame] = loop.create_future()
+        self._pending[seqid] = _Pending(future, method, deadline, timeout)
+        self._send(data, loop)
+        if deadline is not None and (self._watchdog is None or deadline < self._watch_at):
+            self._arm(loop, deadline)
+        protocol = self._protocol
+        try:
+            if protocol._paused:
+                await protocol.drain()
+            frame = await future
+        except BaseException as exc:
+            if not future.done():
+                future.cancel()  # cancelled while draining: the reply is dropped
+            if seqid in self._pending:
+                self._dropped.add(seqid)
+            if not any(not e.future.done() for e in self._pending.values()):
+                self.close()  # only abandoned replies are left to come: nobody needs it
+            if isinstance(exc, AioTimeoutError):
+                raise
+            if isinstance(exc, wire.WireError | OSError | EOFError):
+                raise self._lost(exc, method.name) from exc
+            raise
+        try:
+            return wire.decode_reply(
+                method, frame.protocol, frame.payload, seqid, self._limits, scanned=self._scanned
+            )
+        except wire.WireError as exc:
+            self._fail_pending(exc)
+            self.close()
+            raise self._lost(exc, method.name) from exc
+        except Exception as exc:
+            if type(exc).__name__ == "TApplicationException":
+                raise ThriftAppError(exc.type, exc.message) from None  # type: ignore[attr-defined]
+            raise
+
+    def _lost(self, exc: BaseException, name: str) -> ThriftError:
+        """The error a pipelined call raises for a connection-wide failure."""
+        if isinstance(exc, wire.ReplyMismatchError):
+            return ThriftAppError(4, f"{self._where}: {exc}")  # BAD_SEQUENCE_ID
+        if isinstance(exc, wire.WireError):
+            return ThriftError(f"bad reply from {self._where} to {name}: {exc}")
+        return ConnectionClosedError(
+            f"connection to {self._where} lost during {name}: {exc}",
+            endpoint=self._where,
+            method=name,
+        )
+
+    def _send(self, data: bytes, loop: asyncio.AbstractEventLoop) -> None:
+        # Requests made in one loop iteration leave in one write (one syscall).
+        self._out.append(data)
+        if not self._flushing:
+            self._flushing = True
+            loop.call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flushing = False
+        out, self._out = self._out, []
+        if out and not self.closed:
+            self._transport.write(out[0] if len(out) == 1 else b"".join(out))  # type: ignore[attr-defined]
+
+    def _route(self) -> None:
+        """Hand each complete reply to the call with its seqid (the protocol's listener)."""
+        protocol = self._protocol
+        frames = protocol.frames
+        pending = self._pending
+        while frames:
+            frame = frames.popleft()
+            try:
+                head, _ = wire.decode_head(frame.protocol, frame.payload, self._limits)
+            except wire.WireError as exc:
+                self._fail_pending(exc)
+                self.close()
+                return
+            entry = pending.pop(head.seqid, None)
+            if entry is None:
+                expected = min(pending, default=0)
+                name = pending[expected].method.name if pending else "nothing"
+                self._fail_pending(wire.ReplyMismatchError(name, expected, head.name, head.seqid))
+                self.close()
+                return
+            if entry.future.done():
+                self._dropped.discard(head.seqid)  # an abandoned call's reply: dropped
+            else:
+                entry.future.set_result(frame)
+            self._next_turn()
+        if protocol.failure is not None:
+            self._fail_pending(protocol.failure)
+            self.close()
+
+    def _fail_pending(self, exc: BaseException) -> None:
+        pending = list(self._pending.values())
+        self._pending.clear()
+        self._dropped.clear()
+        for entry in pending:
+            if not entry.future.done():
+                entry.future.set_exception(exc)
+        while self._turns:  # queued callers wake, find the connection closed and raise
+            turn = self._turns.popleft()
+            if not turn.done():
+                turn.set_result(None)
+
+    def _arm(self, loop: asyncio.AbstractEventLoop, when: float) -> None:
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        self._watch_at = when
+        self._watchdog = loop.call_at(when, self._expire)
+
+    def _expire(self) -> None:
+        """Time out pipelined calls past their deadline; one timer per connection."""
+        self._watchdog = None
+        loop = asyncio.get_running_loop()
+        now = loop.time()
+        earliest: float | None = None
+        for entry in self._pending.values():
+            if entry.deadline is None or entry.future.done():
+                continue
+            if entry.deadline <= now:
+                entry.future.set_exception(
+                    AioTimeoutError(
+                        f"{self.view.name}.{entry.method.name} to {self._where} took longer "
+                        f"than {entry.timeout}s"
+                    )
+                )
+            elif earliest is None or entry.deadline < earliest:
+                earliest = entry.deadline
+        if earliest is not None and not self.closed:
+            self._arm(loop, earliest)
+
     def _frame(self, payload: bytes, seqid: int, timeout: float | None) -> bytes:
         fmt = self._fmt
         if fmt.framing == wire.Framing.UNFRAMED:
@@ -439,6 +652,8 @@ class ThriftConnection:
             if self._watchdog is not None:
                 self._watchdog.cancel()
                 self._watchdog = None
+            if self.pipeline > 1:
+                self._fail_pending(ConnectionAbortedError("the connection was closed"))
 
     async def wait_closed(self) -> None:
         """Wait until the transport has closed."""

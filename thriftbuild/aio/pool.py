@@ -54,6 +54,7 @@ async def create_pool(
     ssl: _ssl.SSLContext | bool | None = None,
     server_hostname: str | None = None,
     limits: wire.Limits = wire.DEFAULT_LIMITS,
+    pipeline: int = 1,
     loop: Any = None,
 ) -> ThriftPool:
     """Create a pool and open ``minsize`` connections (aiothrift's signature).
@@ -69,6 +70,8 @@ async def create_pool(
             :func:`~thriftbuild.aio.create_connection`.
         acquire_timeout: longest wait for a connection; default: the connect
             timeout, else 30 seconds.
+        pipeline: calls outstanding at once on a connection (see
+            :class:`ThriftPool`); default 1.
         loop: deprecated and ignored.
     """
     warn_loop(loop, "create_pool")
@@ -84,6 +87,7 @@ async def create_pool(
         ssl=ssl,
         server_hostname=server_hostname,
         limits=limits,
+        pipeline=pipeline,
     )
     try:
         await pool.fill_free(override_min=False)
@@ -99,6 +103,14 @@ class ThriftPool:
     ``await pool.ping()`` (one method per API, or ``pool.execute(api, ...)``) checks
     a connection out for one call; ``async with pool.get() as conn`` (or ``async
     with pool as conn``) for several.
+
+    With ``pipeline > 1``, ``await pool.ping()`` (and :meth:`execute`) opens
+    connections up to ``maxsize`` as usual and then shares them: each carries up to
+    ``pipeline`` calls at once, replies matched by seqid (see
+    :class:`~thriftbuild.aio.ThriftConnection`), the least busy one first. A
+    connection goes back to the pool when its last call ends, and only if clean
+    (no reply still owed to a call that timed out or was cancelled). ``get()``
+    still checks a connection out for one holder.
     """
 
     def __init__(
@@ -115,7 +127,10 @@ class ThriftPool:
         ssl: _ssl.SSLContext | bool | None = None,
         server_hostname: str | None = None,
         limits: wire.Limits = wire.DEFAULT_LIMITS,
+        pipeline: int = 1,
     ) -> None:
+        if not (isinstance(pipeline, int) and pipeline >= 1):
+            raise ValueError(f"pipeline must be an integer >= 1, not {pipeline!r}")
         if not (isinstance(minsize, int) and minsize >= 0):
             raise ValueError(f"minsize must be an integer >= 0, not {minsize!r}")
         if not (isinstance(maxsize, int) and maxsize > 0):
@@ -141,7 +156,10 @@ class ThriftPool:
             ssl=ssl,
             server_hostname=server_hostname,
             limits=limits,
+            pipeline=pipeline,
         )
+        self.pipeline = pipeline
+        self._shares: dict[ThriftConnection, int] = {}  # shared connection -> its calls
         self._where = _where(address)
         self._free: collections.deque[ThriftConnection] = collections.deque()
         self._used: set[ThriftConnection] = set()
@@ -352,12 +370,39 @@ class ThriftPool:
         self.release(stack[-1])
 
     async def execute(self, api: str, *args: Any, **kwargs: Any) -> Any:
-        """Call ``api`` on a connection checked out for this call."""
+        """Call ``api`` on a connection checked out for this call (or shared by
+        several calls, with ``pipeline > 1``)."""
+        if self.pipeline > 1:
+            return await self._shared_call(api, args, kwargs)
         conn = await self.acquire()
         try:
             return await conn.execute(api, *args, **kwargs)
         finally:
             self.release(conn)
+
+    async def _shared_call(self, api: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        shares = self._shares
+        conn = None
+        if not self._free and self.size >= self.maxsize and not self.closed:
+            # Every connection is open and busy: join the least busy shared one.
+            room = self.pipeline
+            for candidate, calls in shares.items():
+                if calls < room and not candidate.closed and not candidate.abandoned:
+                    conn, room = candidate, calls
+        if conn is None:
+            conn = await self.acquire()
+            shares[conn] = 1
+        else:
+            shares[conn] += 1
+        try:
+            return await conn.execute(api, *args, **kwargs)
+        finally:
+            left = shares[conn] - 1
+            if left:
+                shares[conn] = left
+            else:
+                del shares[conn]
+                self.release(conn)
 
     # -- filling and closing ----------------------------------------------------------
 

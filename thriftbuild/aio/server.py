@@ -23,12 +23,15 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import concurrent.futures
+import contextlib
 import logging
+import os
+import socket
 import ssl as _ssl
 from typing import Any, cast
 
 from thriftbuild import wire
+from thriftbuild.aio._handler_threads import HandlerThreads, default_size
 from thriftbuild.aio._options import Address, warn_loop
 from thriftbuild.dispatch import Call, Dispatcher, ServerConnection
 from thriftbuild.server_metrics import ServerMetrics
@@ -38,12 +41,14 @@ __all__ = ["Server", "create_server"]
 log = logging.getLogger("thriftbuild.server")
 
 _QUEUE_HIGH = 32  # queued requests on one connection before it stops being read
+_CORK = getattr(socket, "TCP_CORK", None)  # Linux: hold segments until uncorked
+_TCP = (socket.AF_INET, socket.AF_INET6)
 
 
 async def create_server(
     service: Any,
     handler: Any,
-    address: Address = ("127.0.0.1", 6000),
+    address: Address | None = None,
     protocol_cls: Any = None,
     timeout: float | None = None,
     framed: bool | None = None,
@@ -55,6 +60,8 @@ async def create_server(
     handler_threads: int | None = None,
     grace: float = 10.0,
     metrics: ServerMetrics | bool | None = None,
+    sock: socket.socket | None = None,
+    dialect: wire.Dialect | None = None,
     loop: Any = None,
     **kwargs: Any,
 ) -> Server:
@@ -65,7 +72,8 @@ async def create_server(
             ``handler`` is an Apache ``Processor`` or thriftpy2 ``TProcessor``.
         handler: an object with one method per API, plain or ``async def``
             (aiothrift's "Dispatcher"), or a processor.
-        address: ``(host, port)``, or a path for a unix socket.
+        address: ``(host, port)``, or a path for a unix socket; default
+            ``("127.0.0.1", 6000)`` unless ``sock`` is given.
         protocol_cls, framed: accepted for aiothrift compatibility and not needed:
             every client's dialect is detected (binary or compact, framed or not,
             THeader) and answered in kind.
@@ -79,8 +87,16 @@ async def create_server(
         grace: default grace period of :meth:`Server.close`, in seconds.
         metrics: a :class:`~thriftbuild.server_metrics.ServerMetrics`; ``None`` uses
             prometheus_client's default registry when installed, ``False`` disables.
+        sock: an already listening socket (TCP or unix) to serve instead of
+            opening one at ``address``, as ``asyncio.start_server(sock=...)``; the
+            server owns it from then on and closes it when it closes.
+        dialect: accept only this :class:`~thriftbuild.wire.Dialect` (the gunicorn
+            worker's factory settings); ``None`` detects each client's.
         loop: deprecated and ignored.
         **kwargs: passed to ``loop.create_server`` (``reuse_port``, ``backlog``...).
+
+    Raises:
+        ValueError: both ``address`` and ``sock`` were given.
     """
     warn_loop(loop, "create_server")
     dispatcher = Dispatcher(service, handler, limits=limits, metrics=metrics)
@@ -91,8 +107,14 @@ async def create_server(
         max_concurrency=max_concurrency,
         handler_threads=handler_threads,
         grace=grace,
+        dialect=dialect,
     )
-    await server._listen(address, ssl, kwargs)
+    if sock is not None:
+        if address is not None:
+            raise ValueError("create_server: give address or sock, not both")
+        await server._listen(sock, ssl, kwargs)
+    else:
+        await server._listen(("127.0.0.1", 6000) if address is None else address, ssl, kwargs)
     return server
 
 
@@ -112,26 +134,33 @@ class Server:
         max_concurrency: int | None = None,
         handler_threads: int | None = None,
         grace: float = 10.0,
+        dialect: wire.Dialect | None = None,
     ) -> None:
         self.dispatcher = dispatcher
+        self.dialect = dialect
         self.timeout = timeout
         self.max_connections = max_connections
         self.grace = grace
         self.closing = False
         self.slots = None if max_concurrency is None else asyncio.Semaphore(max_concurrency)
-        self.executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self.threads: HandlerThreads | None = None
         if handler_threads != 0:
-            self.executor = concurrent.futures.ThreadPoolExecutor(
-                handler_threads, thread_name_prefix="thriftbuild-handler"
-            )
+            size = default_size() if handler_threads is None else handler_threads
+            self.threads = HandlerThreads(size, asyncio.get_running_loop())
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._shutdown: asyncio.Task[None] | None = None
         self._finished: asyncio.Future[None] = asyncio.get_running_loop().create_future()
 
-    async def _listen(self, address: Address, ssl: Any, kwargs: dict[str, Any]) -> None:
+    async def _listen(
+        self, address: Address | socket.socket, ssl: Any, kwargs: dict[str, Any]
+    ) -> None:
         loop = asyncio.get_running_loop()
-        if isinstance(address, str):
+        if isinstance(address, socket.socket):
+            unix = address.family == getattr(socket, "AF_UNIX", None)
+            listen = loop.create_unix_server if unix else loop.create_server
+            self._server = await listen(lambda: _Connection(self), sock=address, ssl=ssl, **kwargs)
+        elif isinstance(address, str):
             self._server = await loop.create_unix_server(
                 lambda: _Connection(self), address, ssl=ssl, **kwargs
             )
@@ -195,25 +224,32 @@ class Server:
         self._shutdown = asyncio.get_running_loop().create_task(self._drain(limit))
 
     async def _drain(self, grace: float) -> None:
-        waiting = [conn.done for conn in self.connections]
-        if waiting:
-            _, pending = await asyncio.wait(waiting, timeout=grace)
-            if pending:
-                log.warning(
-                    "%s: %d connection(s) still busy after the %ss grace period; cancelling",
-                    self.dispatcher.name,
-                    len(pending),
-                    grace,
-                )
-                for conn in list(self.connections):
-                    conn.abort()
-                await asyncio.wait(pending)
+        deadline = self._loop_time() + grace
+        pending: set[asyncio.Future[None]] = set()
+        # Connections accepted just before the close join while this waits.
+        while self.connections and not pending:
+            waiting = [conn.done for conn in self.connections]
+            _, pending = await asyncio.wait(waiting, timeout=max(0, deadline - self._loop_time()))
+        if pending:
+            log.warning(
+                "%s: %d connection(s) still busy after the %ss grace period; cancelling",
+                self.dispatcher.name,
+                len(pending),
+                grace,
+            )
+            for conn in list(self.connections):
+                conn.abort()
+            await asyncio.wait(pending)
         if self._server is not None:
             await self._server.wait_closed()
-        if self.executor is not None:
-            self.executor.shutdown(wait=False)
+        if self.threads is not None:
+            self.threads.close()
         if not self._finished.done():
             self._finished.set_result(None)
+
+    @staticmethod
+    def _loop_time() -> float:
+        return asyncio.get_running_loop().time()
 
     async def wait_closed(self) -> None:
         """Wait until :meth:`close` has finished (every connection closed)."""
@@ -254,9 +290,6 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)
         server = self.server
         self.peer = transport.get_extra_info("peername")
-        if server.closing:
-            transport.close()
-            return
         if server.max_connections is not None and len(server.connections) >= server.max_connections:
             log.warning(
                 "%s: refusing connection from %s: %d connections open (max_connections)",
@@ -267,8 +300,10 @@ class _Connection(asyncio.Protocol):
             transport.close()
             return
         server.connections.add(self)
-        self.conn = ServerConnection(server.dispatcher, peer=self.peer)
+        self.conn = ServerConnection(server.dispatcher, peer=self.peer, dialect=server.dialect)
         self._arm_idle()
+        if server.closing:  # accepted just before the close: serve what it already sent
+            self.shutdown()
 
     def data_received(self, data: bytes) -> None:
         if self.conn is None or self.lost:
@@ -334,6 +369,9 @@ class _Connection(asyncio.Protocol):
                     reply = await self._run(call)
                     self.current = None
                     if reply is not None and not self.lost:
+                        if self.server.closing and self._idle_after():
+                            self._send_last(reply)
+                            break
                         self._transport().write(reply)
                         while self.write_paused and not self.lost:
                             self.drained = self.loop.create_future()
@@ -368,10 +406,12 @@ class _Connection(asyncio.Protocol):
             elif call.is_coroutine:
                 with call.active():
                     value = await call.handler(*call.args)
-            elif self.server.executor is None:
+            elif self.server.threads is None:
                 value = call.invoke()
             else:
-                value = await self.loop.run_in_executor(self.server.executor, call.invoke)
+                value, error = await self.server.threads.run(call)
+                if error is not None:
+                    return dispatcher.finish(call, error=error)
         except BaseException as exc:
             reply = dispatcher.finish(call, error=exc)
             if not isinstance(exc, Exception):
@@ -402,12 +442,64 @@ class _Connection(asyncio.Protocol):
         self._close()
 
     def shutdown(self) -> None:
-        """The server is closing: close now if idle, else after the requests received."""
-        if not self.busy and (self.conn is None or self.conn.buffered == 0):
+        """The server is closing: close if idle, else after the requests received.
+
+        "Idle" includes the socket: a request the client sent before it could see
+        the close -- already in the socket buffer but not read by the loop yet -- is
+        read and served, not lost to a reset. A request still on the network is the
+        race no server can close; its client sees the connection end without a reply.
+        """
+        if self._idle() and not self._unread():
             self._close()
-        elif self.reading:
-            self.reading = False
+            return
+        if self._idle() and not self.reading:
+            self.reading = True
+            self._transport().resume_reading()
+        elif not self._idle() and self.reading:
+            self.reading = False  # what is received is served; nothing more is read
             self._transport().pause_reading()
+
+    def _idle_after(self) -> bool:
+        """Nothing received is left once the reply in hand is sent."""
+        return not self.queue and (self.conn is None or self.conn.buffered == 0)
+
+    def _send_last(self, reply: bytes) -> None:
+        """The connection's last reply and the FIN, in one TCP segment when they fit.
+
+        The client then sees the close as soon as it has the reply, so a pool's
+        checkout-time EOF check discards the connection instead of sending on it.
+        """
+        transport = self._transport()
+        sock = transport.get_extra_info("socket")
+        cork = _CORK is not None and sock is not None and sock.family in _TCP
+        if cork:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1)
+        transport.write(reply)
+        self._close()
+        if cork:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.IPPROTO_TCP, _CORK, 0)
+
+    def _idle(self) -> bool:
+        """Nothing received is left to handle (between requests)."""
+        return not (self.busy or self.queue or (self.conn is not None and self.conn.buffered))
+
+    def _unread(self) -> bool:
+        """Whether bytes wait in the socket that the loop has not read yet."""
+        sock = None if self.transport is None else self.transport.get_extra_info("socket")
+        if sock is None:
+            return False
+        try:
+            peek = socket.socket(fileno=os.dup(sock.fileno()))
+        except OSError:
+            return False
+        try:
+            return bool(peek.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT))
+        except OSError:
+            return False
+        finally:
+            peek.close()
 
     def abort(self) -> None:
         """The grace period is over: cancel what runs and close."""
@@ -420,8 +512,14 @@ class _Connection(asyncio.Protocol):
         return self.transport
 
     def _close(self) -> None:
-        if self.transport is not None and not self.transport.is_closing():
-            self.transport.close()
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            # FIN right behind the last reply (sent now when nothing waits to be
+            # written), so a pooled client sees the close before reusing the socket.
+            if not self.lost and transport.can_write_eof() and not self.write_paused:
+                with contextlib.suppress(OSError, RuntimeError):
+                    transport.write_eof()
+            transport.close()
 
     def _finish(self) -> None:
         self.server.connections.discard(self)

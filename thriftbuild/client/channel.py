@@ -16,6 +16,8 @@ import collections
 import math
 import select
 import socket
+import struct
+import sys
 import time
 from io import BytesIO
 from typing import Any, NoReturn
@@ -39,6 +41,26 @@ __all__ = ["Channel"]
 _DEADLINE_BUDGET = b"Deadline-Budget"
 _RECV_CHUNK = 65536
 _budget_blocks: dict[tuple[int, int], bytes] = {}
+
+# Linux's ``struct tcp_info``: ``tcpi_state`` is its first byte and
+# ``tcpi_bytes_received`` (Linux 4.1+) the 8 bytes at offset 128.
+# ``getsockopt`` runs without releasing the GIL, unlike ``poll``/``recv``: while other
+# threads are calling, each GIL release in a call hands the GIL to one of them and
+# this thread waits to get it back, so there it is worth its (larger) cost.
+_TCP_INFO = getattr(socket, "TCP_INFO", None) if sys.platform == "linux" else None
+_TCP_INFO_LEN = 136
+_TCP_ESTABLISHED = 1
+_tcp_info = struct.Struct("=B127xQ")
+
+
+def _tcp_info_works(sock: socket.socket) -> bool:
+    """Whether ``sock`` is a TCP socket whose kernel reports ``tcp_info`` in full."""
+    if _TCP_INFO is None or sock.family not in (socket.AF_INET, socket.AF_INET6):
+        return False
+    try:
+        return len(sock.getsockopt(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_LEN)) >= _TCP_INFO_LEN
+    except OSError:
+        return False
 
 
 def _budget_block(protocol_id: int, budget_ms: int) -> bytes:
@@ -96,6 +118,15 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         # timeout machinery, given the time left before each operation.
         self._poll_in: Any = None
         self._poll_out: Any = None
+        # On Linux TCP, the kernel's count of bytes received, against ours of bytes
+        # read (``_received``), tells without a GIL release whether a reply is
+        # waiting and whether an idle connection is still clean (nothing unread, no
+        # FIN or RST): see :meth:`_unread_in_kernel`. Used while ``contended``.
+        self._received = 0
+        self._tcp_info: Any = None
+        #: Set by the pool at checkout: other calls were in flight on it, so a GIL
+        #: release here likely costs a switch to another thread (see _TCP_INFO).
+        self.contended = False
         if isinstance(sock, _socket.socket) and type(sock).__module__ == "socket":
             sock.setblocking(False)
             fd = sock.fileno()
@@ -103,6 +134,8 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             self._poll_in.register(fd, select.POLLIN | select.POLLPRI)
             self._poll_out = select.poll()
             self._poll_out.register(fd, select.POLLOUT)
+            if _tcp_info_works(sock):
+                self._tcp_info = sock.getsockopt
         self.limits = limits
         self._wbuf: list[bytes] = []
         self._rbuf = BytesIO(b"")
@@ -175,6 +208,8 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             return False
         if self._tls_pending is not None and self._tls_pending():
             return False  # TLS: decrypted bytes already buffered
+        if self.contended and self._tcp_info is not None:
+            return self._unread_in_kernel() == 0
         try:
             poller = self._poll_in
             if poller is None:
@@ -183,6 +218,22 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             return not poller.poll(0)
         except (OSError, ValueError):
             return False
+
+    def _unread_in_kernel(self) -> int:
+        """Bytes the kernel received that were not read yet (Linux TCP only).
+
+        -1 when the connection is no longer established (the server sent FIN or
+        RST: a read returns at once) or the socket is unusable.
+        """
+        try:
+            state, received = _tcp_info.unpack(
+                self._tcp_info(socket.IPPROTO_TCP, _TCP_INFO, _TCP_INFO_LEN)
+            )
+        except (OSError, struct.error):
+            return -1
+        if state != _TCP_ESTABLISHED:
+            return -1
+        return int(received) - self._received
 
     # -- errors and timeouts: the one boundary between sockets and Thrift errors ----
 
@@ -263,6 +314,10 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 poller = self._poll_in
                 if poller is None:
                     sock.settimeout(seconds)
+                if self.contended and self._tcp_info and not self._unread_in_kernel():
+                    # Nothing arrived yet (known without a GIL release): wait first,
+                    # so the read below is the only other syscall.
+                    self._wait(poller, seconds)
                 try:
                     # Non-blocking: try first (on a fast link the reply is often
                     # there already: one syscall), and wait only when it is not.
@@ -276,6 +331,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             raise self._lost(f"receive failed ({exc})", exc) from exc
         if not data:
             raise self._lost("connection closed by server", None)
+        self._received += len(data)
         return data
 
     # -- writing ---------------------------------------------------------------------

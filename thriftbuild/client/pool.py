@@ -59,13 +59,23 @@ def _seconds(value: float | datetime.timedelta) -> float:
 _live_pools: weakref.WeakSet[ThriftConnectionPool] = weakref.WeakSet()
 
 
+# Held while a socket is created and recorded (never during a connect or handshake),
+# and across every fork: a child never inherits a socket that no pool has recorded.
+_creating = threading.Lock()
+
+
 def _reset_pools_after_fork() -> None:
+    _creating.release()  # taken by this very thread before the fork
     for pool in list(_live_pools):
         pool._after_fork()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_pools_after_fork)
+    os.register_at_fork(
+        before=_creating.acquire,
+        after_in_parent=_creating.release,
+        after_in_child=_reset_pools_after_fork,
+    )
 
 
 class ThriftConnectionPool:
@@ -155,6 +165,7 @@ class ThriftConnectionPool:
         self._generation = 0  # bumped in a forked child: older connections are the parent's
         self._epoch = 0  # bumped by close(): older connections are not reused
         self._open: set[Connection] = set()  # every open connection, idle or in use
+        self._connecting: set[socket.socket] = set()  # sockets not in a Connection yet
 
         if metrics is None:
             metrics = default_metrics()
@@ -241,7 +252,10 @@ class ThriftConnectionPool:
         # and leaves the parent's sockets untouched.
         for conn in list(self._open):
             conn.close()
+        for sock in list(self._connecting):
+            sock.close()
         self._open = set()
+        self._connecting = set()
         self._tokens = collections.deque([None] * self.size)
         self._lock = threading.Lock()
         self._cond = threading.Condition(self._lock)
@@ -286,8 +300,12 @@ class ThriftConnectionPool:
         except IndexError:
             conn = self._wait_for_token(deadline, method)
         generation = self._generation
+        # Other calls in flight on this pool: checks may then trade a GIL release
+        # for a costlier syscall that holds it (Channel.contended).
+        contended = len(self._tokens) < self.size - 1
         try:
             if conn is not None:
+                conn.channel.contended = contended
                 if start - conn.born > self.max_age:
                     self._evict(conn, "max_age")
                     conn = None
@@ -296,6 +314,7 @@ class ThriftConnectionPool:
                     conn = None
             if conn is None:
                 conn = self._connect(deadline, generation, self._epoch, method)
+                conn.channel.contended = contended
         except BaseException:
             self._give_back(None, generation)
             raise
@@ -382,28 +401,70 @@ class ThriftConnectionPool:
             self._evict(conn, reason)
             self._give_back(None, conn.generation)
 
+    def _new_socket(
+        self, family: int, kind: int = socket.SOCK_STREAM, proto: int = 0
+    ) -> socket.socket:
+        with _creating:
+            sock = socket.socket(family, kind, proto)
+            self._connecting.add(sock)
+        return sock
+
+    def _forget(self, sock: socket.socket, close: bool) -> None:
+        if close:
+            sock.close()
+        self._connecting.discard(sock)
+
     def _open_socket(self, timeout: float) -> socket.socket:
-        endpoint = self.endpoint
-        address = endpoint.address
+        """Connect (and shake hands) within ``timeout``; the socket stays recorded in
+        ``_connecting`` until the caller has recorded its :class:`Connection`."""
+        address = self.endpoint.address
+        targets: list[tuple[int, int, int, Any]]
         if isinstance(address, str):
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            targets = [(socket.AF_UNIX, socket.SOCK_STREAM, 0, address)]
+        else:
+            targets = [
+                (family, kind, proto, addr)
+                for family, kind, proto, _, addr in socket.getaddrinfo(
+                    address.host, address.port, 0, socket.SOCK_STREAM
+                )
+            ]
+        failure: OSError | None = None
+        for family, kind, proto, addr in targets:  # each resolved address in turn
+            sock = self._new_socket(family, kind, proto)
             try:
                 sock.settimeout(timeout)
-                sock.connect(address)
+                sock.connect(addr)
+            except OSError as exc:
+                self._forget(sock, close=True)
+                failure = exc
+                continue
             except BaseException:
-                sock.close()
+                self._forget(sock, close=True)
                 raise
+            break
         else:
-            sock = socket.create_connection((address.host, address.port), timeout=timeout)
+            raise failure if failure is not None else OSError(f"no address for {address}")
+        if family != socket.AF_UNIX:
             with contextlib.suppress(OSError):  # not fatal: only latency suffers
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        if self.ssl_context is not None:
-            try:  # the handshake runs under the connect timeout
-                return self.ssl_context.wrap_socket(sock, server_hostname=self.server_hostname)
-            except BaseException:
-                sock.close()
-                raise
-        return sock
+        if self.ssl_context is None:
+            return sock
+        try:
+            with _creating:  # the wrapper takes over the descriptor
+                tls = self.ssl_context.wrap_socket(
+                    sock, server_hostname=self.server_hostname, do_handshake_on_connect=False
+                )
+                self._connecting.add(tls)
+                self._connecting.discard(sock)
+        except BaseException:
+            self._forget(sock, close=True)
+            raise
+        try:  # the handshake runs under the connect timeout
+            tls.do_handshake()
+        except BaseException:
+            self._forget(tls, close=True)
+            raise
+        return tls
 
     def _connect(self, deadline: float, generation: int, epoch: int, method: str) -> Connection:
         last: OSError | None = None
@@ -434,12 +495,19 @@ class ThriftConnectionPool:
                 if self._metrics is not None:
                     self._metrics.connect_failed()
                 continue
-            channel = Channel(sock, self._endpoint_text, self._framing, self.timeout, self.limits)
-            protocol = make_protocol(channel, self.protocol_factory)
+            try:
+                channel = Channel(
+                    sock, self._endpoint_text, self._framing, self.timeout, self.limits
+                )
+                protocol = make_protocol(channel, self.protocol_factory)
+            except BaseException:
+                self._forget(sock, close=True)
+                raise
             if self._metrics is not None:
                 self._metrics.connected()
             conn = Connection(self, channel, protocol, generation, epoch)
             self._open.add(conn)
+            self._forget(sock, close=False)  # recorded in _open from here on
             return conn
         if tried == 0:
             raise self._exhausted(self._waiting, method)

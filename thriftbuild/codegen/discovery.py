@@ -21,7 +21,6 @@ import dataclasses
 import errno
 import fnmatch
 import os
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,22 +35,16 @@ from thriftbuild.codegen.errors import (
 from thriftbuild.codegen.idl.reader import read_idl
 from thriftbuild.codegen.idl.scan import IdlHeader, scan_idl
 from thriftbuild.codegen.installed import InstalledIdlIndex, generated_module_of, locate_package
-from thriftbuild.codegen.model import GenerationRequest, GeneratorOptions, IdlSource, Include
+from thriftbuild.codegen.model import (
+    GenerationRequest,
+    GeneratorOptions,
+    IdlSource,
+    Include,
+    generated_name,
+)
 from thriftbuild.codegen.output import is_generated_dir
 
-__all__ = ["BuildPlan", "generated_name", "plan_files", "plan_project"]
-
-GENERATED_SUFFIX = "_thrift"
-_NOT_IDENTIFIER = re.compile(r"[^A-Za-z0-9_]")
-
-
-def generated_name(idl_path: Path) -> str:
-    """The package generated for ``idl_path``: ``my-service.thrift`` -> ``my_service_thrift``."""
-    stem = idl_path.name[: -len(".thrift")] if idl_path.name.endswith(".thrift") else idl_path.stem
-    name = _NOT_IDENTIFIER.sub("_", stem)
-    if not name or name[0].isdigit():
-        name = "_" + name
-    return name + GENERATED_SUFFIX
+__all__ = ["BuildPlan", "plan_files", "plan_project"]
 
 
 @dataclass(frozen=True)

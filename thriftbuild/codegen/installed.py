@@ -22,6 +22,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from thriftbuild.codegen.model import generated_name
 from thriftbuild.codegen.output import MARKER_NAME
 
 __all__ = [
@@ -94,8 +95,6 @@ def generated_module_of(path: Path, root: Path, namespace_py: str | None) -> str
     (``<name>_thrift/`` with its marker), and the Apache compiler's output at the
     file's ``namespace py`` (``<namespace>/ttypes.py`` below the same import root).
     """
-    from thriftbuild.codegen.discovery import generated_name
-
     beside = path.parent / generated_name(path)
     if (beside / MARKER_NAME).is_file():
         parts = beside.relative_to(root).parts

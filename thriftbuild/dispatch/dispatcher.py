@@ -23,11 +23,14 @@ Outcomes, as Apache's generated processors map them:
 
 from __future__ import annotations
 
-import contextlib
 import inspect
 import logging
+import operator
+import struct
 import time
-from collections.abc import Callable, Iterator
+import types
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 from thriftbuild import wire
@@ -43,6 +46,52 @@ log = logging.getLogger("thriftbuild.server")
 UNKNOWN_METHOD = 1
 INTERNAL_ERROR = 6
 _UNKNOWN = "<unknown>"
+_CALL_TYPES = (wire.MessageType.CALL, wire.MessageType.ONEWAY)
+_NO_HEADERS: Mapping[str, str] = types.MappingProxyType({})
+_I32 = struct.Struct("!i")
+
+
+class _Plan:
+    """What every request to one method needs, worked out on its first request.
+
+    The handler's bound method and whether it is a coroutine function, how to take
+    its arguments out of the decoded ``<method>_args``, the reply head's fixed
+    part, the metric children -- none of it changes between requests.
+    """
+
+    __slots__ = (
+        "args",
+        "handler",
+        "is_coroutine",
+        "method",
+        "name",
+        "oneway",
+        "recorders",
+        "reply_prefix",
+    )
+
+    def __init__(self, view: ServiceView, handler: Any, name: str) -> None:
+        self.name = name
+        self.method: wire.Method | None = view.methods.get(name)
+        found = getattr(handler, name, None) if self.method is not None else None
+        self.handler: Callable[..., Any] | None = found if callable(found) else None
+        self.is_coroutine = self.handler is not None and inspect.iscoroutinefunction(self.handler)
+        self.oneway = self.method is not None and self.method.oneway
+        self.args = _extractor(view.params.get(name, ()))
+        # A strict binary reply head is the method's fixed prefix plus the seqid;
+        # other heads (compact) are encoded per reply.
+        self.reply_prefix = wire.encode_head(wire.BINARY, name, wire.MessageType.REPLY, 0)[:-4]
+        self.recorders: dict[str, Callable[[float], None]] = {}
+
+
+def _extractor(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
+    """A function giving the handler's positional arguments from an ``_args`` struct."""
+    if not names:
+        return lambda args: ()
+    if len(names) == 1:
+        (name,) = names
+        return lambda args: (getattr(args, name),)
+    return operator.attrgetter(*names)
 
 
 class Call:
@@ -57,11 +106,14 @@ class Call:
         is_coroutine: ``handler`` is an ``async def``: await it; otherwise call it
             (from a worker thread when the driver must not block).
         oneway: no reply is sent.
+        started: ``time.monotonic()`` when the request was complete (as
+            ``request.received``).
     """
 
     __slots__ = (
         "_dialect",
         "_frame",
+        "_plan",
         "args",
         "handler",
         "is_coroutine",
@@ -74,23 +126,23 @@ class Call:
     def __init__(
         self,
         request: Request,
-        method: wire.Method | None,
-        handler: Callable[..., Any] | None,
+        plan: _Plan,
         args: tuple[Any, ...],
         frame: wire.Frame,
         dialect: wire.Dialect,
     ) -> None:
         self.request = request
-        self.method = method
-        self.handler = handler
+        self.method = plan.method
+        self.handler = plan.handler
         self.args = args
-        self.is_coroutine = handler is not None and inspect.iscoroutinefunction(handler)
-        self.oneway = method is not None and method.oneway
-        self.started = time.perf_counter()
+        self.is_coroutine = plan.is_coroutine
+        self.oneway = plan.oneway
+        self.started = request.received
+        self._plan = plan
         self._frame = frame
         self._dialect = dialect
 
-    @contextlib.contextmanager
+    @contextmanager
     def active(self) -> Iterator[Request]:
         """Make :func:`~thriftbuild.dispatch.current_request` return this request.
 
@@ -105,9 +157,13 @@ class Call:
 
     def invoke(self) -> Any:
         """Call a plain handler here, with the request active; returns its value."""
-        assert self.handler is not None
-        with self.active():
-            return self.handler(*self.args)
+        handler = self.handler
+        assert handler is not None
+        token = _current.set(self.request)
+        try:
+            return handler(*self.args)
+        finally:
+            _current.reset(token)
 
 
 class Dispatcher:
@@ -142,15 +198,20 @@ class Dispatcher:
             metrics = default_server_metrics()
         self.metrics: ServerMetrics | None = metrics or None
         self.name = self.view.name
-        self._bound: dict[str, Callable[..., Any] | None] = {}
+        # Method name -> plan. Names the service does not have share one plan, so a
+        # client sending random names cannot grow this.
+        self._plans: dict[str, _Plan] = {}
+        self._unknown = _Plan(self.view, handler, _UNKNOWN)
         self._codec = wire.THRIFTPY2 if self.view.kind == "thriftpy2" else wire.APACHE
         self._in_flight = None if self.metrics is None else self.metrics.in_flight(self.name)
         #: Requests finished (replied to or not), for drivers that recycle after N.
         self.handled = 0
-        self._active: dict[Call, float] = {}  # begun, not finished -> perf_counter start
+        #: Called (no arguments) each time :attr:`handled` grows, in the finishing thread.
+        self.on_finish: Callable[[], None] | None = None
+        self._active: dict[Call, float] = {}  # begun, not finished -> monotonic start
 
     def oldest_active(self) -> float | None:
-        """``time.perf_counter()`` at which the longest-running unfinished call began.
+        """``time.monotonic()`` at which the longest-running unfinished call began.
 
         ``None`` when no call is in progress. Lets a driver notice a handler stuck
         past a deadline (gunicorn's ``--timeout``) whatever runs it.
@@ -160,6 +221,14 @@ class Dispatcher:
 
     # -- requests ---------------------------------------------------------------------
 
+    def _plan(self, name: str) -> _Plan:
+        plan = self._plans.get(name)
+        if plan is None:
+            if name not in self.view.methods:
+                return self._unknown
+            plan = self._plans[name] = _Plan(self.view, self.handler, name)
+        return plan
+
     def begin(self, frame: wire.Frame, dialect: wire.Dialect, peer: Any = None) -> Call:
         """Decode one request.
 
@@ -168,38 +237,26 @@ class Dispatcher:
                 (the connection should be closed).
         """
         received = time.monotonic()
-        head, body = wire.decode_head(frame.protocol, frame.payload, self.limits)
-        if head.type not in (wire.MessageType.CALL, wire.MessageType.ONEWAY):
+        protocol, payload = frame.protocol, frame.payload
+        head, body = wire.decode_head(protocol, payload, self.limits)
+        if head.type not in _CALL_TYPES:
             raise wire.WireError(f"expected a call, got message type {head.type} ({head.name!r})")
-        headers = decode_headers(frame.headers) if frame.headers else {}
-        request = Request(
-            self.name,
-            head.name,
-            head.seqid,
-            headers,
-            deadline_from(headers, received) if headers else None,
-            peer,
-            received,
-        )
-        method = self.view.methods.get(head.name)
+        if frame.headers:
+            headers: Mapping[str, str] = decode_headers(frame.headers)
+            deadline = deadline_from(headers, received)
+        else:
+            headers, deadline = _NO_HEADERS, None
+        request = Request(self.name, head.name, head.seqid, headers, deadline, peer, received)
+        plan = self._plans.get(head.name) or self._plan(head.name)
+        method = plan.method
         if method is None:
-            return Call(request, None, None, (), frame, dialect)
-        args = wire.decode_args(method, frame.protocol, frame.payload, body, self.limits)
-        handler = self._handler_for(head.name)
-        values = tuple(getattr(args, name) for name in self.view.params[head.name])
+            return Call(request, plan, (), frame, dialect)
+        decoded = method.codec.decode(method.args_cls, payload[body:], protocol, self.limits)
+        call = Call(request, plan, plan.args(decoded), frame, dialect)
         if self._in_flight is not None:
             self._in_flight.inc()
-        call = Call(request, method, handler, values, frame, dialect)
-        self._active[call] = call.started
+        self._active[call] = received
         return call
-
-    def _handler_for(self, name: str) -> Callable[..., Any] | None:
-        try:
-            return self._bound[name]
-        except KeyError:
-            found = getattr(self.handler, name, None)
-            bound = self._bound[name] = found if callable(found) else None
-            return bound
 
     def finish(
         self, call: Call, value: Any = None, error: BaseException | None = None
@@ -212,54 +269,67 @@ class Dispatcher:
             error: what it raised instead (``CancelledError`` and other
                 ``BaseException``\\ s record ``cancelled`` and give no reply).
         """
-        method, request = call.method, call.request
+        plan, request = call._plan, call.request
+        method = plan.method
         self.handled += 1
+        if self.on_finish is not None:
+            self.on_finish()
         if method is None:
             reply = self._app_error(call, UNKNOWN_METHOD, f"Unknown function {request.method}")
-            self._record(_UNKNOWN, "unknown_method", call)
+            self._record(call, "unknown_method")
             return reply
         self._active.pop(call, None)
         if self._in_flight is not None:
             self._in_flight.dec()
-        if call.handler is None:
+        if plan.handler is None:
             message = f"{self.name}.{request.method} is not implemented by the handler"
             log.error("%s", message)
-            self._record(request.method, "internal_error", call)
-            return None if call.oneway else self._app_error(call, INTERNAL_ERROR, message)
+            self._record(call, "internal_error")
+            return None if plan.oneway else self._app_error(call, INTERNAL_ERROR, message)
         if error is not None and not isinstance(error, Exception):
-            self._record(request.method, "cancelled", call)
+            self._record(call, "cancelled")
             return None
-        if call.oneway:
+        if plan.oneway:
             if error is not None:
                 log.error("%s.%s (oneway) failed", self.name, request.method, exc_info=error)
-            self._record(request.method, "success" if error is None else "oneway_error", call)
+            self._record(call, "success" if error is None else "oneway_error")
             return None
+        assert method.result_cls is not None
+        result = method.result_cls()
         if error is None:
             outcome = "success"
-            result = (
-                _new_result(method, "success", value) if method.returns else _new_result(method)
-            )
+            if method.returns:
+                result.success = value
         else:
             field = self._declared_field(request.method, error)
-            if field is not None:
-                outcome = "declared_exception"
-                result = _new_result(method, field, error)
-            else:
-                app = _app_exception_args(error)
-                if app is not None:
-                    self._record(request.method, "application_exception", call)
-                    return self._app_error(call, *app)
-                log.error("%s.%s failed", self.name, request.method, exc_info=error)
-                self._record(request.method, "internal_error", call)
-                return self._app_error(call, INTERNAL_ERROR, "Internal error")
+            if field is None:
+                return self._failed(call, error)
+            outcome = "declared_exception"
+            setattr(result, field, error)
+        protocol = call._frame.protocol
         try:
-            payload = wire.encode_reply(method, call._frame.protocol, request.seqid, result)
+            body = method.codec.encode(result, protocol)
         except Exception as exc:  # a handler returned a value its IDL type cannot hold
             log.error("%s.%s: cannot encode the reply", self.name, request.method, exc_info=exc)
-            self._record(request.method, "internal_error", call)
+            self._record(call, "internal_error")
             return self._app_error(call, INTERNAL_ERROR, "Internal error: cannot encode result")
-        self._record(request.method, outcome, call)
-        return self._frame(call, payload)
+        if protocol == wire.BINARY:
+            head = plan.reply_prefix + _I32.pack(request.seqid)
+        else:
+            head = wire.encode_head(protocol, request.method, wire.MessageType.REPLY, request.seqid)
+        self._record(call, outcome)
+        return self._frame(call, head + body)
+
+    def _failed(self, call: Call, error: BaseException) -> bytes:
+        """The reply to a handler that raised something its IDL does not declare."""
+        name = call.request.method
+        app = _app_exception_args(error)
+        if app is not None:
+            self._record(call, "application_exception")
+            return self._app_error(call, *app)
+        log.error("%s.%s failed", self.name, name, exc_info=error)
+        self._record(call, "internal_error")
+        return self._app_error(call, INTERNAL_ERROR, "Internal error")
 
     def handle(self, call: Call) -> bytes | None:
         """Run ``call``'s handler in this thread and return the framed reply.
@@ -267,22 +337,29 @@ class Dispatcher:
         For synchronous drivers (threads, gevent). A coroutine handler is run to
         completion with :func:`asyncio.run` in this thread.
         """
+        handler = call.handler
+        value: Any = None
+        error: BaseException | None = None
+        token = _current.set(call.request)
         try:
-            if call.handler is None:
-                value = None
+            if handler is None:
+                pass
             elif call.is_coroutine:
                 import asyncio
 
-                with call.active():
-                    value = asyncio.run(call.handler(*call.args))
+                value = asyncio.run(handler(*call.args))
             else:
-                value = call.invoke()
+                value = handler(*call.args)
         except BaseException as exc:
-            reply = self.finish(call, error=exc)
-            if not isinstance(exc, Exception):
-                raise
-            return reply
-        return self.finish(call, value)
+            error = exc
+        finally:
+            _current.reset(token)
+        if error is None:
+            return self.finish(call, value)
+        reply = self.finish(call, error=error)
+        if not isinstance(error, Exception):
+            raise error
+        return reply
 
     # -- helpers ----------------------------------------------------------------------
 
@@ -306,18 +383,15 @@ class Dispatcher:
             payload, protocol=frame.protocol, seqid=frame.seqid, zlib=frame.zlib
         )
 
-    def _record(self, method: str, outcome: str, call: Call) -> None:
-        if self.metrics is not None:
-            seconds = time.perf_counter() - call.started
-            self.metrics.record(self.name, method, outcome, seconds)
-
-
-def _new_result(method: wire.Method, field: str | None = None, value: Any = None) -> Any:
-    assert method.result_cls is not None
-    result = method.result_cls()
-    if field is not None:
-        setattr(result, field, value)
-    return result
+    def _record(self, call: Call, outcome: str) -> None:
+        metrics = self.metrics
+        if metrics is None:
+            return
+        plan = call._plan
+        record = plan.recorders.get(outcome)
+        if record is None:
+            record = plan.recorders[outcome] = metrics.recorder(self.name, plan.name, outcome)
+        record(time.monotonic() - call.started)
 
 
 def _app_exception_args(error: BaseException) -> tuple[int, str] | None:

@@ -2,9 +2,11 @@
 
 Each of gunicorn's listening sockets is served by :func:`thriftbuild.aio.create_server`
 on one event loop per worker: ``async def`` handler methods run on the loop, plain
-ones in a thread pool (``--threads N`` threads when N > 1, else the aio default).
-Every client's dialect is detected (the factory settings do not apply);
-``--worker-connections`` caps open connections, ``--thrift-client-timeout`` is the
+ones in a thread pool (``--threads N`` threads when N > 1, the aio default for 1,
+gunicorn's default; ``--threads 0`` runs them on the loop, for handlers that never block).
+Every client's dialect is detected, unless ``--thrift-transport-factory`` or
+``--thrift-protocol-factory`` is given: then that dialect only, as in the threaded
+workers. ``--worker-connections`` caps open connections, ``--thrift-client-timeout`` is the
 idle timeout. Lifecycle as the threaded workers: a call running past ``--timeout``
 stops the heartbeat; SIGTERM and ``--max-requests`` (counted in RPCs) close the
 servers gracefully (idle connections at once, calls in progress finish, within
@@ -22,15 +24,13 @@ from typing import Any
 
 from gunicorn.workers.base import Worker
 
+from thriftbuild import wire
 from thriftbuild.gunicorn.app import processor_of
+from thriftbuild.gunicorn.factories import dialect_for, resolve_name
 from thriftbuild.gunicorn.settings import setting
-from thriftbuild.gunicorn.workers import route_logs
+from thriftbuild.gunicorn.workers import _APACHE_DEFAULTS, route_logs
 
 __all__ = ["ThriftAsyncioWorker"]
-
-# The address for a server on an inherited socket (``sock=``): asyncio's
-# ``create_server`` wants neither host nor port then.
-_INHERITED: Any = (None, None)
 
 
 class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
@@ -43,6 +43,7 @@ class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
         self.processor = processor_of(
             self.app.wsgi(), as_factory=setting(self.cfg, "thrift_processor_as_factory")
         )
+        self.dialect = _dialect(self.cfg)
         self.ssl_context = None
         if self.cfg.is_ssl:
             from gunicorn.sock import ssl_context
@@ -74,22 +75,33 @@ class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
             await create_server(
                 None,
                 self.processor,
-                _INHERITED,
                 timeout=setting(self.cfg, "thrift_client_timeout"),
                 ssl=self.ssl_context,
                 max_connections=int(self.cfg.worker_connections),
-                handler_threads=threads if threads > 1 else None,
+                handler_threads=threads if threads != 1 else None,  # 0: on the loop
                 grace=float(self.cfg.graceful_timeout),
                 sock=listener.sock,
+                dialect=self.dialect,
             )
             for listener in self.sockets
         ]
+
+        def count() -> None:  # after every RPC, on the loop: --max-requests
+            if self.alive and sum(s.dispatcher.handled for s in servers) >= self.max_requests:
+                self.log.info("Autorestarting worker after current request.")
+                self.alive = False
+                stop.set()
+                # Now, before this RPC's reply is written: idle connections close
+                # first and this one right after its reply, so a pooled client sees
+                # every close before it could send on one of them.
+                for server in servers:
+                    server.close()
+
+        for server in servers:
+            server.dispatcher.on_finish = count
         interval = min(1.0, self.timeout / 4) if self.timeout else 1.0
         while self.alive:
             self._heartbeat(servers)
-            if sum(server.dispatcher.handled for server in servers) >= self.max_requests:
-                self.log.info("Autorestarting worker after current request.")
-                break
             if self.ppid != os.getppid():
                 self.log.info("Parent changed, shutting down: %s", self)
                 break
@@ -108,6 +120,26 @@ class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
         if self.timeout:
             started = [s.dispatcher.oldest_active() for s in servers]
             oldest = min((t for t in started if t is not None), default=None)
-            if oldest is not None and time.perf_counter() - oldest > self.timeout:
+            if oldest is not None and time.monotonic() - oldest > self.timeout:
                 return
         self.notify()
+
+
+def _dialect(cfg: Any) -> wire.Dialect | None:
+    """The dialect the factory settings pin, or ``None``: detect each client's.
+
+    Unlike the threaded workers (whose default is gunicorn_thrift's buffered
+    binary), this worker detects every dialect unless a factory is configured;
+    a configured one pins the port as it does there (the other factory keeps
+    gunicorn_thrift's default). ``--thrift-auto-dialect`` always detects.
+    """
+    if setting(cfg, "thrift_auto_dialect"):
+        return None
+    transport = setting(cfg, "thrift_transport_factory")
+    protocol = setting(cfg, "thrift_protocol_factory")
+    if transport is None and protocol is None:
+        return None
+    return dialect_for(
+        resolve_name(transport or _APACHE_DEFAULTS[0]),
+        resolve_name(protocol or _APACHE_DEFAULTS[1]),
+    )

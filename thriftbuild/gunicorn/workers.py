@@ -200,7 +200,7 @@ class ThriftWorker(Worker):  # type: ignore[misc]
     def _heartbeat(self) -> None:
         """Notify the arbiter unless a call has run past ``--timeout``."""
         if self.timeout:
-            now = time.perf_counter()
+            now = time.monotonic()
             oldest = self.dispatcher.oldest_active()
             if oldest is not None and now - oldest > self.timeout:
                 if not self._stuck_logged:

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from thriftbuild.codegen.backends import generated_header
 from thriftbuild.codegen.backends.rewrite import (
     allow_exception_dunders,
     normalize_newlines,
@@ -19,7 +18,12 @@ from thriftbuild.codegen.backends.rewrite import (
 )
 from thriftbuild.codegen.errors import CompilerNotFoundError, GeneratorError, IdlError
 from thriftbuild.codegen.idl.scan import scan_idl
-from thriftbuild.codegen.model import GeneratedPackage, GenerationRequest, IdlSource
+from thriftbuild.codegen.model import (
+    GeneratedPackage,
+    GenerationRequest,
+    IdlSource,
+    generated_header,
+)
 
 if TYPE_CHECKING:
     from thriftbuild.codegen.idl import syntax

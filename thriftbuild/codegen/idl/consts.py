@@ -4,16 +4,37 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import Protocol
 
+from thriftbuild.codegen.errors import IdlError
 from thriftbuild.codegen.idl import syntax
 from thriftbuild.codegen.idl.lexer import quote_literal
 from thriftbuild.codegen.idl.resolved import RType
 
-if TYPE_CHECKING:
-    from thriftbuild.codegen.idl.resolve import Program
+__all__ = ["MAX_COPIED", "ConstRenderer", "Program"]
 
-__all__ = ["MAX_COPIED", "ConstRenderer"]
+
+class Program(Protocol):
+    """What rendering constants asks of the include closure (``resolve.Program``)."""
+
+    documents: dict[Path, syntax.Document]
+
+    def error(self, path: Path, pos: syntax.Pos, reason: str) -> IdlError: ...
+
+    def symbols(self, path: Path) -> dict[str, object]: ...
+
+    def included(self, path: Path, prefix: str, pos: syntax.Pos, name: str) -> Path: ...
+
+    def lookup(self, path: Path, name: str, pos: syntax.Pos) -> tuple[Path, object] | None: ...
+
+    def resolve_type(
+        self,
+        path: Path,
+        ref: syntax.TypeRef,
+        depth: int = 0,
+        origin: tuple[Path, syntax.Pos] | None = None,
+    ) -> RType: ...
+
 
 #: Generated code that constants referring to other constants may copy, per file.
 MAX_COPIED = 16 << 20

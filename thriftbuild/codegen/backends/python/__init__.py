@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from thriftbuild.codegen.backends import generated_header
 from thriftbuild.codegen.backends.python.emit import Emitter
 from thriftbuild.codegen.errors import GeneratorError, IdlError, IncludeCycleError
 from thriftbuild.codegen.idl import syntax
 from thriftbuild.codegen.idl.parser import parse
 from thriftbuild.codegen.idl.resolve import Program, Resolved
-from thriftbuild.codegen.model import GeneratedPackage, GenerationRequest, IdlSource
+from thriftbuild.codegen.model import (
+    GeneratedPackage,
+    GenerationRequest,
+    IdlSource,
+    generated_header,
+)
 
 __all__ = ["PythonBackend", "parse"]
 

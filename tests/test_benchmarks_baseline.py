@@ -1,0 +1,94 @@
+"""``python -m benchmarks --baseline REV``: option checks and the rows it changes
+(nothing is installed or timed here)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from benchmarks import baseline, report
+from benchmarks.registry import ROWS, Role
+from benchmarks.scenarios import load_all
+from benchmarks.scenarios.common import AIO_REQUIRES, SYNC_REQUIRES
+from tests.conftest import REPO
+
+
+def _run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "benchmarks", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+def test_baseline_refuses_update_readme_and_unknown_revisions_before_measuring() -> None:
+    done = _run("--baseline", "HEAD", "--update-readme")
+    assert done.returncode != 0 and "without --baseline" in done.stderr
+    done = _run("--baseline", "no-such-revision-anywhere", "--only", "sync/ping/1conn/binary$")
+    assert done.returncode != 0
+    assert "--baseline no-such-revision-anywhere: not a commit" in done.stderr
+    assert "warm-up" not in done.stdout  # refused before any measurement
+
+
+def test_resolve_names_the_commit_and_the_contender() -> None:
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+    ).stdout.strip()
+    found = baseline.resolve("HEAD", REPO)
+    assert (found.sha, found.name, found.env) == (head, "ours@HEAD", "ours@" + head[:12])
+
+
+def test_baseline_joins_client_rows_and_skips_what_the_revision_lacks() -> None:
+    load_all()
+    rows = list(ROWS.values())
+    earlier = baseline.Baseline("old", "0123456789abcdef0123456789abcdef01234567")
+    unsupported = {AIO_REQUIRES: "ModuleNotFoundError: No module named 'thriftbuild.aio'"}
+    assert SYNC_REQUIRES in baseline.requirements(rows)
+    changed, skipped = baseline.add(rows, earlier, unsupported)
+    assert [r.id for r in changed] == [r.id for r in rows]  # same rows, same order
+    by_id = {r.id: r for r in changed}
+    for row in rows:
+        ours = row.one(Role.OURS)
+        added = by_id[row.id].one(Role.BASELINE)
+        if ours is None:
+            assert added is None and row.id not in skipped
+        elif row.runner == "client" and ours.spec.get("requires") == SYNC_REQUIRES:
+            assert added is not None and row.id not in skipped
+            assert (added.name, added.env, added.spec) == ("ours@old", earlier.env, ours.spec)
+            assert by_id[row.id].contenders[:-1] == row.contenders  # ours and peers kept
+        else:
+            assert added is None
+            assert row.id in skipped
+    aio = [r for r in rows if r.runner == "client" and r.id.startswith("aio/")]
+    assert aio and all("thriftbuild.aio" in skipped[r.id] for r in aio if r.one(Role.OURS))
+    assert any(r.startswith("sync/ping/8threads-pyserver/") for r in by_id)
+
+
+def test_report_shows_ours_over_ours_at_the_revision_paired_by_round() -> None:
+    load_all()
+    earlier = baseline.Baseline("old", "0" * 40)
+    row = baseline.add([ROWS["sync/ping/1conn/binary"]], earlier, {})[0][0]
+    values = {"ours": [0.0, 200.0, 300.0], "ours@old": [0.0, 100.0, 200.0]}
+    results = {
+        c.name: [
+            {"round": r, "value": values.get(c.name, [0.0, 100.0, 100.0])[r]} for r in range(3)
+        ]
+        for c in row.contenders
+    }
+    summary = report.summarize(row, results)
+    assert summary["baseline"] == "ours@old"
+    assert summary["vs_baseline"]["rounds"] == [2.0, 1.5]
+    assert summary["best_peer"] != "ours@old"  # a baseline is never a peer
+    table = report.summary_table([row], {row.id: summary})
+    assert "ours ÷ ours@old" in table.splitlines()[0]
+    assert "1.75x (1.50-2.00)" in table
+
+
+@pytest.mark.parametrize("rev", ["", "   "])
+def test_blank_revision_is_refused(rev: str) -> None:
+    with pytest.raises(SystemExit, match="not a commit"):
+        baseline.resolve(rev, REPO)
