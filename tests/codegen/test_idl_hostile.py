@@ -25,6 +25,7 @@ from thrift.protocol import TBinaryProtocol, TCompactProtocol
 from thrift.transport import TTransport
 
 from tests.conftest import FIXTURES, REPO, thrift_compiler
+from tests.support.importable import on_sys_path
 from thriftbuild.codegen.backends.python import PythonBackend
 from thriftbuild.codegen.discovery import plan_files
 from thriftbuild.codegen.errors import IdlError, ThriftBuildError
@@ -50,15 +51,9 @@ def _expected(name: str) -> dict[str, str]:
 
 @pytest.fixture
 def importable(tmp_path: Path) -> Iterator[Path]:
-    out = tmp_path / "out"
-    before = set(sys.modules)
-    sys.path.insert(0, str(out))
-    try:
-        yield out
-    finally:
-        sys.path.remove(str(out))
-        for name in set(sys.modules) - before:
-            del sys.modules[name]
+    """A directory on sys.path; modules imported from it are forgotten afterwards."""
+    with on_sys_path(tmp_path / "out") as directory:
+        yield directory
 
 
 def _generate(idl: Path, out: Path, backend: str = "python") -> None:

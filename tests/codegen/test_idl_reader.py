@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import thrift_compiler
+from tests.support.importable import on_sys_path
 from thriftbuild.codegen.discovery import plan_files
 from thriftbuild.codegen.errors import IdlError
 from thriftbuild.codegen.generate import generate_to_directory
@@ -24,17 +25,9 @@ IDL = (
 
 @pytest.fixture
 def importable(tmp_path: Path) -> Iterator[Path]:
-    before = set(sys.modules)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        yield tmp_path
-    finally:
-        sys.path.remove(str(tmp_path))
-        # Only the generated modules: deleting thriftbuild modules first imported here
-        # would leave two copies of their classes behind.
-        for name in set(sys.modules) - before:
-            if str(getattr(sys.modules[name], "__file__", "")).startswith(str(tmp_path)):
-                del sys.modules[name]
+    """A directory on sys.path; modules imported from it are forgotten afterwards."""
+    with on_sys_path(tmp_path) as directory:
+        yield directory
 
 
 def _bom_project(directory: Path) -> Path:

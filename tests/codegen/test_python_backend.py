@@ -19,6 +19,7 @@ from thrift.protocol import TBinaryProtocol, TCompactProtocol, TProtocol
 from thrift.transport import TTransport
 
 from tests.conftest import CORPUS, FIXTURES, REPO, corpus_dir, thrift_compiler
+from tests.support.importable import on_sys_path
 from tests.support.servers import client_for, serving
 from thriftbuild.codegen.backends import select_backend
 from thriftbuild.codegen.errors import GeneratorError, IdlError
@@ -44,17 +45,8 @@ def _corpus_files() -> list[str]:
 @pytest.fixture
 def importable(tmp_path: Path) -> Iterator[Path]:
     """A directory on sys.path; modules imported from it are forgotten afterwards."""
-    before = set(sys.modules)
-    sys.path.insert(0, str(tmp_path))
-    try:
-        yield tmp_path
-    finally:
-        sys.path.remove(str(tmp_path))
-        # Only the generated modules: deleting thriftbuild modules first imported here
-        # would leave two copies of their classes behind.
-        for name in set(sys.modules) - before:
-            if str(getattr(sys.modules[name], "__file__", "")).startswith(str(tmp_path)):
-                del sys.modules[name]
+    with on_sys_path(tmp_path) as directory:
+        yield directory
 
 
 def _ours(out: Path, module: str, *, slots: bool = True) -> ModuleType:
