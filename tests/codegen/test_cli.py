@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import PROJECTS, REPO, Wheelhouse, make_venv, run
+from tests.conftest import PROJECTS, REPO, Wheelhouse, make_venv, run, thrift_compiler
 from thriftbuild.codegen import cli
 
 pytestmark = pytest.mark.usefixtures("compiler")
@@ -123,7 +123,7 @@ def test_generate_bad_idl_exits_2_with_the_position(tmp_path: Path) -> None:
         "generate", "--out", tmp_path / "out", source, cwd=tmp_path, check=False
     )
     assert code == 2
-    assert "thriftbuild: error: bad.thrift:3:5: syntax error (at 'i32')" in output
+    assert "thriftbuild: error: bad.thrift:3:5: expected ':', got 'i32'" in output
 
 
 @pytest.mark.parametrize(
@@ -214,16 +214,13 @@ def test_build_thrift_command_runs_alone_from_setup_py(tmp_path: Path) -> None:
     assert (project / "build/lib/classic/api/calculator_thrift/Calculator.py").is_file()
 
 
-@pytest.mark.parametrize(
-    ("backend", "message"),
-    [
-        ("compiler", 'oops.thrift:3:6: Type "strng" not defined'),
-        ("python", "oops.thrift:3:6: type 'strng' is not defined"),
-    ],
-)
-def test_idl_error_wording_of_each_backend_as_the_readme_quotes(
-    tmp_path: Path, backend: str, message: str
+@pytest.mark.parametrize("backend", ["compiler", "python"])
+def test_idl_error_wording_is_the_same_for_both_backends_as_the_readme_quotes(
+    tmp_path: Path, backend: str
 ) -> None:
+    if backend == "compiler":
+        thrift_compiler()
+    message = "oops.thrift:3:6: type 'strng' is not defined"
     (tmp_path / "oops.thrift").write_text("struct A {\n\n  1: strng x\n}\n")
     args = ("generate", "--backend", backend, "--out", "out", "oops.thrift")
     code, output = thriftbuild(*args, cwd=tmp_path, check=False)

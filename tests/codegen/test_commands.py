@@ -164,7 +164,7 @@ def test_editable_install_with_broken_idl_fails_and_shows_the_error(
     assert result.returncode != 0
     output = result.stdout + result.stderr
     assert "src/acme/billing/oops.thrift:3:" in output
-    assert 'Type "strng" not defined' in output
+    assert "type 'strng' is not defined" in output
     # Nothing was half-written: not even the valid files got packages.
     assert not list(project.rglob("*_thrift"))
 

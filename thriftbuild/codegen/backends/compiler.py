@@ -16,7 +16,12 @@ from thriftbuild.codegen.backends.rewrite import (
     normalize_newlines,
     retarget_includes,
 )
-from thriftbuild.codegen.errors import CompilerNotFoundError, GeneratorError, IdlError
+from thriftbuild.codegen.errors import (
+    CompilerNotFoundError,
+    GeneratorError,
+    IdlError,
+    ThriftBuildError,
+)
 from thriftbuild.codegen.idl.scan import scan_idl
 from thriftbuild.codegen.model import (
     GeneratedPackage,
@@ -26,7 +31,7 @@ from thriftbuild.codegen.model import (
 )
 
 if TYPE_CHECKING:
-    from thriftbuild.codegen.idl import syntax
+    pass
 
 __all__ = ["CompilerBackend", "find_compiler"]
 
@@ -41,7 +46,6 @@ _HOW_TO_GET_ONE = (
 _DIAGNOSTIC = re.compile(r"^\[(ERROR|FAILURE):(.*):(\d+)\]\s*(.*)$")
 _LAST_TOKEN = re.compile(r"\(last token was '(.*)'\)")
 _QUOTED = re.compile(r'"([^"]+)"')
-_UNDEFINED = re.compile(r'^Type "[^"]+" not defined$')
 
 
 def find_compiler(compiler: str | None = None) -> str | None:
@@ -153,6 +157,11 @@ class CompilerBackend:
         return GeneratedPackage(source, files)
 
     def _error(self, request: GenerationRequest, output: str, returncode: int) -> IdlError:
+        # The same fault reads the same under both backends: when our front end rejects
+        # the file too, its message (with an exact line and column) is the one reported.
+        ours = _front_end_error(request)
+        if ours is not None:
+            return ours
         source = request.source
         by_path = {str(item.path): item for item in request.sources.values()}
         lines = [line.strip() for line in output.splitlines() if line.strip()]
@@ -175,15 +184,6 @@ class CompilerBackend:
         # Errors such as 'Type "x" not defined' come without a position: find the name.
         messages = [line for line in lines if not line.startswith("[WARNING")]
         reason = messages[0] if messages else f"the compiler failed with exit status {returncode}"
-        if _UNDEFINED.match(reason):
-            # The compiler names the first undefined type its generator happens to reach;
-            # report the first one in the file, where the python backend reports it.
-            first = _first_undefined(request)
-            if first is not None:
-                ref, error = first
-                return IdlError(
-                    error.path, error.line, error.column, f'Type "{ref.name}" not defined'
-                )
         quoted = _QUOTED.search(reason)
         if quoted:
             position = _find_word(source, quoted.group(1))
@@ -192,26 +192,17 @@ class CompilerBackend:
         return IdlError(source.message_path, 0, 0, reason)
 
 
-def _first_undefined(request: GenerationRequest) -> tuple[syntax.TypeRef, IdlError] | None:
-    """The first undefined type name of the requested file, found by our front end.
+def _front_end_error(request: GenerationRequest) -> IdlError | None:
+    """What our front end (the python backend's parser and checks) says is wrong, if anything."""
+    from thriftbuild.codegen.backends.python import PythonBackend
 
-    None when the front end cannot tell (it rejects the file for another reason).
-    """
-    from thriftbuild.codegen.idl.parser import parse
-    from thriftbuild.codegen.idl.resolve import Program
-
-    documents: dict[Path, syntax.Document] = {}
     try:
-        for path, item in request.sources.items():
-            documents[path] = parse(item.read(), item.message_path)
-        program = Program(
-            documents,
-            {p: {inc.literal: inc.path for inc in s.includes} for p, s in request.sources.items()},
-            {p: s.message_path for p, s in request.sources.items()},
-        )
-        return program.first_undefined(request.source.path)
-    except IdlError:
+        PythonBackend().stubs(request, "")
+    except IdlError as error:
+        return error
+    except ThriftBuildError:  # not an IDL fault (an include cycle, ...): the compiler's word
         return None
+    return None
 
 
 def _reason(details: list[str]) -> tuple[str, str | None]:
