@@ -216,7 +216,8 @@ class ConstRenderer:
                 and (ref_type.name != rtype.name or ref_type.source != rtype.source)
             ):
                 raise self.error(
-                    value.pos, f"'{ident}' is not a value of enum {rtype.name} ('{name}')"
+                    value.pos,
+                    f"type error: {ident} is not a value of enum {rtype.name} (in '{name}')",
                 )
             if rtype.kind in _INT_RANGES and enum_value is not None:
                 return expr
