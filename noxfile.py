@@ -76,7 +76,9 @@ def bench(session: nox.Session) -> None:
     ``--only``, ``--update-readme``, ``--profile``). Peers get virtualenvs of their own,
     made by the suite; it needs a C compiler for its echo server.
     """
-    session.install("-e", ".[metrics]", "uvloop==0.21.0")
+    # wheel: the no-op rebuild rows run `pip wheel --no-build-isolation` in this venv;
+    # gunicorn: the server rows serve with our workers.
+    session.install("-e", ".[metrics,gunicorn]", "uvloop==0.21.0", "wheel", "setuptools")
     session.run("python", "-m", "benchmarks", *session.posargs)
 
 
