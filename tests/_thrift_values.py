@@ -11,8 +11,18 @@ from typing import Any
 
 from hypothesis import strategies as st
 from thrift.Thrift import TType
+from thrift.transport import TTransport
 
-__all__ = ["OMITTED", "decode", "realize", "sample", "tree", "value_strategy"]
+__all__ = [
+    "OMITTED",
+    "decode",
+    "encode",
+    "realize",
+    "sample",
+    "tree",
+    "typed",
+    "value_strategy",
+]
 
 _INT_BOUNDS = {
     TType.BYTE: 7,
@@ -184,6 +194,31 @@ def tree(ttype: int, spec: Any, value: Any) -> Any:
 def struct_tree(obj: Any) -> Any:
     """:func:`tree` of a struct instance."""
     return tree(TType.STRUCT, [type(obj), None], obj)
+
+
+def typed(value: Any) -> Any:
+    """``value`` with the type of every part spelled out, so 1 != True != 1.0 and
+    "x" != b"x" (equality alone, and the encoded bytes, hide those)."""
+    if isinstance(value, type):
+        return ("class", value.__name__)
+    if isinstance(value, (list, tuple)):
+        return (type(value).__name__, tuple(typed(v) for v in value))
+    if isinstance(value, (set, frozenset)):
+        return (type(value).__name__, tuple(sorted(repr(typed(v)) for v in value)))
+    if isinstance(value, dict):
+        items = sorted(repr((typed(k), typed(v))) for k, v in value.items())
+        return (type(value).__name__, tuple(items))
+    if hasattr(value, "thrift_spec"):
+        names = [spec[2] for spec in value.thrift_spec if spec is not None]
+        return (type(value).__name__, tuple((n, typed(getattr(value, n))) for n in names))
+    return (type(value).__name__, value)
+
+
+def encode(obj: Any, factory: Any) -> bytes:
+    """``obj`` (a generated struct) written with a protocol of ``factory``."""
+    buffer = TTransport.TMemoryBuffer()
+    type(obj).write(obj, factory.getProtocol(buffer))  # fields named write hide the method
+    return buffer.getvalue()
 
 
 def decode(cls: type, protocol: Any) -> Any:

@@ -30,19 +30,21 @@ from thrift.transport import TTransport
 
 from tests._thrift_values import (
     decode,
+    encode,
     fields_of,
     realize,
     sample,
     struct_strategy,
     tree,
+    typed,
     value_strategy,
 )
 from tests.conftest import CORPUS, FIXTURES, corpus_dir, thrift_compiler
+from tests.support.generated import generate_under
 from tests.support.servers import client_for, serving
-from thriftbuild.codegen.backends import select_backend
 from thriftbuild.codegen.discovery import plan_files
 from thriftbuild.codegen.errors import IdlError
-from thriftbuild.codegen.model import GenerationRequest, GeneratorOptions, generated_name
+from thriftbuild.codegen.model import GeneratorOptions, generated_name
 
 pytestmark = [pytest.mark.compiler]
 
@@ -126,23 +128,8 @@ def _generate(backend_name: str, relative: str, prefix: str, root: Path, slots: 
     """Generate ``relative`` and its includes as packages under ``root/prefix``."""
     root_dir, path, include_dirs = _locate(relative)
     plan = plan_files([path], include_dirs=include_dirs, root=root_dir, search_installed=False)
-    backend = select_backend(backend_name)
     options = GeneratorOptions(("slots",) if slots else ())
-    renamed = {
-        p: dataclasses.replace(s, module=f"{prefix}.{s.module}") for p, s in plan.sources.items()
-    }
-    (root / prefix).mkdir()
-    (root / prefix / "__init__.py").write_text("")
-    for target in plan.targets:
-        closure = plan.request(target, options).sources
-        request = GenerationRequest(
-            renamed[target.path], {p: renamed[p] for p in closure}, plan.include_dirs, options
-        )
-        package = backend.generate(request)
-        out = root.joinpath(*request.source.module.split("."))
-        out.mkdir(parents=True)
-        for name, text in package.files.items():
-            (out / name).write_text(text, encoding="utf-8")
+    generate_under(backend_name, plan, prefix, root, options)
 
 
 @dataclasses.dataclass
@@ -286,24 +273,6 @@ def test_conformance_corpus_file_same_public_api(sides: Sides) -> None:
                 assert _normal_spec(c_value) == _normal_spec(p_value), where
 
 
-def _typed(value: Any) -> Any:
-    """``value`` with the type of every part spelled out, so 1 != True != 1.0 and
-    "x" != b"x" (equality alone, and the encoded bytes, hide those)."""
-    if isinstance(value, type):
-        return ("class", value.__name__)
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__, tuple(_typed(v) for v in value))
-    if isinstance(value, (set, frozenset)):
-        return (type(value).__name__, tuple(sorted(repr(_typed(v)) for v in value)))
-    if isinstance(value, dict):
-        items = sorted(repr((_typed(k), _typed(v))) for k, v in value.items())
-        return (type(value).__name__, tuple(items))
-    if hasattr(value, "thrift_spec"):
-        names = [spec[2] for spec in value.thrift_spec if spec is not None]
-        return (type(value).__name__, tuple((n, _typed(getattr(value, n))) for n in names))
-    return (type(value).__name__, value)
-
-
 def test_conformance_constants_and_defaults_same_values_and_types(sides: Sides) -> None:
     for name in sides.python.__all__:
         c_mod, p_mod = sides.modules(name)
@@ -314,12 +283,12 @@ def test_conformance_constants_and_defaults_same_values_and_types(sides: Sides) 
             where = f"{name}.{attr}"
             if name == "constants" and not isinstance(p_value, type):
                 if (sides.stem, attr) not in DIVERGENT_CONSTANTS:
-                    assert _typed(c_value) == _typed(p_value), where
+                    assert typed(c_value) == typed(p_value), where
             elif _is_struct(p_value) and p_value.__module__ == p_mod.__name__:
                 c_defaults = [s[4] if s else None for s in c_value.thrift_spec]
                 p_defaults = [s[4] if s else None for s in p_value.thrift_spec]
-                assert _typed(c_defaults) == _typed(p_defaults), f"{where}.thrift_spec"
-                assert _typed(c_value()) == _typed(p_value()), f"{where}()"
+                assert typed(c_defaults) == typed(p_defaults), f"{where}.thrift_spec"
+                assert typed(c_value()) == typed(p_value()), f"{where}()"
 
 
 def _struct_classes(sides: Sides) -> list[tuple[str, type, type]]:
@@ -331,12 +300,6 @@ def _struct_classes(sides: Sides) -> list[tuple[str, type, type]]:
             if _is_struct(p_value) and p_value.__module__ == p_mod.__name__:
                 found.append((f"{name}.{attr}", c_value, p_value))
     return found
-
-
-def _encode(obj: Any, factory: Any) -> bytes:
-    buffer = TTransport.TMemoryBuffer()
-    type(obj).write(obj, factory.getProtocol(buffer))  # fields named write hide the method
-    return buffer.getvalue()
 
 
 def _decode(cls: type, data: bytes, factory: Any) -> Any:
@@ -355,8 +318,8 @@ def test_conformance_random_structs_same_bytes_both_ways(sides: Sides, data: st.
         c_obj = realize(TType.STRUCT, [c_cls, None], value)
         p_obj = realize(TType.STRUCT, [p_cls, None], value)
         for protocol, factory in PROTOCOLS.items():
-            c_bytes = _encode(c_obj, factory)
-            p_bytes = _encode(p_obj, factory)
+            c_bytes = encode(c_obj, factory)
+            p_bytes = encode(p_obj, factory)
             assert c_bytes == p_bytes, f"{where} under {protocol}"
             from_c = _decode(p_cls, c_bytes, factory)
             from_p = _decode(c_cls, p_bytes, factory)

@@ -16,14 +16,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType
-from typing import Any
 
 import pytest
 from thrift.protocol import TBinaryProtocol, TCompactProtocol
 from thrift.protocol.TCompactProtocol import writeVarint
 from thrift.transport import TTransport
 
-from tests._thrift_values import decode
+from tests._thrift_values import decode, encode
 from thriftbuild.codegen.generate import generate_to_directory
 from thriftbuild.codegen.model import GeneratorOptions
 
@@ -80,23 +79,17 @@ def ttypes(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[ModuleTyp
             del sys.modules[name]
 
 
-def _encode(value: Any, factory: Any) -> bytes:
-    buffer = TTransport.TMemoryBuffer()
-    value.write(factory.getProtocol(buffer))
-    return buffer.getvalue()
-
-
 @pytest.mark.parametrize("name", ["Point", "Oops"])
 def test_fast_codec_accelerated_write_runs_c(ttypes: ModuleType, name: str) -> None:
     cls = getattr(ttypes, name)
     for plain, accelerated in (BINARY, COMPACT):
         with pytest.raises(OverflowError, match="int out of range"):
-            _encode(cls(x=2**31), accelerated)
+            encode(cls(x=2**31), accelerated)
         with pytest.raises((struct.error, TCompactProtocol.TProtocolException)) as plain_error:
-            _encode(cls(x=2**31), plain)
+            encode(cls(x=2**31), plain)
         assert not isinstance(plain_error.value, OverflowError)
         # An in-range value still encodes to the same bytes on both paths.
-        assert _encode(cls(x=7, xs=[1, -2]), accelerated) == _encode(cls(x=7, xs=[1, -2]), plain)
+        assert encode(cls(x=7, xs=[1, -2]), accelerated) == encode(cls(x=7, xs=[1, -2]), plain)
 
 
 @pytest.mark.parametrize("name", ["Point", "Oops"])

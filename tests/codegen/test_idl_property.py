@@ -22,14 +22,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from thrift.protocol import TBinaryProtocol, TCompactProtocol
 from thrift.Thrift import TType
-from thrift.transport import TTransport
 
-from tests._thrift_values import realize, struct_strategy
+from tests._thrift_values import encode, realize, struct_strategy, typed
 from tests.conftest import thrift_compiler
-from thriftbuild.codegen.backends import select_backend
+from tests.support.generated import generate_under
 from thriftbuild.codegen.discovery import plan_files
 from thriftbuild.codegen.errors import IdlError
-from thriftbuild.codegen.model import GenerationRequest, GeneratorOptions
+from thriftbuild.codegen.model import GeneratorOptions
 
 pytestmark = [pytest.mark.compiler]
 
@@ -177,48 +176,11 @@ def import_root() -> Iterator[Path]:
 def _generate(backend_name: str, main: Path, prefix: str, root: Path) -> IdlError | None:
     """Generate main.thrift and its include under ``root/prefix``; the error, if any."""
     plan = plan_files([main], root=main.parent, search_installed=False)
-    backend = select_backend(backend_name)
-    options = GeneratorOptions(("slots",))
-    renamed = {
-        p: dataclasses.replace(s, module=f"{prefix}.{s.module}") for p, s in plan.sources.items()
-    }
-    (root / prefix).mkdir()
-    (root / prefix / "__init__.py").write_text("")
     try:
-        for target in plan.targets:
-            closure = plan.request(target, options).sources
-            request = GenerationRequest(
-                renamed[target.path], {p: renamed[p] for p in closure}, plan.include_dirs, options
-            )
-            package = backend.generate(request)
-            out = root.joinpath(*request.source.module.split("."))
-            out.mkdir(parents=True)
-            for name, text in package.files.items():
-                (out / name).write_text(text, encoding="utf-8")
+        generate_under(backend_name, plan, prefix, root, GeneratorOptions(("slots",)))
     except IdlError as exc:
         return exc
     return None
-
-
-def _neutral(value: Any) -> Any:
-    """A constant as comparable data, keeping each Python type."""
-    spec = getattr(type(value), "thrift_spec", None)
-    if spec is not None:
-        fields = [(e[2], _neutral(getattr(value, e[2]))) for e in spec if e is not None]
-        return ("struct", type(value).__name__, fields)
-    if isinstance(value, (list, tuple)):
-        return (type(value).__name__, [_neutral(v) for v in value])
-    if isinstance(value, (set, frozenset)):
-        return (type(value).__name__, sorted(repr(_neutral(v)) for v in value))
-    if isinstance(value, dict):
-        return ("dict", sorted((repr(_neutral(k)), repr(_neutral(v))) for k, v in value.items()))
-    return (type(value).__name__, value)
-
-
-def _encode(obj: Any, factory: Any) -> bytes:
-    buffer = TTransport.TMemoryBuffer()
-    obj.write(factory.getProtocol(buffer))
-    return buffer.getvalue()
 
 
 @settings(
@@ -254,7 +216,7 @@ def test_property_python_backend_and_compiler_agree(
     p_consts = importlib.import_module(f"pp{n}.main_thrift.constants")
     c_consts = importlib.import_module(f"pc{n}.main_thrift.constants")
     for name in [c for c in vars(p_consts) if c.startswith("C") and c[1:].isdigit()]:
-        assert _neutral(getattr(p_consts, name)) == _neutral(getattr(c_consts, name)), name
+        assert typed(getattr(p_consts, name)) == typed(getattr(c_consts, name)), name
     for name, p_cls in vars(p_types).items():
         if not (isinstance(p_cls, type) and hasattr(p_cls, "thrift_spec")):
             continue
@@ -266,7 +228,7 @@ def test_property_python_backend_and_compiler_agree(
             TBinaryProtocol.TBinaryProtocolFactory(),
             TCompactProtocol.TCompactProtocolFactory(),
         ):
-            assert _encode(p_obj, factory) == _encode(c_obj, factory), name
+            assert encode(p_obj, factory) == encode(c_obj, factory), name
         for entry in [e for e in p_cls.thrift_spec if e is not None]:
             default_p, default_c = getattr(p_cls(), entry[2]), getattr(c_cls(), entry[2])
-            assert _neutral(default_p) == _neutral(default_c), f"{name}.{entry[2]}"
+            assert typed(default_p) == typed(default_c), f"{name}.{entry[2]}"
