@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import fnmatch
 import random
 import subprocess
 import sys
@@ -96,11 +97,14 @@ def mutate(session: nox.Session) -> None:
     mutmut, because it runs for each mutant only the tests that execute the mutated
     function (recorded in one run first), which our slow conformance tests need;
     cosmic-ray runs the whole test command per mutant. Modules and tests:
-    ``[tool.mutmut]`` in pyproject.toml. ``nox -s mutate -- SAMPLE SECONDS [SEED]``
-    (default 120 mutants, 1800 s, seed 1); prints the kill rate per module.
+    ``[tool.mutmut]`` in pyproject.toml. ``nox -s mutate -- SAMPLE SECONDS [SEED [GLOB]]``
+    (default 120 mutants, 1800 s, seed 1, every mutant); GLOB narrows the draw to the
+    mutants whose name matches (e.g. ``'*consts.xǁConstRendererǁmismatch*'``). Prints
+    the kill rate per module.
     """
     given = [int(arg) for arg in session.posargs[:3]]
     sample, budget, seed = [*given, *(120, 1800, 1)[len(given) :]]
+    pattern = session.posargs[3] if len(session.posargs) > 3 else "*"
     session.install("-e", ".[test]", "mutmut>=3.3,<4")
 
     def results() -> dict[str, str]:
@@ -111,7 +115,11 @@ def mutate(session: nox.Session) -> None:
     # Generates every mutant and records each function's tests, then stops (exit 1) as
     # no mutant has this name; the sample is drawn from what it generated.
     session.run("mutmut", "run", "no-such-mutant", external=True, success_codes=[0, 1])
-    names = sorted(n for n, status in results().items() if status == "not checked")
+    names = sorted(
+        n
+        for n, status in results().items()
+        if status == "not checked" and fnmatch.fnmatchcase(n, pattern)
+    )
     chosen = random.Random(seed).sample(names, min(sample, len(names)))
     try:
         mutmut = str(Path(session.bin) / "mutmut")  # the session's, outside session.run
