@@ -98,13 +98,14 @@ def mutate(session: nox.Session) -> None:
     function (recorded in one run first), which our slow conformance tests need;
     cosmic-ray runs the whole test command per mutant. Modules and tests:
     ``[tool.mutmut]`` in pyproject.toml. ``nox -s mutate -- SAMPLE SECONDS [SEED [GLOB]]``
-    (default 120 mutants, 1800 s, seed 1, every mutant); GLOB narrows the draw to the
-    mutants whose name matches (e.g. ``'*consts.xǁConstRendererǁmismatch*'``). Prints
-    the kill rate per module.
+    (default 120 mutants, 1800 s, seed 1, every mutant); GLOB (comma-separated globs)
+    narrows the draw to the mutants whose name matches one (e.g.
+    ``'*ConstRendererǁerror__*,*ConstRendererǁmismatch__*'``). Prints the kill rate
+    per module.
     """
     given = [int(arg) for arg in session.posargs[:3]]
     sample, budget, seed = [*given, *(120, 1800, 1)[len(given) :]]
-    pattern = session.posargs[3] if len(session.posargs) > 3 else "*"
+    patterns = session.posargs[3].split(",") if len(session.posargs) > 3 else ["*"]
     session.install("-e", ".[test]", "mutmut>=3.3,<4")
 
     def results() -> dict[str, str]:
@@ -118,7 +119,7 @@ def mutate(session: nox.Session) -> None:
     names = sorted(
         n
         for n, status in results().items()
-        if status == "not checked" and fnmatch.fnmatchcase(n, pattern)
+        if status == "not checked" and any(fnmatch.fnmatchcase(n, p) for p in patterns)
     )
     chosen = random.Random(seed).sample(names, min(sample, len(names)))
     try:

@@ -323,12 +323,15 @@ def test_conformance_random_structs_same_bytes_both_ways(sides: Sides, data: st.
             assert c_bytes == p_bytes, f"{where} under {protocol}"
             from_c = _decode(p_cls, c_bytes, factory)
             from_p = _decode(c_cls, p_bytes, factory)
+            c_from_c = _decode(c_cls, c_bytes, factory)
             assert tree(TType.STRUCT, [p_cls, None], from_c) == tree(
-                TType.STRUCT, [c_cls, None], _decode(c_cls, c_bytes, factory)
+                TType.STRUCT, [c_cls, None], c_from_c
             ), f"{where} under {protocol}"
             assert tree(TType.STRUCT, [c_cls, None], from_p) == tree(
                 TType.STRUCT, [p_cls, None], _decode(p_cls, p_bytes, factory)
             ), f"{where} under {protocol}"
+            # Same Python types too (tuple or list, frozenset or set, str or bytes).
+            assert typed(from_c) == typed(c_from_c), f"{where} under {protocol}"
 
 
 def _find(client_cls: type, name: str) -> Any:

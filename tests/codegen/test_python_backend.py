@@ -115,6 +115,34 @@ def test_python_backend_slots_option_controls_instance_dict(importable: Path, sl
     assert list(value.routes) == [16, 1]  # the compiler's order of map-literal keys
 
 
+@pytest.mark.parametrize("slots", [True, False])
+def test_python_backend_immutable_struct_refuses_changes_as_the_compiler(
+    tmp_path: Path, slots: bool
+) -> None:
+    """A ``python.immutable`` struct: setting or deleting a field is a TypeError, worded
+    as the compiler's class words it; the value stays as it was."""
+    thrift_compiler()
+    refusals = {}
+    for backend in ("compiler", "python"):
+        with on_sys_path(tmp_path / backend) as out:
+            generate_to_directory(
+                [FEATURES / "features.thrift"],
+                out,
+                include_dirs=[FEATURES],
+                backend=backend,
+                options=GeneratorOptions(("slots",) if slots else ()),
+            )
+            frozen = importlib.import_module("features_thrift.ttypes").Frozen(key="k")
+            with pytest.raises(TypeError) as set_field:
+                frozen.key = "x"
+            with pytest.raises(TypeError) as del_field:
+                del frozen.key
+            seen = [str(set_field.value), str(del_field.value)]
+            assert (frozen.key, frozen.version) == ("k", 3)
+            refusals[backend] = seen
+    assert refusals["python"] == refusals["compiler"] == ["can't modify immutable instance"] * 2
+
+
 def test_python_backend_strict_option_rejects_implicit_ids(tmp_path: Path) -> None:
     idl = tmp_path / "implicit.thrift"
     idl.write_text("struct S {\n  string name\n}\n")
