@@ -60,3 +60,16 @@ def test_connection_lost_mid_call_names_endpoint_and_method(echo: Any, path: str
             _call(echo, pool, path, "echo", "x")  # echo is not idempotent: not retried
         _names_both(raised.value, server.endpoint, "echo")
         pool.close()
+
+
+def test_checkout_without_a_method_names_none(echo: Any) -> None:
+    """``pool.checkout()`` by hand: exhaustion names the endpoint and no method."""
+    with echo_server(echo) as server:
+        pool = ThriftConnectionPool(server.endpoint, size=1, timeout=0.2, metrics=False)
+        held = pool.checkout()
+        with pytest.raises(errors.PoolExhaustedError) as raised:
+            pool.checkout()
+        assert (raised.value.endpoint, raised.value.method) == (server.endpoint, "")
+        assert str(raised.value).startswith(f"no connection to {server.endpoint} within ")
+        pool.checkin(held, True)
+        pool.close()
