@@ -130,3 +130,35 @@ def test_reply_check_rejects_other_seqid_and_other_name(echo: Any) -> None:
     renamed = wire.Method("other", view["echo"].args_cls, view["echo"].result_cls, True, ())
     with pytest.raises(wire.ReplyMismatchError):
         wire.decode_reply(renamed, wire.COMPACT, reply, 5)
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+@pytest.mark.parametrize("field_id", [-32768, -1, 0, 1, 15, 16, 300, 32767])
+def test_string_field_head_read_by_apache(protocol: int, field_id: int) -> None:
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocol
+    from thrift.protocol.TCompactProtocol import TCompactProtocol
+    from thrift.Thrift import TType
+    from thrift.transport.TTransport import TMemoryBuffer
+
+    value = "stéreo ☃".encode() * 300
+    data = wire.string_field_head(protocol, field_id, len(value)) + value + wire.STRUCT_STOP
+    buf = TMemoryBuffer(data)
+    prot: Any = (TBinaryProtocol if protocol == wire.BINARY else TCompactProtocol)(buf)
+    prot.readStructBegin()
+    _, ttype, fid = prot.readFieldBegin()
+    assert (ttype, fid) == (TType.STRING, field_id)
+    got = prot.readBinary()
+    assert type(got) is bytes and got == value
+    prot.readFieldEnd()
+    assert prot.readFieldBegin()[1] == TType.STOP
+    prot.readStructEnd()
+    assert buf.cstringio_buf.read() == b""
+
+
+def test_string_field_head_out_of_range() -> None:
+    with pytest.raises(ValueError, match="cannot be encoded"):
+        wire.string_field_head(wire.BINARY, 40000, 1)
+    with pytest.raises(ValueError, match="cannot be encoded"):
+        wire.string_field_head(wire.COMPACT, 1, -1)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        wire.string_field_head(7, 1, 1)

@@ -47,6 +47,7 @@ from thriftbuild.wire.calls import (
 )
 from thriftbuild.wire.dialect import AutoDecoder, Dialect, detect
 from thriftbuild.wire.errors import LimitExceededError, ReplyMismatchError, WireError
+from thriftbuild.wire.fields import STRUCT_STOP, string_field_head
 from thriftbuild.wire.framing import (
     Decoder,
     FramedDecoder,
@@ -82,6 +83,7 @@ __all__ = [
     "BINARY",
     "COMPACT",
     "DEFAULT_LIMITS",
+    "STRUCT_STOP",
     "THRIFTPY2",
     "AutoDecoder",
     "Decoder",
@@ -119,5 +121,6 @@ __all__ = [
     "parse_header_frame",
     "read_head",
     "read_varint",
+    "string_field_head",
     "unpack_result",
 ]
