@@ -281,6 +281,49 @@ def test_worker_thread_wait_is_bounded_by_the_call_deadline_not_the_pool_timeout
         pool.close()
 
 
+def test_child_forked_from_a_worker_thread_keeps_deadlines_under_signals(echo: Any) -> None:
+    # The forking thread is the child's main thread: there signals interrupt the
+    # wait, so it must wait the signal-safe way (poll) or the deadline never comes.
+    with RawServer(_silent).start() as server:
+        pool = _pool(server.endpoint, "binary", timeout=0.5)
+        proxy = ThriftContextFactory(pool, echo.service.Client, metrics=False).proxy()
+        pids: list[int] = []
+
+        def fork() -> None:
+            pid = os.fork()
+            if pid == 0:  # the child: exit status 0 only for the timeout
+                code = 1
+                try:
+                    signal.signal(signal.SIGALRM, lambda *_: None)
+                    signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+                    proxy.ping()
+                except errors.CallTimeoutError:
+                    code = 0
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+
+        worker = threading.Thread(target=fork)
+        worker.start()
+        worker.join()
+        status: list[int] = []
+
+        def exited() -> bool:
+            pid, code = os.waitpid(pids[0], os.WNOHANG)
+            if pid:
+                status.append(code)
+            return bool(pid)
+
+        try:
+            wait_until(exited, timeout=30.0, what="the child's call to time out")
+        finally:
+            if not status:
+                os.kill(pids[0], signal.SIGKILL)
+                os.waitpid(pids[0], 0)
+        assert os.waitstatus_to_exitcode(status[0]) == 0
+        pool.close()
+
+
 # 4. Corrupt reply bodies are ProtocolErrors naming endpoint and method ------------------------
 
 

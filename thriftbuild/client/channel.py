@@ -14,6 +14,7 @@ from __future__ import annotations
 import _socket
 import collections
 import math
+import os
 import select
 import socket
 import struct
@@ -44,6 +45,20 @@ _RECV_CHUNK = 65536
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _timeval = struct.Struct("@ll")  # struct timeval, as SO_RCVTIMEO takes it (Linux)
 _budget_blocks: dict[tuple[int, int], bytes] = {}
+
+# The main thread's id, looked up per wait (see Channel._recv): refreshed in a
+# forked child, whose main thread is the one that forked (threading's own fork
+# handler, registered before this one, has already recorded it).
+_get_ident = threading.get_ident
+_main_ident = [threading.main_thread().ident]
+
+
+def _after_fork() -> None:
+    _main_ident[0] = threading.main_thread().ident
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 # Linux's ``struct tcp_info``: ``tcpi_state`` is its first byte and
 # ``tcpi_bytes_received`` (Linux 4.1+) the 8 bytes at offset 128.
@@ -320,18 +335,17 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         except OSError as exc:
             raise self._lost(f"send failed ({exc})", exc) from exc
 
-    def _set_rcvtimeo(self, sock: socket.socket, seconds: float | None) -> None:
-        """Bound the next blocking recv() by ``seconds``, rounded up to a millisecond.
+    def _set_rcvtimeo(self, sock: socket.socket, ms: int) -> None:
+        """Bound blocking recv() calls by ``ms`` milliseconds (0: no bound).
 
-        A syscall only when that bound changes: a pool's calls share one timeout,
-        so it is set about once per connection.
+        Called only when that bound changes: a pool's calls share one timeout, so
+        with the time left rounded up to a millisecond it is set about once per
+        connection.
         """
-        ms = 0 if seconds is None else math.ceil(seconds * 1000)
-        if ms != self._rcvtimeo_ms:
-            sock.setsockopt(
-                socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval.pack(ms // 1000, ms % 1000 * 1000)
-            )
-            self._rcvtimeo_ms = ms
+        sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval.pack(ms // 1000, ms % 1000 * 1000)
+        )
+        self._rcvtimeo_ms = ms
 
     def _recv(self, size: int) -> bytes:
         try:
@@ -340,11 +354,13 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 poller = self._poll_in
                 if poller is None:
                     sock.settimeout(seconds)
-                elif self._kernel_wait and threading.get_ident() != threading.main_thread().ident:
+                elif self._kernel_wait and _get_ident() != _main_ident[0]:
                     # One blocking recv() bounded by the kernel (see __init__):
                     # returns the reply as soon as it arrives, or EAGAIN once the
                     # kernel timeout expired, when _arm() above decides.
-                    self._set_rcvtimeo(sock, seconds)
+                    ms = 0 if seconds is None else math.ceil(seconds * 1000)
+                    if ms != self._rcvtimeo_ms:
+                        self._set_rcvtimeo(sock, ms)
                     try:
                         data = sock.recv(size)
                         break

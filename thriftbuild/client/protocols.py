@@ -75,7 +75,8 @@ class _DirectCalls:
         channel = self.channel
         seqid = channel.next_seqid()
         self.expect = None  # the reply is checked here, not by readMessageBegin
-        if method.oneway:
+        oneway = method.result_cls is None
+        if oneway:
             head = wire.encode_head(protocol, method.name, TMessageType.ONEWAY, seqid)
         else:
             heads = _heads(method, protocol, seqid)
@@ -86,7 +87,7 @@ class _DirectCalls:
             channel.send_message(b"".join((head, body[:-1], *large, wire.STRUCT_STOP)))
         else:
             channel.send_message(head + body)
-        if method.oneway:
+        if oneway:
             return None
         want = heads[1]
         got = channel.readAll(len(want))
