@@ -153,7 +153,7 @@ def test_proxy_large_string_and_binary_arguments_written_after_the_other_fields(
 ) -> None:
     # From LARGE_STRING on, string/binary arguments are written by the runtime after
     # the fields Apache's codec wrote; the server must see every field unchanged.
-    from thriftbuild.client.protocols import LARGE_STRING
+    from thriftbuild.wire import LARGE_STRING
 
     with echo_server(echo, server_kind) as srv:
         kwargs: dict[str, Any] = {"transport_factory": transport}

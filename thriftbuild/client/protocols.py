@@ -23,7 +23,7 @@ from thrift.protocol.TCompactProtocol import (
     TCompactProtocolFactory,
 )
 from thrift.protocol.THeaderProtocol import THeaderProtocolFactory
-from thrift.Thrift import TApplicationException, TMessageType, TType
+from thrift.Thrift import TApplicationException, TMessageType
 from thrift.transport.TTransport import TFramedTransportFactory, TTransportException
 
 from thriftbuild import wire
@@ -70,8 +70,13 @@ class _DirectCalls:
         specs = _specs.get(method.args_cls) or _spec(method)
         obj = method.args_cls(*args, **kwargs)
         protocol = self.protocol_id
-        large = _take_large_strings(obj, specs[2], protocol) if specs[2] else None
-        body = self._fast_encode(obj, specs[0])
+        large = None
+        if specs[2]:  # large string/binary arguments are written here (wire.fields)
+            large = wire.take_large_strings(obj, specs[0][1], specs[2], protocol)
+        if large is None:
+            body = self._fast_encode(obj, specs[0])
+        else:
+            body = self._fast_encode(obj, [specs[0][0], large[0]])
         channel = self.channel
         seqid = channel.next_seqid()
         self.expect = None  # the reply is checked here, not by readMessageBegin
@@ -82,9 +87,9 @@ class _DirectCalls:
             heads = _heads(method, protocol, seqid)
             head = heads[0]
             channel.awaiting = True
-        if large:
+        if large is not None:
             # The C codec's struct without its stop byte, then the large fields.
-            channel.send_message(b"".join((head, body[:-1], *large, wire.STRUCT_STOP)))
+            channel.send_message(b"".join((head, body[:-1], *large[1], wire.STRUCT_STOP)))
         else:
             channel.send_message(head + body)
         if oneway:
@@ -174,56 +179,23 @@ def _guarded_decode(channel: Channel, decode: Any) -> Any:
     return guarded
 
 
-# From this size on, a string/binary argument is written here, not by Apache's C
-# codec, which copies it into its buffer one byte at a time (130 us for 64 KiB).
-LARGE_STRING = 2048
-
-# A string/binary field of an argument struct: (attribute, field id, is UTF-8 text).
-_StringField = tuple[str, int, bool]
-_Specs = tuple[list[Any], "list[Any] | None", tuple[_StringField, ...]]
-
 # By argument class (types hash by identity, fast; the frozen Method hashes its fields).
-_specs: dict[type, _Specs] = {}
+_specs: dict[type, tuple[list[Any], list[Any] | None, tuple[wire.StringField, ...]]] = {}
 _head_cache: dict[tuple[str, int], tuple[bytes, bytes, bytes]] = {}
 
 
-def _spec(method: wire.Method) -> _Specs:
+def _spec(method: wire.Method) -> tuple[list[Any], list[Any] | None, tuple[wire.StringField, ...]]:
     """The C codec's type specs of the method's argument and result classes, and
     the argument struct's string/binary fields."""
-    thrift_spec = method.args_cls.thrift_spec  # type: ignore[attr-defined]
-    strings = tuple(
-        (field[2], field[0], field[3] == "UTF8")
-        for field in thrift_spec
-        if field is not None and field[1] == TType.STRING and field[3] in ("UTF8", "BINARY")
-    )
-    args = [method.args_cls, thrift_spec]
+    args = [method.args_cls, method.args_cls.thrift_spec]  # type: ignore[attr-defined]
     result = method.result_cls
-    specs = (args, None if result is None else [result, result.thrift_spec], strings)  # type: ignore[attr-defined]
+    specs = (
+        args,
+        None if result is None else [result, result.thrift_spec],  # type: ignore[attr-defined]
+        wire.string_fields(method.args_cls),
+    )
     _specs[method.args_cls] = specs
     return specs
-
-
-def _take_large_strings(
-    obj: Any, fields: tuple[_StringField, ...], protocol: int
-) -> list[bytes] | None:
-    """The encoded large string/binary fields of ``obj``, each unset on it.
-
-    A value qualifies when it is at least :data:`LARGE_STRING` long and of the type
-    its field declares (``str`` for a string, ``bytes`` for a binary); any other is
-    left to the C codec, whose behaviour (and errors) it then keeps.
-    """
-    parts: list[bytes] | None = None
-    for name, field_id, text in fields:
-        value = getattr(obj, name)
-        if type(value) is not (str if text else bytes) or len(value) < LARGE_STRING:
-            continue
-        data: bytes = value.encode() if isinstance(value, str) else value
-        if parts is None:
-            parts = []
-        parts.append(wire.string_field_head(protocol, field_id, len(data)))
-        parts.append(data)
-        setattr(obj, name, None)
-    return parts
 
 
 def _heads(method: wire.Method, protocol: int, seqid: int) -> tuple[bytes, bytes]:

@@ -47,7 +47,14 @@ from thriftbuild.wire.calls import (
 )
 from thriftbuild.wire.dialect import AutoDecoder, Dialect, detect
 from thriftbuild.wire.errors import LimitExceededError, ReplyMismatchError, WireError
-from thriftbuild.wire.fields import STRUCT_STOP, string_field_head
+from thriftbuild.wire.fields import (
+    LARGE_STRING,
+    STRUCT_STOP,
+    StringField,
+    string_field_head,
+    string_fields,
+    take_large_strings,
+)
 from thriftbuild.wire.framing import (
     Decoder,
     FramedDecoder,
@@ -83,6 +90,7 @@ __all__ = [
     "BINARY",
     "COMPACT",
     "DEFAULT_LIMITS",
+    "LARGE_STRING",
     "STRUCT_STOP",
     "THRIFTPY2",
     "AutoDecoder",
@@ -99,6 +107,7 @@ __all__ = [
     "MessageType",
     "Method",
     "ReplyMismatchError",
+    "StringField",
     "StructCodec",
     "UnframedDecoder",
     "WireError",
@@ -122,5 +131,7 @@ __all__ = [
     "read_head",
     "read_varint",
     "string_field_head",
+    "string_fields",
+    "take_large_strings",
     "unpack_result",
 ]
