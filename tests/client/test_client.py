@@ -147,6 +147,35 @@ def test_proxy_protocol_and_framing_round_trip(
         proxy.pool.close()
 
 
+@pytest.mark.parametrize(("factory", "transport", "server_kind"), PROTOCOLS[:6])
+def test_proxy_large_string_and_binary_arguments_written_after_the_other_fields(
+    echo: Any, factory: Any, transport: str | None, server_kind: str
+) -> None:
+    # From LARGE_STRING on, string/binary arguments are written by the runtime after
+    # the fields Apache's codec wrote; the server must see every field unchanged.
+    from thriftbuild.wire import LARGE_STRING
+
+    with echo_server(echo, server_kind) as srv:
+        kwargs: dict[str, Any] = {"transport_factory": transport}
+        if factory is not None:
+            kwargs["protocol_factory"] = factory
+        proxy = _proxy(echo, srv.endpoint, **kwargs)
+        for size in (LARGE_STRING - 1, LARGE_STRING, 70_000):
+            data = os.urandom(size)
+            got = proxy.echo_bytes(data)
+            assert type(got) is bytes and got == data
+            text = ("snow ☃ é " * size)[:size]  # multi-byte UTF-8: more bytes than chars
+            answer = proxy.echo(text=text)
+            assert type(answer) is str and answer == text
+            with pytest.raises(echo.ttypes.EchoError) as info:
+                proxy.fail(text, code=-7)  # a large field before a small one
+            assert (info.value.message, info.value.code) == (text, -7)
+        proxy.notify("x" * LARGE_STRING)  # a oneway call takes the same path
+        assert proxy.echo("after") == "after"
+        assert srv.accepted == 1
+        proxy.pool.close()
+
+
 # -- connection hygiene ------------------------------------------------------------------
 
 

@@ -204,6 +204,122 @@ def test_timeout_holds_with_sigalrm_every_50ms_to_a_silent_server(kind: str) -> 
     assert elapsed < 5.0  # bounded by the 0.5 s deadline, with room for a busy machine
 
 
+def _silent(conn: socket.socket, _server: RawServer) -> None:
+    conn.recv(65536)
+    conn.recv(1)  # never answers; returns when the client closes
+
+
+def _call_in_thread(call: Any) -> tuple[BaseException | None, float]:
+    """Run ``call`` in a new (non-main) thread; its exception and how long it took."""
+    outcome: list[Any] = []
+
+    def body() -> None:
+        start = time.monotonic()
+        try:
+            call()
+        except BaseException as exc:  # handed to the test
+            outcome.append(exc)
+        else:
+            outcome.append(None)
+        outcome.append(time.monotonic() - start)
+
+    worker = threading.Thread(target=body)
+    worker.start()
+    worker.join(60)
+    assert not worker.is_alive()
+    return outcome[0], outcome[1]
+
+
+@pytest.mark.parametrize("kind", ["header", "binary", "binary-framed"])
+def test_timeout_holds_in_a_worker_thread_with_sigalrm_every_50ms(echo: Any, kind: str) -> None:
+    # Outside the main thread the wait is one blocking recv() under a kernel timeout;
+    # the process's signals (delivered to the main thread) must not stretch it.
+    interrupted = []
+    previous = signal.signal(signal.SIGALRM, lambda *_: interrupted.append(1))
+    try:
+        with RawServer(_silent).start() as server:
+            pool = _pool(server.endpoint, kind, timeout=0.5)
+            proxy = ThriftContextFactory(pool, echo.service.Client, metrics=False).proxy()
+            signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+            error, elapsed = _call_in_thread(proxy.ping)
+            signal.setitimer(signal.ITIMER_REAL, 0)
+            assert pool.checkedout == 0
+            pool.close()
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    assert isinstance(error, errors.CallTimeoutError)
+    assert len(interrupted) >= 3  # the signals arrived during the wait
+    assert elapsed < 5.0  # bounded by the 0.5 s deadline, with room for a busy machine
+
+
+def test_worker_thread_wait_is_bounded_by_the_call_deadline_not_the_pool_timeout(
+    echo: Any,
+) -> None:
+    # The kernel timeout follows each call's deadline: a retry budget shorter than
+    # the pool's timeout ends the wait, on a connection that first made a normal call.
+    def answer_once_then_silent(conn: socket.socket, _server: RawServer) -> None:
+        from tests.support.servers import binary_reply, read_binary_call
+
+        name, seqid, _ = read_binary_call(conn)
+        conn.sendall(binary_reply(echo, name, seqid, echo.service.ping_result()))
+        _silent(conn, _server)
+
+    with RawServer(answer_once_then_silent).start() as server:
+        pool = _pool(server.endpoint, "binary", timeout=120.0)
+        proxy = ThriftContextFactory(pool, echo.service.Client, metrics=False).proxy()
+        error, _ = _call_in_thread(proxy.ping)
+        assert error is None  # answered: the connection is known to work
+        error, elapsed = _call_in_thread(proxy.retrying(attempts=1, budget=0.3).ping)
+        assert isinstance(error, errors.CallTimeoutError)
+        assert elapsed < 60.0  # the 0.3 s budget, not the 120 s pool timeout
+        assert server.accepted == 1  # the same connection both times
+        pool.close()
+
+
+def test_child_forked_from_a_worker_thread_keeps_deadlines_under_signals(echo: Any) -> None:
+    # The forking thread is the child's main thread: there signals interrupt the
+    # wait, so it must wait the signal-safe way (poll) or the deadline never comes.
+    with RawServer(_silent).start() as server:
+        pool = _pool(server.endpoint, "binary", timeout=0.5)
+        proxy = ThriftContextFactory(pool, echo.service.Client, metrics=False).proxy()
+        pids: list[int] = []
+
+        def fork() -> None:
+            pid = os.fork()
+            if pid == 0:  # the child: exit status 0 only for the timeout
+                code = 1
+                try:
+                    signal.signal(signal.SIGALRM, lambda *_: None)
+                    signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
+                    proxy.ping()
+                except errors.CallTimeoutError:
+                    code = 0
+                finally:
+                    os._exit(code)
+            pids.append(pid)
+
+        worker = threading.Thread(target=fork)
+        worker.start()
+        worker.join()
+        status: list[int] = []
+
+        def exited() -> bool:
+            pid, code = os.waitpid(pids[0], os.WNOHANG)
+            if pid:
+                status.append(code)
+            return bool(pid)
+
+        try:
+            wait_until(exited, timeout=30.0, what="the child's call to time out")
+        finally:
+            if not status:
+                os.kill(pids[0], signal.SIGKILL)
+                os.waitpid(pids[0], 0)
+        assert os.waitstatus_to_exitcode(status[0]) == 0
+        pool.close()
+
+
 # 4. Corrupt reply bodies are ProtocolErrors naming endpoint and method ------------------------
 
 

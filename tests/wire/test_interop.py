@@ -130,3 +130,74 @@ def test_reply_check_rejects_other_seqid_and_other_name(echo: Any) -> None:
     renamed = wire.Method("other", view["echo"].args_cls, view["echo"].result_cls, True, ())
     with pytest.raises(wire.ReplyMismatchError):
         wire.decode_reply(renamed, wire.COMPACT, reply, 5)
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+@pytest.mark.parametrize("field_id", [-32768, -1, 0, 1, 15, 16, 300, 32767])
+def test_string_field_head_read_by_apache(protocol: int, field_id: int) -> None:
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocol
+    from thrift.protocol.TCompactProtocol import TCompactProtocol
+    from thrift.Thrift import TType
+    from thrift.transport.TTransport import TMemoryBuffer
+
+    value = "stéreo ☃".encode() * 300
+    data = wire.string_field_head(protocol, field_id, len(value)) + value + wire.STRUCT_STOP
+    buf = TMemoryBuffer(data)
+    prot: Any = (TBinaryProtocol if protocol == wire.BINARY else TCompactProtocol)(buf)
+    prot.readStructBegin()
+    _, ttype, fid = prot.readFieldBegin()
+    assert (ttype, fid) == (TType.STRING, field_id)
+    got = prot.readBinary()
+    assert type(got) is bytes and got == value
+    prot.readFieldEnd()
+    assert prot.readFieldBegin()[1] == TType.STOP
+    prot.readStructEnd()
+    assert buf.cstringio_buf.read() == b""
+
+
+def test_string_field_head_out_of_range() -> None:
+    with pytest.raises(ValueError, match="cannot be encoded"):
+        wire.string_field_head(wire.BINARY, 40000, 1)
+    with pytest.raises(ValueError, match="cannot be encoded"):
+        wire.string_field_head(wire.COMPACT, 1, -1)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        wire.string_field_head(7, 1, 1)
+
+
+@pytest.mark.parametrize("name", ["unframed-binary", "framed-compact", "header-binary"])
+def test_large_strings_written_after_the_codec_fields_read_by_apache(echo: Any, name: str) -> None:
+    # Calls, replies and exceptions whose string/binary fields reach LARGE_STRING:
+    # Apache's server and client read every field back; the encoded objects are
+    # left unchanged.
+    dialect, _ = DIALECTS[name]
+    view = service_view(echo.service)
+    text = ("grüße ☃ " * wire.LARGE_STRING)[: wire.LARGE_STRING]  # more bytes than chars
+    request = dialect.frame(wire.encode_call(view["fail"], dialect.protocol, 5, (text, -7)))
+    frame = _one(dialect.decoder(), _serve(echo, request))
+    with pytest.raises(echo.ttypes.EchoError) as raised:
+        wire.decode_reply(view["fail"], frame.protocol, frame.payload, 5)
+    assert (raised.value.message, raised.value.code) == (text, -7)
+
+    data = bytes(range(256)) * 300
+    result = echo.service.echo_bytes_result(success=data)
+    reply = wire.encode_reply(view["echo_bytes"], dialect.protocol, 6, result)
+    assert result.success is data
+    client = echo.service.Client(client_protocol(name, Duplex(dialect.frame(reply, seqid=6))))
+    got = client.recv_echo_bytes()
+    assert type(got) is bytes and got == data
+
+    error = echo.ttypes.EchoError(message=text, code=3)
+    failed = echo.service.fail_result(err=error)  # the string is one level down: kept
+    reply = wire.encode_reply(view["fail"], dialect.protocol, 7, failed)
+    client = echo.service.Client(client_protocol(name, Duplex(dialect.frame(reply, seqid=7))))
+    with pytest.raises(echo.ttypes.EchoError) as raised:
+        client.recv_fail()
+    assert (raised.value.message, raised.value.code) == (text, 3)
+    assert error.message is text
+
+
+def test_string_fields_lists_only_string_and_binary_fields(echo: Any) -> None:
+    assert wire.string_fields(echo.service.fail_args) == ((1, "message", True),)
+    assert wire.string_fields(echo.service.echo_bytes_args) == ((1, "data", False),)
+    assert wire.string_fields(echo.service.sleep_args) == ()
+    assert wire.string_fields(echo.service.echo_bytes_result) == ((0, "success", False),)

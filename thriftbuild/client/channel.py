@@ -14,10 +14,12 @@ from __future__ import annotations
 import _socket
 import collections
 import math
+import os
 import select
 import socket
 import struct
 import sys
+import threading
 import time
 from io import BytesIO
 from typing import Any, NoReturn
@@ -40,7 +42,23 @@ __all__ = ["Channel"]
 
 _DEADLINE_BUDGET = b"Deadline-Budget"
 _RECV_CHUNK = 65536
+_DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
+_timeval = struct.Struct("@ll")  # struct timeval, as SO_RCVTIMEO takes it (Linux)
 _budget_blocks: dict[tuple[int, int], bytes] = {}
+
+# The main thread's id, looked up per wait (see Channel._recv): refreshed in a
+# forked child, whose main thread is the one that forked (threading's own fork
+# handler, registered before this one, has already recorded it).
+_get_ident = threading.get_ident
+_main_ident = [threading.main_thread().ident]
+
+
+def _after_fork() -> None:
+    _main_ident[0] = threading.main_thread().ident
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork)
 
 # Linux's ``struct tcp_info``: ``tcpi_state`` is its first byte and
 # ``tcpi_bytes_received`` (Linux 4.1+) the 8 bytes at offset 128.
@@ -110,14 +128,22 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self.sent = False
         self.deadline: float | None = None  # monotonic end of the current call, if any
         self._tls_pending = getattr(sock, "pending", None)
-        # A plain stdlib socket is made non-blocking and waited on with poll(), whose
-        # timeout CPython recomputes from the monotonic clock when a signal interrupts
-        # it: a call's deadline holds however many signals arrive. (Kernel timeouts,
-        # SO_RCVTIMEO, restart in full after each signal, and setting them costs a
-        # syscall that holds the GIL.) gevent's and SSL sockets keep their own
-        # timeout machinery, given the time left before each operation.
+        # A plain stdlib socket waits in one of two ways. In the main thread, where
+        # Python runs signal handlers, with poll(), whose timeout CPython recomputes
+        # from the monotonic clock when a signal interrupts it: a call's deadline
+        # holds however many signals arrive. In other threads, on Linux, with one
+        # blocking recv() under a kernel timeout (SO_RCVTIMEO), which restarts in
+        # full after a signal but is one syscall and one GIL release per wait
+        # instead of poll() and recv(): with many threads calling, each release
+        # hands the GIL to another thread and this one waits to get it back.
+        # Process signals go to the main thread, so others are not interrupted.
+        # Every other operation passes MSG_DONTWAIT. gevent's and SSL sockets keep
+        # their own timeout machinery, given the time left before each operation.
         self._poll_in: Any = None
         self._poll_out: Any = None
+        self._poll_idle: Any = None
+        self._kernel_wait = False
+        self._rcvtimeo_ms = 0  # the SO_RCVTIMEO set on the socket (0: none)
         # On Linux TCP, the kernel's count of bytes received, against ours of bytes
         # read (``_received``), tells without a GIL release whether a reply is
         # waiting and whether an idle connection is still clean (nothing unread, no
@@ -128,7 +154,8 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         #: release here likely costs a switch to another thread (see _TCP_INFO).
         self.contended = False
         if isinstance(sock, _socket.socket) and type(sock).__module__ == "socket":
-            sock.setblocking(False)
+            self._kernel_wait = _DONTWAIT != 0 and sys.platform == "linux"
+            sock.setblocking(self._kernel_wait)  # blocking: see _recv
             fd = sock.fileno()
             self._poll_in = select.poll()
             self._poll_in.register(fd, select.POLLIN | select.POLLPRI)
@@ -211,9 +238,10 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         if self.contended and self._tcp_info is not None:
             return self._unread_in_kernel() == 0
         try:
-            poller = self._poll_in
-            if poller is None:
-                poller = self._poll_in = select.poll()
+            poller = self._poll_in or self._poll_idle
+            if poller is None:  # TLS or gevent: a poller for this check only (their
+                # reads and writes keep their own timeouts, see _recv and _send)
+                poller = self._poll_idle = select.poll()
                 poller.register(sock.fileno(), select.POLLIN | select.POLLPRI)
             return not poller.poll(0)
         except (OSError, ValueError):
@@ -295,7 +323,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 if poller is None:
                     sock.settimeout(seconds)
                 try:
-                    sent = sock.send(view)
+                    sent = sock.send(view, _DONTWAIT) if poller is not None else sock.send(view)
                 except BlockingIOError:  # non-blocking socket, buffer full: wait
                     self._wait(poller, seconds)
                     continue
@@ -307,6 +335,18 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         except OSError as exc:
             raise self._lost(f"send failed ({exc})", exc) from exc
 
+    def _set_rcvtimeo(self, sock: socket.socket, ms: int) -> None:
+        """Bound blocking recv() calls by ``ms`` milliseconds (0: no bound).
+
+        Called only when that bound changes: a pool's calls share one timeout, so
+        with the time left rounded up to a millisecond it is set about once per
+        connection.
+        """
+        sock.setsockopt(
+            socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval.pack(ms // 1000, ms % 1000 * 1000)
+        )
+        self._rcvtimeo_ms = ms
+
     def _recv(self, size: int) -> bytes:
         try:
             while True:
@@ -314,14 +354,26 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 poller = self._poll_in
                 if poller is None:
                     sock.settimeout(seconds)
-                if self.contended and self._tcp_info and not self._unread_in_kernel():
+                elif self._kernel_wait and _get_ident() != _main_ident[0]:
+                    # One blocking recv() bounded by the kernel (see __init__):
+                    # returns the reply as soon as it arrives, or EAGAIN once the
+                    # kernel timeout expired, when _arm() above decides.
+                    ms = 0 if seconds is None else math.ceil(seconds * 1000)
+                    if ms != self._rcvtimeo_ms:
+                        self._set_rcvtimeo(sock, ms)
+                    try:
+                        data = sock.recv(size)
+                        break
+                    except BlockingIOError:
+                        continue
+                elif self.contended and self._tcp_info and not self._unread_in_kernel():
                     # Nothing arrived yet (known without a GIL release): wait first,
                     # so the read below is the only other syscall.
                     self._wait(poller, seconds)
                 try:
                     # Non-blocking: try first (on a fast link the reply is often
                     # there already: one syscall), and wait only when it is not.
-                    data = sock.recv(size)
+                    data = sock.recv(size, _DONTWAIT) if poller is not None else sock.recv(size)
                     break
                 except BlockingIOError:
                     self._wait(poller, seconds)

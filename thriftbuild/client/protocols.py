@@ -68,18 +68,32 @@ class _DirectCalls:
     def invoke(self, method: wire.Method, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call ``method`` with ``args`` under a fresh sequence id and return its value."""
         specs = _specs.get(method.args_cls) or _spec(method)
-        body = self._fast_encode(method.args_cls(*args, **kwargs), specs[0])
+        obj = method.args_cls(*args, **kwargs)
+        protocol = self.protocol_id
+        large = None
+        if specs[2]:  # large string/binary arguments are written here (wire.fields)
+            large = wire.take_large_strings(obj, specs[0][1], specs[2], protocol)
+        if large is None:
+            body = self._fast_encode(obj, specs[0])
+        else:
+            body = self._fast_encode(obj, [specs[0][0], large[0]])
         channel = self.channel
         seqid = channel.next_seqid()
         self.expect = None  # the reply is checked here, not by readMessageBegin
-        protocol = self.protocol_id
-        if method.oneway:
-            call = wire.encode_head(protocol, method.name, TMessageType.ONEWAY, seqid)
-            channel.send_message(call + body)
+        oneway = method.result_cls is None
+        if oneway:
+            head = wire.encode_head(protocol, method.name, TMessageType.ONEWAY, seqid)
+        else:
+            heads = _heads(method, protocol, seqid)
+            head = heads[0]
+            channel.awaiting = True
+        if large is not None:
+            # The C codec's struct without its stop byte, then the large fields.
+            channel.send_message(b"".join((head, body[:-1], *large[1], wire.STRUCT_STOP)))
+        else:
+            channel.send_message(head + body)
+        if oneway:
             return None
-        heads = _heads(method, protocol, seqid)
-        channel.awaiting = True
-        channel.send_message(heads[0] + body)
         want = heads[1]
         got = channel.readAll(len(want))
         if got != want:
@@ -166,15 +180,20 @@ def _guarded_decode(channel: Channel, decode: Any) -> Any:
 
 
 # By argument class (types hash by identity, fast; the frozen Method hashes its fields).
-_specs: dict[type, tuple[list[Any], list[Any] | None]] = {}
+_specs: dict[type, tuple[list[Any], list[Any] | None, tuple[wire.StringField, ...]]] = {}
 _head_cache: dict[tuple[str, int], tuple[bytes, bytes, bytes]] = {}
 
 
-def _spec(method: wire.Method) -> tuple[list[Any], list[Any] | None]:
-    """The C codec's type specs of the method's argument and result classes."""
+def _spec(method: wire.Method) -> tuple[list[Any], list[Any] | None, tuple[wire.StringField, ...]]:
+    """The C codec's type specs of the method's argument and result classes, and
+    the argument struct's string/binary fields."""
     args = [method.args_cls, method.args_cls.thrift_spec]  # type: ignore[attr-defined]
     result = method.result_cls
-    specs = (args, None if result is None else [result, result.thrift_spec])  # type: ignore[attr-defined]
+    specs = (
+        args,
+        None if result is None else [result, result.thrift_spec],  # type: ignore[attr-defined]
+        wire.string_fields(method.args_cls),
+    )
     _specs[method.args_cls] = specs
     return specs
 

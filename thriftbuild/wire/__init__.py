@@ -47,6 +47,14 @@ from thriftbuild.wire.calls import (
 )
 from thriftbuild.wire.dialect import AutoDecoder, Dialect, detect
 from thriftbuild.wire.errors import LimitExceededError, ReplyMismatchError, WireError
+from thriftbuild.wire.fields import (
+    LARGE_STRING,
+    STRUCT_STOP,
+    StringField,
+    string_field_head,
+    string_fields,
+    take_large_strings,
+)
 from thriftbuild.wire.framing import (
     Decoder,
     FramedDecoder,
@@ -82,6 +90,8 @@ __all__ = [
     "BINARY",
     "COMPACT",
     "DEFAULT_LIMITS",
+    "LARGE_STRING",
+    "STRUCT_STOP",
     "THRIFTPY2",
     "AutoDecoder",
     "Decoder",
@@ -97,6 +107,7 @@ __all__ = [
     "MessageType",
     "Method",
     "ReplyMismatchError",
+    "StringField",
     "StructCodec",
     "UnframedDecoder",
     "WireError",
@@ -119,5 +130,8 @@ __all__ = [
     "parse_header_frame",
     "read_head",
     "read_varint",
+    "string_field_head",
+    "string_fields",
+    "take_large_strings",
     "unpack_result",
 ]

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Protocol
 
 from thriftbuild.wire.errors import WireError
+from thriftbuild.wire.fields import STRUCT_STOP, string_fields, take_large_strings
 from thriftbuild.wire.heads import (
     BINARY,
     COMPACT,
@@ -94,6 +95,11 @@ class _ApacheCodec:
         fast = self._fast.get(protocol)
         spec = getattr(type(obj), "thrift_spec", None)
         if fast is not None and spec is not None:
+            fields = string_fields(type(obj))
+            large = take_large_strings(obj, spec, fields, protocol) if fields else None
+            if large is not None:
+                body = fast[0](obj, [type(obj), large[0]])
+                return b"".join((body[:-1], *large[1], STRUCT_STOP))
             return bytes(fast[0](obj, [type(obj), spec]))
         buf = self._memory()
         obj.write(self._protocols[protocol](buf))
