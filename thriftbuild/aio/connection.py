@@ -79,7 +79,12 @@ class _ClientProtocol(asyncio.Protocol):
         else:
             if frames:
                 self.frames.extend(frames)
-        self._wake()
+        # _wake(), inline: this runs for every reply.
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self.listener is not None:
+            self.listener()
 
     def eof_received(self) -> bool:
         if self.failure is None:
@@ -391,7 +396,7 @@ class ThriftConnection:
             )
             if protocol._paused:
                 await protocol.drain()
-            if method.oneway:
+            if method.result_cls is None:  # oneway (the property, without its call)
                 if protocol.failure is not None:
                     raise protocol.failure
                 finished = True

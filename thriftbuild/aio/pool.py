@@ -230,7 +230,8 @@ class ThriftPool:
                     holder.conn = conn
                 return conn
         limit = self.acquire_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
+        now = time.monotonic()
+        deadline = now + limit
         while True:
             if self.closed:
                 raise PoolClosedError(f"the pool for {self._where} is closed")
@@ -241,7 +242,7 @@ class ThriftPool:
                 else:
                     # Wait for a released connection (handed over directly, first
                     # come first served) or for a free slot (None: look again).
-                    if deadline <= time.monotonic():
+                    if deadline <= now:
                         raise self._timeout_error(limit)
                     loop = self._loop or asyncio.get_running_loop()
                     waiter: asyncio.Future[ThriftConnection | None] = loop.create_future()
@@ -257,6 +258,7 @@ class ThriftPool:
                     finally:
                         del self._deadlines[waiter]
                     if conn is None:
+                        now = time.monotonic()
                         continue  # a slot came free, or the pool closed: look again
             if holder is not None:
                 holder.conn = conn
