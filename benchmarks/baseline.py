@@ -28,10 +28,17 @@ from benchmarks.registry import Contender, Role, Row
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "ours@"
 
-# Distributions the runtime uses when installed (the codec, metrics, tracing),
-# installed in the baseline's environment at the running one's versions when the
-# running one has them: ours and ours@REV then take the same code paths.
-_SAME_AS_HERE = ("thrift", "prometheus-client", "opentelemetry-api", "opentelemetry-sdk")
+# Distributions the runtime uses when installed (the codec, metrics, tracing, the
+# uvloop rows' loop), installed in the baseline's environment at the running one's
+# versions when the running one has them: ours and ours@REV then take the same code
+# paths (without uvloop there, ours@REV failed every uvloop row).
+_SAME_AS_HERE = (
+    "thrift",
+    "prometheus-client",
+    "opentelemetry-api",
+    "opentelemetry-sdk",
+    "uvloop",
+)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -12,7 +12,7 @@ from benchmarks import baseline, report
 from benchmarks.registry import ROWS, Role
 from benchmarks.scenarios import load_all
 from benchmarks.scenarios.common import AIO_REQUIRES, SYNC_REQUIRES
-from tests.conftest import REPO
+from tests.conftest import IN_CI, REPO
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -92,3 +92,16 @@ def test_report_shows_ours_over_ours_at_the_revision_paired_by_round() -> None:
 def test_blank_revision_is_refused(rev: str) -> None:
     with pytest.raises(SystemExit, match="not a commit"):
         baseline.resolve(rev, REPO)
+
+
+def test_baseline_environment_gets_this_environments_uvloop() -> None:
+    """The uvloop rows run ours@REV on uvloop too: without it there, they all failed."""
+    import importlib.metadata
+
+    try:
+        version = importlib.metadata.version("uvloop")
+    except importlib.metadata.PackageNotFoundError:
+        if IN_CI:
+            raise  # the test extra installs uvloop: CI fails instead of skipping
+        pytest.skip("uvloop is not installed here")
+    assert f"uvloop=={version}" in baseline._pins()

@@ -54,7 +54,9 @@ class _ClientProtocol(asyncio.Protocol):
         self.frames: collections.deque[wire.Frame] = collections.deque()
         self.transport: asyncio.Transport | None = None
         self.failure: BaseException | None = None  # EOF, loss or undecodable bytes
-        self.closed = asyncio.get_running_loop().create_future()
+        # Kept: asyncio.get_running_loop() costs a getpid() system call on Python 3.11.
+        self.loop = asyncio.get_running_loop()
+        self.closed = self.loop.create_future()
         self._waiter: asyncio.Future[None] | None = None
         self._paused = False
         self._drain: asyncio.Future[None] | None = None
@@ -77,7 +79,12 @@ class _ClientProtocol(asyncio.Protocol):
         else:
             if frames:
                 self.frames.extend(frames)
-        self._wake()
+        # _wake(), inline: this runs for every reply.
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+        if self.listener is not None:
+            self.listener()
 
     def eof_received(self) -> bool:
         if self.failure is None:
@@ -120,20 +127,8 @@ class _ClientProtocol(asyncio.Protocol):
     async def drain(self) -> None:
         """Wait while the transport's write buffer is over its high-water mark."""
         while self._paused and self.failure is None:
-            self._drain = asyncio.get_running_loop().create_future()
+            self._drain = self.loop.create_future()
             await self._drain
-
-    async def next_frame(self) -> wire.Frame:
-        """The next complete frame; raises what ended the connection, if it ended."""
-        while not self.frames:
-            if self.failure is not None:
-                raise self.failure
-            self._waiter = asyncio.get_running_loop().create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self.frames.popleft()
 
     @property
     def clean(self) -> bool:
@@ -288,12 +283,16 @@ class ThriftConnection:
         _check_pipeline(pipeline)
         self.service = service
         self.view: ServiceView = service_view(service)
+        self._methods = self.view.methods
         self.address = address
         self.timeout = timeout
         self.closed = False
-        self._transport = transport
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self._transport = cast(asyncio.Transport, transport)
         self._protocol = protocol
+        self._loop = protocol.loop
         self._fmt = fmt
+        self._unframed = fmt.framing == wire.Framing.UNFRAMED
         self._limits = limits
         self._seqid = 0
         # Unframed replies were scanned (and bounded) by the decoder already.
@@ -330,7 +329,17 @@ class ThriftConnection:
     @property
     def clean(self) -> bool:
         """Open, no call running, and nothing unexpected received since the last reply."""
-        return not self.closed and not self._busy and not self._pending and self._protocol.clean
+        protocol = self._protocol  # its checks inline: this runs at every checkin
+        return not (
+            self.closed
+            or self._busy
+            or self._pending
+            or protocol.failure is not None
+            or protocol.frames
+            or protocol.decoder.buffered
+            or protocol.transport is None
+            or protocol.transport.is_closing()
+        )
 
     @property
     def outstanding(self) -> int:
@@ -355,26 +364,97 @@ class ThriftConnection:
             ThriftError: the reply could not be decoded (the connection is closed).
             Exception: an exception the IDL declares for ``api``, as itself.
         """
-        method = self.view.methods.get(api)
+        # One coroutine for the whole call (no helper coroutines on the hot path):
+        # every frame of an await chain is walked again on each resumption.
+        method = self._methods.get(api)
         if method is None:
             raise ThriftError(f"{self.view.name} has no API {api!r}")
         if self.closed:
-            raise ConnectionClosedError(
-                f"connection to {self._where} is closed", endpoint=self._where, method=api
-            )
+            raise self._closed_error(api)
         if self.pipeline > 1:
             return await self._pipelined(method, args, kwargs, self.timeout)
         if self._busy:  # another task's call is on this connection: wait for our turn
             await self._wait_turn(api)
+            if self.closed:
+                self._next_turn()
+                raise self._closed_error(api)
         else:
             self._busy = True
+        protocol = self._protocol
+        timeout = self.timeout
+        finished = False
+        self._method = api
+        if timeout is not None:
+            self._deadline = deadline = self._loop.time() + timeout
+            if self._watchdog is None:
+                self._watchdog = self._loop.call_at(deadline, self._watch)
         try:
-            return await self._call(method, args, kwargs, self.timeout)
+            seqid = self._seqid = self._seqid % _MAX_SEQID + 1
+            payload = wire.encode_call(method, self._fmt.protocol, seqid, args, kwargs)
+            self._transport.write(
+                payload if self._unframed else self._frame(payload, seqid, timeout)
+            )
+            if protocol._paused:
+                await protocol.drain()
+            if method.result_cls is None:  # oneway (the property, without its call)
+                if protocol.failure is not None:
+                    raise protocol.failure
+                finished = True
+                return None
+            frames = protocol.frames
+            while not frames:
+                if protocol.failure is not None:
+                    raise protocol.failure
+                # A cancelled wait leaves a done waiter behind; _wake skips done ones.
+                protocol._waiter = waiter = self._loop.create_future()
+                await waiter
+            frame = frames.popleft()
+            try:
+                value = wire.decode_reply(
+                    method,
+                    frame.protocol,
+                    frame.payload,
+                    seqid,
+                    self._limits,
+                    scanned=self._scanned,
+                )
+            except wire.ReplyMismatchError as exc:
+                raise ThriftAppError(4, f"{self._where}: {exc}") from exc  # BAD_SEQUENCE_ID
+            except wire.WireError:
+                raise
+            except Exception as exc:
+                finished = True  # a whole reply was read: the connection stays clean
+                if type(exc).__name__ == "TApplicationException":
+                    raise ThriftAppError(exc.type, exc.message) from None  # type: ignore[attr-defined]
+                raise
+            finished = True
+            return value
+        except wire.WireError as exc:
+            raise ThriftError(f"bad reply from {self._where} to {api}: {exc}") from exc
+        except AioTimeoutError:
+            raise
+        except (OSError, EOFError) as exc:
+            raise ConnectionClosedError(
+                f"connection to {self._where} lost during {api}: {exc}",
+                endpoint=self._where,
+                method=api,
+            ) from exc
         finally:
-            self._next_turn()
+            self._deadline = None
+            if not finished:  # timeout, cancellation, failure: nothing can be trusted
+                self.close()
+            if self._turns:
+                self._next_turn()
+            else:
+                self._busy = False
+
+    def _closed_error(self, api: str) -> ConnectionClosedError:
+        return ConnectionClosedError(
+            f"connection to {self._where} is closed", endpoint=self._where, method=api
+        )
 
     async def _wait_turn(self, api: str) -> None:
-        turn: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        turn: asyncio.Future[None] = self._loop.create_future()
         self._turns.append(turn)
         try:
             await within(self.timeout, turn)
@@ -405,7 +485,7 @@ class ThriftConnection:
         deadline = self._deadline
         if deadline is None:
             return  # no call in progress; the next call re-arms
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         if loop.time() < deadline:
             self._watchdog = loop.call_at(deadline, self._watch)
             return
@@ -415,72 +495,6 @@ class ThriftConnection:
             )
         )
         self.close()
-
-    async def _call(
-        self,
-        method: wire.Method,
-        args: tuple[Any, ...],
-        kwargs: dict[str, Any],
-        timeout: float | None,
-    ) -> Any:
-        if self.closed:
-            raise ConnectionClosedError(
-                f"connection to {self._where} is closed", endpoint=self._where, method=method.name
-            )
-        finished = False
-        self._method = method.name
-        if timeout is not None:
-            loop = asyncio.get_running_loop()
-            self._deadline = loop.time() + timeout
-            if self._watchdog is None:
-                self._watchdog = loop.call_at(self._deadline, self._watch)
-        try:
-            seqid = self._seqid = self._seqid % _MAX_SEQID + 1
-            payload = wire.encode_call(method, self._fmt.protocol, seqid, args, kwargs)
-            self._transport.write(self._frame(payload, seqid, timeout))  # type: ignore[attr-defined]
-            protocol = self._protocol
-            if protocol._paused:
-                await protocol.drain()
-            if method.oneway:
-                if protocol.failure is not None:
-                    raise protocol.failure
-                finished = True
-                return None
-            frame = await protocol.next_frame()
-            try:
-                value = wire.decode_reply(
-                    method,
-                    frame.protocol,
-                    frame.payload,
-                    seqid,
-                    self._limits,
-                    scanned=self._scanned,
-                )
-            except wire.ReplyMismatchError as exc:
-                raise ThriftAppError(4, f"{self._where}: {exc}") from exc  # BAD_SEQUENCE_ID
-            except wire.WireError:
-                raise
-            except Exception as exc:
-                finished = True  # a whole reply was read: the connection stays clean
-                if type(exc).__name__ == "TApplicationException":
-                    raise ThriftAppError(exc.type, exc.message) from None  # type: ignore[attr-defined]
-                raise
-            finished = True
-            return value
-        except wire.WireError as exc:
-            raise ThriftError(f"bad reply from {self._where} to {method.name}: {exc}") from exc
-        except AioTimeoutError:
-            raise
-        except (OSError, EOFError) as exc:
-            raise ConnectionClosedError(
-                f"connection to {self._where} lost during {method.name}: {exc}",
-                endpoint=self._where,
-                method=method.name,
-            ) from exc
-        finally:
-            self._deadline = None
-            if not finished:  # timeout, cancellation, failure: nothing can be trusted
-                self.close()
 
     # -- pipelining (pipeline > 1) ------------------------------------------------------
 
@@ -500,7 +514,7 @@ class ThriftConnection:
         seqid = self._seqid = self._seqid % _MAX_SEQID + 1
         payload = wire.encode_call(method, self._fmt.protocol, seqid, args, kwargs)
         data = self._frame(payload, seqid, timeout)
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         if method.oneway:
             self._send(data, loop)
             return None
@@ -563,7 +577,7 @@ class ThriftConnection:
         self._flushing = False
         out, self._out = self._out, []
         if out and not self.closed:
-            self._transport.write(out[0] if len(out) == 1 else b"".join(out))  # type: ignore[attr-defined]
+            self._transport.write(out[0] if len(out) == 1 else b"".join(out))
 
     def _route(self) -> None:
         """Hand each complete reply to the call with its seqid (the protocol's listener)."""
@@ -615,7 +629,7 @@ class ThriftConnection:
     def _expire(self) -> None:
         """Time out pipelined calls past their deadline; one timer per connection."""
         self._watchdog = None
-        loop = asyncio.get_running_loop()
+        loop = self._loop
         now = loop.time()
         earliest: float | None = None
         for entry in self._pending.values():

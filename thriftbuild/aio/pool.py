@@ -20,6 +20,7 @@ import functools
 import logging
 import ssl as _ssl
 import time
+from collections.abc import Coroutine
 from typing import Any
 
 from thriftbuild import wire
@@ -172,6 +173,9 @@ class ThriftPool:
         self._deadlines: dict[asyncio.Future[ThriftConnection | None], tuple[float, float]] = {}
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = 0.0
+        # The loop of the pool's connections, kept: asyncio.get_running_loop() costs a
+        # getpid() system call per checkout on Python 3.11.
+        self._loop: asyncio.AbstractEventLoop | None = None
         view = service_view(service)
         for api in view:
             if not hasattr(self, api):
@@ -213,22 +217,52 @@ class ThriftPool:
                 (:class:`~thriftbuild.errors.AioTimeoutError`, naming address and sizes).
             OSError: opening a connection failed.
         """
-        if not self.closed and self._free:  # the fast path: a warm connection
+        return await self._checkout(None, timeout)
+
+    async def _checkout(self, holder: _Checkout | None, timeout: float | None) -> ThriftConnection:
+        """:meth:`acquire`, also storing the connection on ``holder`` (what ``get()``
+        returned) -- one coroutine, the wait included: each frame of an await chain
+        is walked again on every resumption."""
+        if self._free and not self.closed:  # the fast path: a warm connection
             conn = self._take_free()
             if conn is not None:
+                if holder is not None:
+                    holder.conn = conn
                 return conn
         limit = self.acquire_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
+        now = time.monotonic()
+        deadline = now + limit
         while True:
-            self._check_open()
-            conn = self._take_free()
-            if conn is not None:
-                return conn
-            if self.size < self.maxsize:
-                return await self._open(deadline)
-            handed = await self._wait(deadline, limit)
-            if handed is not None:
-                return handed
+            if self.closed:
+                raise PoolClosedError(f"the pool for {self._where} is closed")
+            conn = self._take_free() if self._free else None
+            if conn is None:
+                if len(self._used) + self._opening < self.maxsize:
+                    conn = await self._open(deadline)
+                else:
+                    # Wait for a released connection (handed over directly, first
+                    # come first served) or for a free slot (None: look again).
+                    if deadline <= now:
+                        raise self._timeout_error(limit)
+                    loop = self._loop or asyncio.get_running_loop()
+                    waiter: asyncio.Future[ThriftConnection | None] = loop.create_future()
+                    self._waiters.append(waiter)
+                    self._deadlines[waiter] = (deadline, limit)
+                    if self._timer is None or self._timer_at > deadline:
+                        self._arm_timer(deadline)
+                    try:
+                        conn = await waiter  # woken ones were taken off _waiters by the waker
+                    except BaseException:
+                        self._left(waiter)
+                        raise
+                    finally:
+                        del self._deadlines[waiter]
+                    if conn is None:
+                        now = time.monotonic()
+                        continue  # a slot came free, or the pool closed: look again
+            if holder is not None:
+                holder.conn = conn
+            return conn
 
     def _check_open(self) -> None:
         if self.closed:
@@ -256,43 +290,29 @@ class ThriftPool:
             raise
         self._opening -= 1
         self._all.add(conn)
+        self._loop = conn._loop
         if self.closed:
             conn.close()
             self._check_open()
         self._used.add(conn)
         return conn
 
-    async def _wait(self, deadline: float, limit: float) -> ThriftConnection | None:
-        """Wait for a released connection (handed over directly, first come first
-        served) or for a free slot (``None``: try again)."""
-        if deadline <= time.monotonic():
-            raise self._timeout_error(limit)
-        loop = asyncio.get_running_loop()
-        waiter: asyncio.Future[ThriftConnection | None] = loop.create_future()
-        self._waiters.append(waiter)
-        self._deadlines[waiter] = (deadline, limit)
-        if self._timer is None or self._timer_at > deadline:
-            self._arm_timer(deadline)
-        try:
-            return await waiter  # woken ones were taken off _waiters by the waker
-        except BaseException:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                handed = waiter.result()  # woken, but leaving: pass it on
-                if handed is not None:
-                    self.release(handed)
-                else:
-                    self._wake_one()
-            with contextlib.suppress(ValueError):
-                self._waiters.remove(waiter)  # timed out or cancelled while queued
-            raise
-        finally:
-            del self._deadlines[waiter]
+    def _left(self, waiter: asyncio.Future[ThriftConnection | None]) -> None:
+        """A waiter timed out or was cancelled: what it was handed goes on."""
+        if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+            handed = waiter.result()  # woken, but leaving: pass it on
+            if handed is not None:
+                self.release(handed)
+            else:
+                self._wake_one()
+        with contextlib.suppress(ValueError):
+            self._waiters.remove(waiter)  # timed out or cancelled while queued
 
     def _arm_timer(self, when: float) -> None:
         # One timer for every waiter (re-armed lazily), not one per checkout.
         if self._timer is not None:
             self._timer.cancel()
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         self._timer_at = when
         self._timer = loop.call_later(max(0.0, when - time.monotonic()), self._expire)
 
@@ -331,18 +351,21 @@ class ThriftPool:
 
     def release(self, conn: ThriftConnection) -> None:
         """Give ``conn`` back: handed to the longest waiter or kept if clean, else closed."""
-        if conn not in self._used:
+        used = self._used
+        if conn not in used:
             raise ValueError(f"{conn!r} is not checked out of {self!r}")
         if self.closed or not conn.clean:
-            self._used.discard(conn)
+            used.discard(conn)
             self._discard(conn)
             self._wake_one()
             return
-        waiter = self._next_waiter()
-        if waiter is not None:
-            waiter.set_result(conn)  # stays checked out, now for the waiter
-            return
-        self._used.discard(conn)
+        waiters = self._waiters
+        while waiters:
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(conn)  # stays checked out, now for the waiter
+                return
+        used.discard(conn)
         self._free.append(conn)
 
     def _discard(self, conn: ThriftConnection) -> None:
@@ -360,7 +383,7 @@ class ThriftPool:
         return _Checkout(self)
 
     async def __aenter__(self) -> ThriftConnection:
-        conn = await self.acquire()
+        conn = await self._checkout(None, None)
         _entered.set((*_entered.get(), conn))
         return conn
 
@@ -374,7 +397,7 @@ class ThriftPool:
         several calls, with ``pipeline > 1``)."""
         if self.pipeline > 1:
             return await self._shared_call(api, args, kwargs)
-        conn = await self.acquire()
+        conn = await self._checkout(None, None)
         try:
             return await conn.execute(api, *args, **kwargs)
         finally:
@@ -420,6 +443,7 @@ class ThriftPool:
             finally:
                 self._opening -= 1
             self._all.add(conn)
+            self._loop = conn._loop
             if self.closed:
                 conn.close()
                 self._check_open()
@@ -466,9 +490,8 @@ class _Checkout:
         self.pool = pool
         self.conn: ThriftConnection | None = None
 
-    async def __aenter__(self) -> ThriftConnection:
-        self.conn = await self.pool.acquire()
-        return self.conn
+    def __aenter__(self) -> Coroutine[Any, Any, ThriftConnection]:
+        return self.pool._checkout(self, None)
 
     async def __aexit__(self, *exc_info: object) -> None:
         conn, self.conn = self.conn, None
