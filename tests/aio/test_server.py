@@ -204,6 +204,27 @@ def test_handler_threads_zero_runs_plain_handlers_on_the_loop(echo: types.Simple
     run(main())
 
 
+def test_many_plain_calls_at_once_each_get_their_own_answer(echo: types.SimpleNamespace) -> None:
+    handler = RequestEchoHandler(echo.ttypes)
+
+    async def main() -> None:
+        async with aio_server(echo.service, handler, handler_threads=3) as server:
+            pool = await aio.create_pool(echo.service, ("127.0.0.1", server.port), maxsize=16)
+
+            async def one(i: int) -> Any:
+                async with pool.get() as conn:
+                    if i % 10 == 0:  # a handler that blocks (releases the GIL) a little
+                        return await conn.sleep(i % 7)
+                    return await conn.echo(str(i))
+
+            results = await asyncio.gather(*(one(i) for i in range(400)))
+            assert results == [i % 7 if i % 10 == 0 else str(i) for i in range(400)]
+            pool.close()
+            await pool.wait_closed()
+
+    run(main())
+
+
 def test_idle_timeout_applies_between_requests_only(
     echo: types.SimpleNamespace, handler: AsyncEchoHandler
 ) -> None:
