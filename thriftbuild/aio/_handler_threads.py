@@ -28,6 +28,7 @@ import collections
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from thriftbuild.dispatch import Call
@@ -36,7 +37,8 @@ __all__ = ["STALL", "HandlerThreads", "default_size"]
 
 #: What a finished call gives back: ``(value, None)`` or ``(None, exception)``.
 Outcome = tuple[Any, BaseException | None]
-Job = tuple[Call, "asyncio.Future[Outcome]"]
+After = Callable[[Call, Any, BaseException | None], Outcome]
+Job = tuple[Call, "asyncio.Future[Outcome]", After | None]
 
 #: Seconds a handler may run before calls queued behind it get another thread.
 #: Far above a fast handler's run time (microseconds), far below what a client
@@ -89,17 +91,19 @@ class HandlerThreads:
         """How many threads have been started so far."""
         return len(self._threads)
 
-    def run(self, call: Call) -> asyncio.Future[Outcome]:
+    def run(self, call: Call, after: After | None = None) -> asyncio.Future[Outcome]:
         """Start ``call``'s handler on a thread; the future gives ``(value, error)``.
 
-        Cancelling the future does not stop the handler; its outcome is dropped.
+        With ``after``, the thread passes the handler's ``(call, value, error)`` to it
+        and the future gives what it returns instead. Cancelling the future does
+        not stop the handler; its outcome is dropped.
         """
         if self._closed:
             raise RuntimeError("the server's handler threads are shut down")
         future: asyncio.Future[Outcome] = self._loop.create_future()
         self._queued += 1
         with self._mutex:
-            self._jobs.append((call, future))
+            self._jobs.append((call, future, after))
             if len(self._jobs) <= self._spare:
                 return future  # an awake thread takes it
             if not self._spare and (not self._running or time.monotonic() - self._started >= STALL):
@@ -163,7 +167,7 @@ class HandlerThreads:
                 else:
                     self._spare -= 1
                 if jobs:
-                    call, future = jobs.popleft()
+                    call, future, after = jobs.popleft()
                     self._running += 1
                     self._started = time.monotonic()
                 elif self._closed:
@@ -178,8 +182,13 @@ class HandlerThreads:
                 outcome: Outcome = (call.invoke(), None)
             except BaseException as exc:  # delivered to the connection, which maps it
                 outcome = (None, exc)
+            if after is not None:
+                try:
+                    outcome = after(call, *outcome)
+                except BaseException as exc:
+                    outcome = (None, exc)
             outcomes.append((future, outcome))
-            del call, future, outcome  # hold nothing while waiting for work
+            del call, future, outcome, after  # hold nothing while waiting for work
             finished = True
             if not self._wake_pending:
                 self._wake_pending = True
