@@ -204,6 +204,88 @@ def test_handler_threads_zero_runs_plain_handlers_on_the_loop(echo: types.Simple
     run(main())
 
 
+def test_plain_handler_reply_larger_than_the_socket_takes_arrives_whole_and_in_order(
+    echo: types.SimpleNamespace,
+) -> None:
+    # A handler thread writes its reply to the socket itself; what the socket does
+    # not take at once is written by the loop, before the next call's reply.
+    handler = RequestEchoHandler(echo.ttypes)
+    methods = service_view(echo.service).methods
+    big = bytes(range(256)) * (32 * 1024)  # 8 MiB: more than the socket buffers hold
+
+    async def main() -> None:
+        async with aio_server(echo.service, handler, handler_threads=2) as server:
+            sock = socket.socket()
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # a short write
+            sock.connect(("127.0.0.1", server.port))
+
+            def exchange() -> list[bytes]:
+                _raw_call(sock, methods["echo_bytes"], 1, big)
+                _raw_call(sock, methods["echo"], 2, "after")
+                return _raw_replies(sock, 2)
+
+            first, second = await asyncio.to_thread(exchange)
+            assert wire.decode_reply(methods["echo_bytes"], wire.BINARY, first, 1) == big
+            assert wire.decode_reply(methods["echo"], wire.BINARY, second, 2) == "after"
+            assert {name[:20] for name in handler.threads} == {"thriftbuild-handler-"}
+            sock.close()
+
+    run(main())
+
+
+def test_plain_call_whose_client_left_is_counted_once(echo: types.SimpleNamespace) -> None:
+    handler = RequestEchoHandler(echo.ttypes)
+    registry = CollectorRegistry()
+    sample = registry.get_sample_value
+    service = {"thrift_service": "Echo"}
+
+    def total(method: str, outcome: str) -> float | None:
+        labels = {**service, "thrift_method": method, "outcome": outcome}
+        return sample("thrift_server_requests_total", labels)
+
+    async def main() -> None:
+        metrics = ServerMetrics(registry)
+        async with aio_server(echo.service, handler, handler_threads=1, metrics=metrics) as server:
+            address = ("127.0.0.1", server.port)
+            gone = await aio.create_connection(echo.service, address)
+            call = asyncio.create_task(gone.sleep(600_000))
+            await asyncio.to_thread(handler.sleeping.wait, 30)
+            call.cancel()  # the client gives up: its connection closes
+            await asyncio.gather(call, return_exceptions=True)
+            await _until(lambda: sample("thrift_server_active_connections", service) == 0)
+            handler.release.set()
+            # The only thread finishes sleep() before it takes this call.
+            conn = await aio.create_connection(echo.service, address)
+            assert await conn.echo("next") == "next"
+            assert total("sleep", "cancelled") == 1
+            assert total("sleep", "success") is None
+            assert sample("thrift_server_active_requests", service) == 0
+            conn.close()
+
+    run(main())
+
+
+def test_many_plain_calls_at_once_each_get_their_own_answer(echo: types.SimpleNamespace) -> None:
+    handler = RequestEchoHandler(echo.ttypes)
+
+    async def main() -> None:
+        async with aio_server(echo.service, handler, handler_threads=3) as server:
+            pool = await aio.create_pool(echo.service, ("127.0.0.1", server.port), maxsize=16)
+
+            async def one(i: int) -> Any:
+                async with pool.get() as conn:
+                    if i % 10 == 0:  # a handler that blocks (releases the GIL) a little
+                        return await conn.sleep(i % 7)
+                    return await conn.echo(str(i))
+
+            results = await asyncio.gather(*(one(i) for i in range(400)))
+            assert results == [i % 7 if i % 10 == 0 else str(i) for i in range(400)]
+            pool.close()
+            await pool.wait_closed()
+
+    run(main())
+
+
 def test_idle_timeout_applies_between_requests_only(
     echo: types.SimpleNamespace, handler: AsyncEchoHandler
 ) -> None:
@@ -322,6 +404,17 @@ def test_graceful_close_finishes_calls_in_progress(
 
 def _raw_call(sock: socket.socket, method: wire.Method, seqid: int, *args: Any) -> None:
     sock.sendall(wire.encode_framed(wire.encode_call(method, wire.BINARY, seqid, args)))
+
+
+def _raw_replies(sock: socket.socket, count: int) -> list[bytes]:
+    """The next ``count`` framed replies."""
+    decoder, frames = wire.FramedDecoder(wire.BINARY), []
+    sock.settimeout(30)
+    while len(frames) < count:
+        data = sock.recv(65536)
+        assert data, "the server closed the connection"
+        frames += decoder.feed(data)
+    return [frame.payload for frame in frames]
 
 
 def _raw_replies_then_eof(sock: socket.socket) -> list[bytes]:

@@ -1,11 +1,24 @@
 """The threads that run an asyncio server's plain (non-``async``) handler methods.
 
 ``loop.run_in_executor`` costs, per call, a ``concurrent.futures.Future``, a
-work item, an asyncio future chained to it by callbacks on both sides and one
-``call_soon_threadsafe`` wake-up of the loop per result. Here a call costs one
-asyncio future and one queue put; a thread that finishes a call appends the
-outcome to a deque and wakes the loop only if no wake-up is pending already, so
-results finished together are delivered in one loop iteration.
+work item, an asyncio future chained to it by callbacks on both sides, one
+``call_soon_threadsafe`` wake-up of the loop per result -- and, like any pool that
+wakes a thread per call, a thread switch per call: a burst of requests wakes as
+many threads, which then queue for the GIL one after the other.
+
+Here a call costs one asyncio future and a deque append, and threads are woken
+sparingly. A call is left to a thread already awake when one will take it: one
+woken but not busy yet, or one in a handler that started less than
+:data:`STALL` seconds ago (most likely about to finish and take the next call
+with no wake-up at all). Otherwise -- no thread awake, or every awake thread in
+a handler for ``STALL`` or more -- another thread is woken (or started, up to
+``size``). Calls left to busy threads are checked by a loop timer, armed only
+then: one still waiting after ``STALL`` gets another thread. So a burst of quick
+calls is served by one thread in one go, and a call never waits behind a slow
+handler for much more than ``STALL`` while a thread is free. A thread that
+finishes a call appends the outcome to a deque and wakes the loop only if no
+wake-up is pending already, so results finished together are delivered in one
+loop iteration.
 """
 
 from __future__ import annotations
@@ -13,16 +26,24 @@ from __future__ import annotations
 import asyncio
 import collections
 import os
-import queue
 import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from thriftbuild.dispatch import Call
 
-__all__ = ["HandlerThreads", "default_size"]
+__all__ = ["STALL", "HandlerThreads", "default_size"]
 
 #: What a finished call gives back: ``(value, None)`` or ``(None, exception)``.
 Outcome = tuple[Any, BaseException | None]
+After = Callable[[Call, Any, BaseException | None], Outcome]
+Job = tuple[Call, "asyncio.Future[Outcome]", After | None]
+
+#: Seconds a handler may run before calls queued behind it get another thread.
+#: Far above a fast handler's run time (microseconds), far below what a client
+#: notices; a fifth of CPython's default GIL switch interval.
+STALL = 0.001
 
 
 def default_size() -> int:
@@ -45,13 +66,19 @@ class HandlerThreads:
             raise ValueError(f"handler_threads must be at least 1 (or 0: none), not {size}")
         self.size = size
         self._loop = loop
-        self._jobs: queue.SimpleQueue[tuple[Call, asyncio.Future[Outcome]] | None] = (
-            queue.SimpleQueue()
-        )
+        self._jobs: collections.deque[Job] = collections.deque()
         self._outcomes: collections.deque[tuple[asyncio.Future[Outcome], Outcome]] = (
             collections.deque()
         )
         self._threads: list[threading.Thread] = []
+        # Guards _jobs (taking), _sleepers, _spare, _running, _started and _closed
+        # between the loop and the threads; held for a few bytecodes at a time.
+        self._mutex = threading.Lock()
+        self._sleepers: list[threading.Lock] = []  # one held lock per sleeping thread
+        self._spare = 0  # awake threads not in a handler: they take a call before sleeping
+        self._running = 0  # threads in a handler
+        self._started = 0.0  # time.monotonic() the latest handler started
+        self._stall_timer: asyncio.TimerHandle | None = None
         self._queued = 0  # calls handed over and not delivered yet (loop thread only)
         # A delivery is scheduled on the loop. Read and set by the handler threads
         # without a lock: a lost race costs one extra, empty delivery, never a lost
@@ -59,16 +86,55 @@ class HandlerThreads:
         self._wake_pending = False
         self._closed = False
 
-    def run(self, call: Call) -> asyncio.Future[Outcome]:
+    @property
+    def threads(self) -> int:
+        """How many threads have been started so far."""
+        return len(self._threads)
+
+    def run(self, call: Call, after: After | None = None) -> asyncio.Future[Outcome]:
         """Start ``call``'s handler on a thread; the future gives ``(value, error)``.
 
-        Cancelling the future does not stop the handler; its outcome is dropped.
+        With ``after``, the thread passes the handler's ``(call, value, error)`` to it
+        and the future gives what it returns instead. Cancelling the future does
+        not stop the handler; its outcome is dropped.
         """
         if self._closed:
             raise RuntimeError("the server's handler threads are shut down")
         future: asyncio.Future[Outcome] = self._loop.create_future()
         self._queued += 1
-        if self._queued > len(self._threads) and len(self._threads) < self.size:
+        with self._mutex:
+            self._jobs.append((call, future, after))
+            if len(self._jobs) <= self._spare:
+                return future  # an awake thread takes it
+            if not self._spare and (not self._running or time.monotonic() - self._started >= STALL):
+                self._wake()
+                return future
+        # An awake thread most likely takes this call in a moment: one about to
+        # take calls, or in a handler that started just now. Make sure someone does.
+        if self._stall_timer is None:
+            self._stall_timer = self._loop.call_later(STALL, self._check_stalled)
+        return future
+
+    def close(self) -> None:
+        """Let every thread exit once the calls already handed over are done."""
+        if self._closed:
+            return
+        with self._mutex:
+            self._closed = True
+            while self._sleepers:  # each one wakes, finds no call and exits
+                self._spare += 1
+                self._sleepers.pop().release()
+        if self._stall_timer is not None and not self._jobs:
+            self._stall_timer.cancel()
+            self._stall_timer = None
+
+    def _wake(self) -> None:
+        """Wake a sleeping thread, or start one while under ``size`` (mutex held)."""
+        if self._sleepers:
+            self._spare += 1
+            self._sleepers.pop().release()
+        elif len(self._threads) < self.size:
+            self._spare += 1
             thread = threading.Thread(
                 target=self._work,
                 name=f"thriftbuild-handler-{len(self._threads)}",
@@ -76,30 +142,54 @@ class HandlerThreads:
             )
             self._threads.append(thread)
             thread.start()
-        self._jobs.put((call, future))
-        return future
 
-    def close(self) -> None:
-        """Let every thread exit once the calls already handed over are done."""
-        if self._closed:
-            return
-        self._closed = True
-        for _ in self._threads:
-            self._jobs.put(None)
+    def _check_stalled(self) -> None:
+        """Calls have waited ``STALL`` with no thread free: wake one more."""
+        self._stall_timer = None
+        with self._mutex:
+            if len(self._jobs) > self._spare:
+                self._wake()
+            # Check again while calls wait and one more thread could take them.
+            again = self._jobs and (self._sleepers or len(self._threads) < self.size)
+        if again:
+            self._stall_timer = self._loop.call_later(STALL, self._check_stalled)
 
     def _work(self) -> None:
-        take, outcomes = self._jobs.get, self._outcomes
-        while True:
-            job = take()
-            if job is None:
-                return
-            call, future = job
+        mutex, jobs, outcomes = self._mutex, self._jobs, self._outcomes
+        asleep = threading.Lock()
+        asleep.acquire()  # released by whoever wakes this thread
+        finished = False  # this thread has just finished a call
+        while True:  # counted in _spare here
+            with mutex:
+                if finished:
+                    self._running -= 1
+                    finished = False
+                else:
+                    self._spare -= 1
+                if jobs:
+                    call, future, after = jobs.popleft()
+                    self._running += 1
+                    self._started = time.monotonic()
+                elif self._closed:
+                    return
+                else:
+                    self._sleepers.append(asleep)
+                    call = None
+            if call is None:
+                asleep.acquire()  # woken: counted in _spare again
+                continue
             try:
                 outcome: Outcome = (call.invoke(), None)
             except BaseException as exc:  # delivered to the connection, which maps it
                 outcome = (None, exc)
+            if after is not None:
+                try:
+                    outcome = after(call, *outcome)
+                except BaseException as exc:
+                    outcome = (None, exc)
             outcomes.append((future, outcome))
-            del job, call, future, outcome  # hold nothing while waiting for work
+            del call, future, outcome, after  # hold nothing while waiting for work
+            finished = True
             if not self._wake_pending:
                 self._wake_pending = True
                 try:

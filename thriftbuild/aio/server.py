@@ -8,7 +8,9 @@ gunicorn workers; this module only runs it on an event loop:
   in order, one at a time (as Thrift clients expect);
 * ``async def`` handlers run on the loop; plain functions run in a bounded thread
   pool (``handler_threads``; ``0`` runs them on the loop, for handlers that never
-  block), so a slow plain handler never stalls other connections;
+  block), so a slow plain handler never stalls other connections; on asyncio's
+  own (non-TLS) transports the handler's thread also encodes the reply and writes
+  it to the socket, beside the loop (the loop writes what the socket did not take);
 * the idle ``timeout`` closes a connection that sent nothing for that long while
   no request of it is being handled -- never a request in progress;
 * ``max_connections``: connections over the cap are closed as soon as they are
@@ -28,6 +30,7 @@ import logging
 import os
 import socket
 import ssl as _ssl
+import threading
 from typing import Any, cast
 
 from thriftbuild import wire
@@ -282,6 +285,14 @@ class _Connection(asyncio.Protocol):
         self.write_paused = False
         self.drained: asyncio.Future[None] | None = None
         self.peer: Any = None
+        # Handler threads write replies straight to the socket (see _reply_in_thread)
+        # when it is a plain TCP or unix socket of asyncio's own transports: fd >= 0.
+        # io_lock orders those writes with the loop giving up a call or losing the
+        # connection (after connection_lost the transport closes the fd).
+        self.fd = -1
+        self.io_lock = threading.Lock()
+        self.claimed: Call | None = None  # a handler thread is replying to this call
+        self.abandoned: Call | None = None  # the loop gave up on this call
 
     # -- asyncio callbacks ------------------------------------------------------------
 
@@ -300,6 +311,13 @@ class _Connection(asyncio.Protocol):
             transport.close()
             return
         server.connections.add(self)
+        sock = transport.get_extra_info("socket")
+        if (
+            sock is not None
+            and server.threads is not None
+            and type(transport).__module__ == "asyncio.selector_events"  # not TLS, not uvloop
+        ):
+            self.fd = sock.fileno()
         self.conn = ServerConnection(server.dispatcher, peer=self.peer, dialect=server.dialect)
         self._arm_idle()
         if server.closing:  # accepted just before the close: serve what it already sent
@@ -335,6 +353,9 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
+        if self.fd >= 0:
+            with self.io_lock:  # no handler thread writes to the fd from now on
+                self.fd = -1
         if self.idle_timer is not None:
             self.idle_timer.cancel()
         if self.drained is not None and not self.drained.done():
@@ -381,8 +402,17 @@ class _Connection(asyncio.Protocol):
                         self.reading = True
                         self._transport().resume_reading()
                 self.busy = False
-                if self.lost or self.eof or self.server.closing:
+                if self.lost or self.eof:
                     break
+                if self.server.closing:
+                    # A request sent after a reply that its handler thread wrote,
+                    # before this task saw the call end, may wait in the socket:
+                    # served, as shutdown() serves those of idle connections.
+                    if not self._unread():
+                        break
+                    if not self.reading:
+                        self.reading = True
+                        self._transport().resume_reading()
                 self.last_data = self.loop.time()
                 self._arm_idle()
                 self.more = self.loop.create_future()
@@ -398,6 +428,7 @@ class _Connection(asyncio.Protocol):
 
     async def _run(self, call: Call) -> bytes | None:
         dispatcher, slots = self.server.dispatcher, self.server.slots
+        direct = False  # its handler thread finishes it and writes the reply
         if slots is not None:
             await slots.acquire()
         try:
@@ -408,11 +439,25 @@ class _Connection(asyncio.Protocol):
                     value = await call.handler(*call.args)
             elif self.server.threads is None:
                 value = call.invoke()
+            elif self._direct(call):
+                direct = True
+                rest, error = await self.server.threads.run(call, self._reply_in_thread)
+                if error is not None:
+                    raise error
+                rest_bytes: bytes = rest  # what the socket did not take at once, if anything
+                return rest_bytes
             else:
                 value, error = await self.server.threads.run(call)
                 if error is not None:
                     return dispatcher.finish(call, error=error)
         except BaseException as exc:
+            if direct:
+                with self.io_lock:
+                    if self.claimed is call:  # its thread replies (or has replied)
+                        if not isinstance(exc, Exception):
+                            raise
+                        return None
+                    self.abandoned = call
             reply = dispatcher.finish(call, error=exc)
             if not isinstance(exc, Exception):
                 raise
@@ -421,6 +466,49 @@ class _Connection(asyncio.Protocol):
             if slots is not None:
                 slots.release()
         return dispatcher.finish(call, value)
+
+    def _direct(self, call: Call) -> bool:
+        """Whether ``call``'s handler thread may encode and write its reply itself.
+
+        It saves the loop the encoding and the write, and the write -- on loopback
+        the costliest step, delivering the bytes to the client -- runs without the
+        GIL, beside the loop. Only when nothing else could be written meanwhile:
+        the transport's buffer is empty (the write would not overtake it), the
+        server is not closing (the last reply goes out with the FIN), nobody
+        counts finished calls on the loop (``on_finish``).
+        """
+        return (
+            self.fd >= 0
+            and not call.oneway
+            and not self.server.closing
+            and self.server.dispatcher.on_finish is None
+            and self._transport().get_write_buffer_size() == 0
+        )
+
+    def _reply_in_thread(self, call: Call, value: Any, error: BaseException | None) -> Any:
+        """In the handler thread: finish ``call`` and write the reply to the socket.
+
+        Gives ``(rest, None)``: the bytes the socket did not take, for the loop
+        to write (``b""`` when none are left or the connection is gone).
+        """
+        with self.io_lock:
+            if self.abandoned is call:  # the loop has finished it (cancelled)
+                return b"", None
+            self.claimed = call
+        dispatcher = self.server.dispatcher
+        reply = dispatcher.finish(call, value, error)
+        if not reply:
+            return b"", None
+        with self.io_lock:
+            if self.fd < 0:
+                return b"", None
+            try:
+                written = os.write(self.fd, reply)
+            except BlockingIOError:
+                written = 0
+            except OSError:  # the connection broke: connection_lost follows
+                return b"", None
+        return reply[written:], None
 
     # -- idle timeout and shutdown ----------------------------------------------------
 

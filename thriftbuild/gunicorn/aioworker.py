@@ -97,8 +97,9 @@ class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
                 for server in servers:
                     server.close()
 
-        for server in servers:
-            server.dispatcher.on_finish = count
+        if self.cfg.max_requests > 0:  # counting on the loop keeps replies on the loop
+            for server in servers:
+                server.dispatcher.on_finish = count
         interval = min(1.0, self.timeout / 4) if self.timeout else 1.0
         while self.alive:
             self._heartbeat(servers)
