@@ -182,6 +182,21 @@ class UnframedDecoder(_Base):
     An unframed message is bounded by ``limits.max_frame`` like a frame.
     """
 
+    def feed(self, data: bytes) -> list[Frame]:
+        # The hot path of every unframed reply: one whole message fed to an empty
+        # buffer is scanned once and returned as it came. Anything else -- part of
+        # a message, more than one, bad bytes -- takes the general path, which
+        # decides (and fails) exactly as if this one did not exist.
+        if not self.buffered and self._failed is None:
+            try:
+                end = message_end(self.protocol, data, 0, self.limits)
+            except (Incomplete, WireError):
+                pass
+            else:
+                if end == len(data) and end <= self.limits.max_frame:
+                    return [Frame(bytes(data), self.protocol)]
+        return super().feed(data)
+
     def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
         if pos == len(buf):
             self._needed = 1

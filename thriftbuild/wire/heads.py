@@ -23,6 +23,8 @@ __all__ = [
     "check_reply",
     "decode_head",
     "encode_head",
+    "head_end",
+    "head_parts",
 ]
 
 BINARY = 0
@@ -75,6 +77,32 @@ def encode_head(protocol: int, name: str, mtype: int, seqid: int, *, strict: boo
         head = bytes((_COMPACT_ID, _COMPACT_VERSION | (mtype << 5)))
         return head + encode_varint(seqid & 0xFFFFFFFF) + encode_varint(len(raw)) + raw
     raise ValueError(f"unknown protocol id {protocol}")
+
+
+# (protocol, name, type, strict) -> the head's bytes around its sequence id. Filled
+# from service methods' names only (calls and replies), so it stays small; bounded
+# all the same.
+_parts: dict[tuple[int, str, int, bool], tuple[bytes, bytes]] = {}
+_MAX_PARTS = 4096
+
+
+def head_parts(protocol: int, name: str, mtype: int, *, strict: bool = True) -> tuple[bytes, bytes]:
+    """The bytes of :func:`encode_head` before and after the sequence id (cached).
+
+    The sequence id between them is 4 big-endian bytes in the binary protocol and an
+    unsigned varint in the compact one: ``before + _I32.pack(seqid) + after`` is the
+    binary head (``after`` is empty there).
+    """
+    key = (protocol, name, mtype, strict)
+    found = _parts.get(key)
+    if found is None:
+        head = encode_head(protocol, name, mtype, 0, strict=strict)
+        # compact: id, type/version byte, seqid varint (0: one byte), name
+        found = (head[:-4], b"") if protocol == BINARY else (head[:2], head[3:])
+        if len(_parts) >= _MAX_PARTS:
+            _parts.clear()
+        _parts[key] = found
+    return found
 
 
 def _string(raw: bytes) -> bytes:
@@ -147,6 +175,23 @@ def read_head(
     if not MessageType.CALL <= mtype <= MessageType.ONEWAY:
         raise WireError(f"unknown message type {mtype}")
     return MessageHead(name, mtype, seqid), pos
+
+
+def head_end(
+    protocol: int, buf: bytes | bytearray, pos: int = 0, limits: Limits = DEFAULT_LIMITS
+) -> int:
+    """:func:`read_head`'s body position alone: the same checks, no name decoded."""
+    if protocol == BINARY and len(buf) >= pos + 8:
+        first, size = _I32x2.unpack_from(buf, pos)
+        end: int = pos + 12 + size
+        if (
+            first & _VERSION_MASK_SIGNED == _VERSION_1_SIGNED
+            and 0 <= size <= limits.max_string
+            and len(buf) >= end
+            and 1 <= first & 0xFF <= 4  # CALL .. ONEWAY
+        ):
+            return end
+    return read_head(protocol, buf, pos, limits)[1]
 
 
 def _name(buf: bytes | bytearray, pos: int, size: int, limits: Limits) -> tuple[str, int]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import struct
 
 from thriftbuild.wire.errors import LimitExceededError, WireError
-from thriftbuild.wire.heads import BINARY, COMPACT, read_head
+from thriftbuild.wire.heads import BINARY, COMPACT, head_end
 from thriftbuild.wire.limits import DEFAULT_LIMITS, Limits
 from thriftbuild.wire.varint import Incomplete, read_varint
 
@@ -39,7 +39,9 @@ def message_end(
         Incomplete: the buffer ends inside the message.
         WireError: the bytes are not a valid message, or exceed ``limits``.
     """
-    _head, pos = read_head(protocol, buf, pos, limits)
+    pos = head_end(protocol, buf, pos, limits)
+    if protocol == BINARY:
+        return _binary_struct_end(buf, pos, limits)
     return struct_end(protocol, buf, pos, limits)
 
 
@@ -48,10 +50,48 @@ def struct_end(
 ) -> int:
     """The offset just past the struct starting at ``pos`` (see :func:`message_end`)."""
     if protocol == BINARY:
-        return _BinaryScan(buf, limits).value(_STRUCT, pos, 1)
+        return _binary_struct_end(buf, pos, limits)
     if protocol == COMPACT:
         return _CompactScan(buf, limits).value(_C_STRUCT, pos, 1)
     raise ValueError(f"unknown protocol id {protocol}")
+
+
+def _binary_struct_end(buf: bytes | bytearray, pos: int, limits: Limits) -> int:
+    """``_BinaryScan.value(_STRUCT, pos, 1)`` with its common fields inline.
+
+    A message body's fields are mostly fixed-width or strings (every reply's
+    ``success``): those are walked here, without building a scanner; the first
+    other field hands the rest to :class:`_BinaryScan`, which raises the same errors
+    (and asks for the same bytes) as it would have from the start.
+    """
+    end = len(buf)
+    while True:
+        if pos >= end:
+            raise Incomplete(pos + 1)
+        ftype = buf[pos]
+        if ftype == 0:
+            return pos + 1
+        pos += 3  # type byte, i16 field id
+        width = _BINARY_FIXED.get(ftype)
+        if width is not None:
+            pos += width
+            if pos > end:
+                raise Incomplete(pos)
+        elif ftype == _STRING:
+            if pos + 4 > end:
+                raise Incomplete(pos + 4)
+            (size,) = _I32.unpack_from(buf, pos)
+            if size < 0:
+                raise WireError(f"negative string length {size}")
+            if size > limits.max_string:
+                raise LimitExceededError("max_string", size, limits.max_string, "string length")
+            pos += 4 + size
+            if pos > end:
+                raise Incomplete(pos)
+        else:
+            scan = _BinaryScan(buf, limits)
+            pos = scan.value(ftype, pos, 2)
+            return scan.value(_STRUCT, pos, 1)
 
 
 class _Scan:

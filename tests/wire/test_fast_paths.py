@@ -1,0 +1,231 @@
+"""The wire's hot-path shortcuts decide exactly as the general paths they skip.
+
+Each shortcut is compared with its general path on the same bytes: valid messages,
+every split of them, two in one chunk, corrupted and random bytes, and tight limits.
+An outcome is the value, or the "need more" position, or the error's type and text.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from thriftbuild import wire
+from thriftbuild.service import service_view
+from thriftbuild.wire import framing, heads, scan
+from thriftbuild.wire.varint import Incomplete
+
+FAST = settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+SMALL = wire.Limits(max_frame=256, max_string=64, max_container=16, max_depth=2)
+LIMITS = (wire.DEFAULT_LIMITS, SMALL)
+
+
+def _outcome(run: Callable[[], Any]) -> tuple[str, Any]:
+    try:
+        return ("value", run())
+    except Incomplete as more:
+        return ("incomplete", more.needed)
+    except Exception as exc:
+        return (type(exc).__name__, str(exc))
+
+
+def _general_feed(decoder: wire.UnframedDecoder, data: bytes) -> list[wire.Frame]:
+    """The general path of ``UnframedDecoder.feed`` (its shared base's)."""
+    return framing._Base.feed(decoder, data)
+
+
+def _app_error() -> BaseException:
+    from thrift.Thrift import TApplicationException
+
+    return TApplicationException(1, "x")
+
+
+def _replies(echo: Any) -> list[bytes]:
+    """Binary replies of every shape the client sees, and calls with containers."""
+    view = service_view(echo.service)
+    result = view["echo"].result_cls
+    fail = view["fail"].result_cls
+    return [
+        wire.encode_reply(view["ping"], wire.BINARY, 1, view["ping"].result_cls()),
+        wire.encode_reply(view["echo"], wire.BINARY, 2, result(success="é" * 30)),
+        wire.encode_reply(view["sleep"], wire.BINARY, 3, view["sleep"].result_cls(success=-7)),
+        wire.encode_reply(view["fail"], wire.BINARY, 4, fail(err=echo.ttypes.EchoError("no", 3))),
+        wire.encode_exception("nope", wire.BINARY, 5, _app_error()),
+        wire.encode_call(view["fail"], wire.BINARY, 6, ("m", 9)),
+        # a body with a list and a nested struct after a plain field
+        heads.encode_head(wire.BINARY, "x", wire.MessageType.REPLY, 7)
+        + bytes.fromhex("080001000000010f0002080000000200000001ffffffff0c00030000"),
+    ]
+
+
+def _streams(echo: Any) -> st.SearchStrategy[bytes]:
+    messages = _replies(echo)
+    valid = st.sampled_from(messages)
+    pairs = st.tuples(valid, valid).map(lambda pair: pair[0] + pair[1])
+
+    @st.composite
+    def corrupted(draw: st.DrawFn) -> bytes:
+        data = bytearray(draw(st.one_of(valid, pairs)))
+        for _ in range(draw(st.integers(1, 3))):
+            data[draw(st.integers(0, len(data) - 1))] = draw(st.integers(0, 255))
+        return bytes(data)
+
+    @st.composite
+    def cut(draw: st.DrawFn) -> bytes:
+        data = draw(st.one_of(valid, pairs))
+        return data[: draw(st.integers(0, len(data)))]
+
+    return st.one_of(valid, pairs, corrupted(), cut(), st.binary(max_size=80))
+
+
+@pytest.fixture(scope="module")
+def streams(echo: Any) -> st.SearchStrategy[bytes]:
+    return _streams(echo)
+
+
+@FAST
+@given(data=st.data())
+def test_unframed_feed_matches_general_path_on_any_chunks(
+    streams: st.SearchStrategy[bytes], data: Any
+) -> None:
+    stream = data.draw(streams)
+    limits = data.draw(st.sampled_from(LIMITS))
+    cuts = sorted(data.draw(st.sets(st.integers(1, max(1, len(stream) - 1)), max_size=4)))
+    chunks = [stream[a:b] for a, b in itertools.pairwise([0, *cuts, len(stream)])]
+    fast = wire.UnframedDecoder(wire.BINARY, limits)
+    general = wire.UnframedDecoder(wire.BINARY, limits)
+    for chunk in chunks:
+        got = _outcome(lambda chunk=chunk: fast.feed(chunk))
+        want = _outcome(lambda chunk=chunk: _general_feed(general, chunk))
+        assert got == want
+        assert (fast.buffered, fast.need) == (general.buffered, general.need)
+        if got[0] != "value":
+            break
+
+
+def test_unframed_feed_every_split_and_two_messages_in_one_chunk(echo: Any) -> None:
+    for message in _replies(echo):
+        for cut in range(len(message) + 1):
+            decoder = wire.UnframedDecoder(wire.BINARY)
+            frames = decoder.feed(message[:cut]) + decoder.feed(message[cut:])
+            assert frames == [wire.Frame(message, wire.BINARY)]
+            assert type(frames[0].payload) is bytes
+            assert (decoder.buffered, decoder.need) == (0, 1)
+        both = wire.UnframedDecoder(wire.BINARY).feed(message + message)
+        assert both == [wire.Frame(message, wire.BINARY)] * 2
+
+
+def test_unframed_single_message_over_max_frame_fails_like_the_general_path(echo: Any) -> None:
+    message = _replies(echo)[1]
+    limits = wire.Limits(max_frame=len(message) - 1)
+    for feed in (lambda d, m: d.feed(m), lambda d, m: _general_feed(d, m)):
+        decoder = wire.UnframedDecoder(wire.BINARY, limits)
+        with pytest.raises(wire.LimitExceededError, match="max_frame"):
+            feed(decoder, message)
+        with pytest.raises(wire.WireError, match="already failed"):
+            decoder.feed(message)
+
+
+@FAST
+@given(data=st.data())
+def test_binary_struct_end_and_head_end_match_the_scanner(
+    streams: st.SearchStrategy[bytes], data: Any
+) -> None:
+    buf = data.draw(streams)
+    limits = data.draw(st.sampled_from(LIMITS))
+    try:  # mostly where a body starts, where the scanner is used
+        body = heads.read_head(wire.BINARY, buf, 0, limits)[1]
+    except (Incomplete, wire.WireError):
+        body = 0
+    pos = data.draw(st.one_of(st.just(body), st.integers(0, len(buf))))
+    assert _outcome(lambda: scan._binary_struct_end(buf, pos, limits)) == _outcome(
+        lambda: scan._BinaryScan(buf, limits).value(scan._STRUCT, pos, 1)
+    )
+    assert _outcome(lambda: heads.head_end(wire.BINARY, buf, pos, limits)) == _outcome(
+        lambda: heads.read_head(wire.BINARY, buf, pos, limits)[1]
+    )
+
+
+def _both_struct_ends(buf: bytes, body: int, limits: wire.Limits) -> tuple[Any, Any]:
+    return (
+        _outcome(lambda: scan._binary_struct_end(buf, body, limits)),
+        _outcome(lambda: scan._BinaryScan(buf, limits).value(scan._STRUCT, body, 1)),
+    )
+
+
+def _both_head_ends(buf: bytes, limits: wire.Limits) -> tuple[Any, Any]:
+    return (
+        _outcome(lambda: heads.head_end(wire.BINARY, buf, 0, limits)),
+        _outcome(lambda: heads.read_head(wire.BINARY, buf, 0, limits)[1]),
+    )
+
+
+def test_binary_struct_end_matches_the_scanner_at_every_cut(echo: Any) -> None:
+    for message, limits in itertools.product(_replies(echo), LIMITS):
+        body = heads.read_head(wire.BINARY, message, 0)[1]
+        for cut in range(body, len(message) + 1):
+            fast, general = _both_struct_ends(message[:cut], body, limits)
+            assert fast == general
+        for cut in range(body + 1):
+            fast, general = _both_head_ends(message[:cut], limits)
+            assert fast == general
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+@pytest.mark.parametrize("strict", [True, False])
+def test_head_parts_splice_to_encode_head(protocol: int, strict: bool) -> None:
+    for name, mtype, seqid in itertools.product(
+        ("ping", "é" * 70, ""), wire.MessageType, (0, 1, 127, 128, -1, 2**31 - 1, -(2**31))
+    ):
+        before, after = heads.head_parts(protocol, name, mtype, strict=strict)
+        if protocol == wire.BINARY:
+            seq = seqid.to_bytes(4, "big", signed=True)
+        else:
+            seq = wire.encode_varint(seqid & 0xFFFFFFFF)
+        want = wire.encode_head(protocol, name, mtype, seqid, strict=strict)
+        assert before + seq + after == want
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+def test_encode_call_is_head_then_codec_body(echo: Any, protocol: int) -> None:
+    view = service_view(echo.service)
+    for name, args, kwargs in (
+        ("ping", (), {}),
+        ("echo", ("t" * 3000,), {}),
+        ("fail", ("m",), {"code": -4}),
+        ("notify", ("n",), None),
+    ):
+        method = view[name]
+        mtype = wire.MessageType.ONEWAY if method.oneway else wire.MessageType.CALL
+        body = method.codec.encode(method.args_cls(*args, **(kwargs or {})), protocol)
+        for seqid in (1, 300, -5):
+            want = wire.encode_head(protocol, name, mtype, seqid) + body
+            assert wire.encode_call(method, protocol, seqid, args, kwargs) == want
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+def test_decode_reply_shortcut_values_errors_and_truncation(echo: Any, protocol: int) -> None:
+    view = service_view(echo.service)
+    echo_m, fail_m = view["echo"], view["fail"]
+    reply = wire.encode_reply(echo_m, protocol, 9, echo_m.result_cls(success="v" * 5000))
+    for scanned in (True, False):
+        value = wire.decode_reply(echo_m, protocol, reply, 9, scanned=scanned)
+        assert (type(value), value) == (str, "v" * 5000)
+        # Cut anywhere in the body: a WireError, scanned or not (the C decoder's
+        # refill is refused when the scan was skipped).
+        head = len(wire.encode_head(protocol, "echo", wire.MessageType.REPLY, 9))
+        for cut in (head, head + 1, head + 4, len(reply) - 1):
+            with pytest.raises(wire.WireError):
+                wire.decode_reply(echo_m, protocol, reply[:cut], 9, scanned=scanned)
+    with pytest.raises(wire.ReplyMismatchError):
+        wire.decode_reply(echo_m, protocol, reply, 10)
+    err = echo.ttypes.EchoError("bad", 7)
+    failed = wire.encode_reply(fail_m, protocol, 3, fail_m.result_cls(err=err))
+    with pytest.raises(echo.ttypes.EchoError) as raised:
+        wire.decode_reply(fail_m, protocol, failed, 3, scanned=True)
+    assert (raised.value.message, raised.value.code) == ("bad", 7)
