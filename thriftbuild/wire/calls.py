@@ -101,9 +101,11 @@ class _ApacheCodec:
     def encode(self, obj: Any, protocol: int) -> bytes:
         fast = self._fast.get(protocol)
         cls = type(obj)
-        spec = getattr(cls, "thrift_spec", None)
+        plan = _plans.get(cls)
+        if plan is None:
+            plan = _plans[cls] = (getattr(cls, "thrift_spec", None), string_fields(cls))
+        spec, fields = plan
         if fast is not None and spec is not None:
-            fields = string_fields(cls)
             large = take_large_strings(obj, spec, fields, protocol) if fields else None
             if large is not None:
                 body = fast[0](obj, [cls, large[0]])
@@ -129,7 +131,8 @@ class _ApacheCodec:
     ) -> Any:
         """:meth:`decode` of ``data[offset:]``, without copying it."""
         fast = self._fast.get(protocol)
-        spec = getattr(cls, "thrift_spec", None)
+        plan = _plans.get(cls)
+        spec = getattr(cls, "thrift_spec", None) if plan is None else plan[0]
         if fast is not None and spec is not None:
             # The C codec checks string and container lengths itself, but before 0.23
             # not against anything but INT32_MAX in every path; the scan bounds them.
@@ -158,6 +161,11 @@ class _ApacheCodec:
         except Exception as exc:
             raise WireError(f"cannot decode {cls.__name__} ({type(exc).__name__}: {exc})") from exc
         return obj
+
+
+# A generated class -> its thrift_spec and string fields (what encode looks up per
+# call). Keyed by classes, which services define once.
+_plans: dict[type, tuple[Any, tuple[Any, ...]]] = {}
 
 
 class _Source:
@@ -307,17 +315,16 @@ def encode_call(
 ) -> bytes:
     """A call message (head and arguments) for ``method(*args, **kwargs)``."""
     args_obj = method.args_cls(*args, **kwargs) if kwargs else method.args_cls(*args)
-    body = method.codec.encode(args_obj, protocol)
+    codec = method.codec
+    if codec is _APACHE:  # the hot path skips the lazy wrapper's extra call
+        body = (_APACHE._codec or _APACHE._get()).encode(args_obj, protocol)
+    else:
+        body = codec.encode(args_obj, protocol)
     mtype = _CALL if method.result_cls is not None else _ONEWAY
     before, after = head_parts(protocol, method.name, mtype, strict=strict)
-    return b"".join((before, _seqid(protocol, seqid), after, body))
-
-
-def _seqid(protocol: int, seqid: int) -> bytes:
-    """A sequence id as the protocol writes it in a head (see ``head_parts``)."""
-    if protocol == BINARY:
-        return _I32.pack(seqid)
-    return encode_varint(seqid & 0xFFFFFFFF)
+    # The sequence id as the protocol writes it in a head (see ``head_parts``).
+    seq = _I32.pack(seqid) if protocol == BINARY else encode_varint(seqid & 0xFFFFFFFF)
+    return b"".join((before, seq, after, body))
 
 
 def decode_reply(
@@ -349,17 +356,24 @@ def decode_reply(
         # The usual answer's head is known byte for byte: comparing it is both the
         # fastest parse and the name/seqid check.
         before, after = head_parts(protocol, method.name, _REPLY)
-        expected = b"".join((before, _seqid(protocol, seqid), after))
+        seq = _I32.pack(seqid) if protocol == BINARY else encode_varint(seqid & 0xFFFFFFFF)
+        expected = b"".join((before, seq, after))
         if payload.startswith(expected):
             codec = method.codec
             if codec is _APACHE:
-                result = _APACHE.decode_from(
+                result = (_APACHE._codec or _APACHE._get()).decode_from(
                     result_cls, payload, len(expected), protocol, limits, scanned
                 )
             else:
                 result = codec.decode(
                     result_cls, payload[len(expected) :], protocol, limits, scanned
                 )
+            if method.returns:
+                value = result.success
+                if value is not None:
+                    return value
+            elif not method.exceptions:
+                return None
             return unpack_result(method, result)
     head, pos = decode_head(protocol, payload, limits)
     check_reply(head, method.name, seqid)

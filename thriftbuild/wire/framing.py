@@ -17,7 +17,7 @@ from typing import Protocol
 from thriftbuild.wire.errors import LimitExceededError, WireError
 from thriftbuild.wire.limits import DEFAULT_LIMITS, Limits
 from thriftbuild.wire.scan import message_end
-from thriftbuild.wire.theader import Frame, parse_header_frame
+from thriftbuild.wire.theader import Frame, parse_header_frame, plain_frame
 from thriftbuild.wire.varint import Incomplete
 
 __all__ = [
@@ -124,7 +124,7 @@ class FramedDecoder(_Base):
     _initial_need = 4
 
     def _frame(self, data: bytes) -> Frame:
-        return Frame(data, self.protocol)
+        return plain_frame(data, self.protocol)
 
     def feed(self, data: bytes) -> list[Frame]:
         # The hot path of every framed or THeader reply, kept to few calls: most
@@ -194,7 +194,7 @@ class UnframedDecoder(_Base):
                 pass
             else:
                 if end == len(data) and end <= self.limits.max_frame:
-                    return [Frame(bytes(data), self.protocol)]
+                    return [plain_frame(bytes(data), self.protocol)]
         return super().feed(data)
 
     def _next(self, buf: bytes, pos: int) -> tuple[Frame, int] | None:
@@ -215,7 +215,7 @@ class UnframedDecoder(_Base):
             raise LimitExceededError(
                 "max_frame", end - pos, self.limits.max_frame, "unframed message size"
             )
-        return Frame(buf[pos:end], self.protocol), end
+        return plain_frame(buf[pos:end], self.protocol), end
 
 
 def make_decoder(framing: Framing, protocol: int, limits: Limits = DEFAULT_LIMITS) -> Decoder:

@@ -59,6 +59,15 @@ class Frame(NamedTuple):
     zlib: bool = False
 
 
+_new_tuple = tuple.__new__
+
+
+def plain_frame(payload: bytes, protocol: int) -> Frame:
+    """``Frame(payload, protocol)`` (no THeader fields), built without the named
+    tuple's Python-level constructor: every unframed and framed message is one."""
+    return _new_tuple(Frame, (payload, protocol, _NO_HEADERS, 0, 0, False))
+
+
 def header_block(
     protocol: int, headers: Mapping[bytes, bytes] | None = None, *, zlib: bool = False
 ) -> bytes:
