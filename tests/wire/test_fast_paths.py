@@ -143,7 +143,7 @@ def test_binary_struct_end_and_head_end_match_the_scanner(
     except (Incomplete, wire.WireError):
         body = 0
     pos = data.draw(st.one_of(st.just(body), st.integers(0, len(buf))))
-    assert _outcome(lambda: scan._binary_struct_end(buf, pos, limits)) == _outcome(
+    assert _outcome(lambda: scan.binary_struct_end(buf, pos, limits)) == _outcome(
         lambda: scan._BinaryScan(buf, limits).value(scan._STRUCT, pos, 1)
     )
     assert _outcome(lambda: heads.head_end(wire.BINARY, buf, pos, limits)) == _outcome(
@@ -153,7 +153,7 @@ def test_binary_struct_end_and_head_end_match_the_scanner(
 
 def _both_struct_ends(buf: bytes, body: int, limits: wire.Limits) -> tuple[Any, Any]:
     return (
-        _outcome(lambda: scan._binary_struct_end(buf, body, limits)),
+        _outcome(lambda: scan.binary_struct_end(buf, body, limits)),
         _outcome(lambda: scan._BinaryScan(buf, limits).value(scan._STRUCT, body, 1)),
     )
 

@@ -15,8 +15,9 @@ import struct
 from typing import Protocol
 
 from thriftbuild.wire.errors import LimitExceededError, WireError
+from thriftbuild.wire.heads import BINARY, head_end
 from thriftbuild.wire.limits import DEFAULT_LIMITS, Limits
-from thriftbuild.wire.scan import message_end
+from thriftbuild.wire.scan import binary_struct_end, message_end
 from thriftbuild.wire.theader import Frame, parse_header_frame, plain_frame
 from thriftbuild.wire.varint import Incomplete
 
@@ -188,12 +189,16 @@ class UnframedDecoder(_Base):
         # a message, more than one, bad bytes -- takes the general path, which
         # decides (and fails) exactly as if this one did not exist.
         if not self.buffered and self._failed is None:
+            limits = self.limits
             try:
-                end = message_end(self.protocol, data, 0, self.limits)
+                if self.protocol == BINARY:  # message_end, one call fewer
+                    end = binary_struct_end(data, head_end(BINARY, data, 0, limits), limits)
+                else:
+                    end = message_end(self.protocol, data, 0, limits)
             except (Incomplete, WireError):
                 pass
             else:
-                if end == len(data) and end <= self.limits.max_frame:
+                if end == len(data) and end <= limits.max_frame:
                     return [plain_frame(bytes(data), self.protocol)]
         return super().feed(data)
 

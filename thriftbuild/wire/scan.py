@@ -16,7 +16,7 @@ from thriftbuild.wire.heads import BINARY, COMPACT, head_end
 from thriftbuild.wire.limits import DEFAULT_LIMITS, Limits
 from thriftbuild.wire.varint import Incomplete, read_varint
 
-__all__ = ["message_end", "struct_end"]
+__all__ = ["binary_struct_end", "message_end", "struct_end"]
 
 _I32 = struct.Struct("!i")
 
@@ -41,7 +41,7 @@ def message_end(
     """
     pos = head_end(protocol, buf, pos, limits)
     if protocol == BINARY:
-        return _binary_struct_end(buf, pos, limits)
+        return binary_struct_end(buf, pos, limits)
     return struct_end(protocol, buf, pos, limits)
 
 
@@ -50,13 +50,13 @@ def struct_end(
 ) -> int:
     """The offset just past the struct starting at ``pos`` (see :func:`message_end`)."""
     if protocol == BINARY:
-        return _binary_struct_end(buf, pos, limits)
+        return binary_struct_end(buf, pos, limits)
     if protocol == COMPACT:
         return _CompactScan(buf, limits).value(_C_STRUCT, pos, 1)
     raise ValueError(f"unknown protocol id {protocol}")
 
 
-def _binary_struct_end(buf: bytes | bytearray, pos: int, limits: Limits) -> int:
+def binary_struct_end(buf: bytes | bytearray, pos: int, limits: Limits) -> int:
     """``_BinaryScan.value(_STRUCT, pos, 1)`` with its common fields inline.
 
     A message body's fields are mostly fixed-width or strings (every reply's
