@@ -45,6 +45,11 @@ _RECV_CHUNK = 65536
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _timeval = struct.Struct("@ll")  # struct timeval, as SO_RCVTIMEO takes it (Linux)
 _budget_blocks: dict[tuple[int, int], bytes] = {}
+_monotonic = time.monotonic
+# The framings as plain ints: comparing with an enum member costs a class attribute
+# lookup through the enum machinery on every message.
+_UNFRAMED = int(wire.Framing.UNFRAMED)
+_FRAMED = int(wire.Framing.FRAMED)
 
 # The main thread's id, looked up per wait (see Channel._recv): refreshed in a
 # forked child, whose main thread is the one that forked (threading's own fork
@@ -123,6 +128,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self._sock: socket.socket | None = sock
         self.endpoint = endpoint
         self.framing = framing
+        self._kind = int(framing)
         self.op_timeout = op_timeout
         self.method = ""
         self.sent = False
@@ -231,14 +237,26 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         connection must not carry the next call.
         """
         sock = self._sock
-        if sock is None or self._frames or self._buffered() or self._rbuf.read(1):
+        decoder = self._decoder
+        if (
+            sock is None
+            or self._frames
+            or (decoder is not None and decoder.buffered)
+            or self._rbuf.read(1)
+        ):
             return False
         if self._tls_pending is not None and self._tls_pending():
             return False  # TLS: decrypted bytes already buffered
         if self.contended and self._tcp_info is not None:
             return self._unread_in_kernel() == 0
+        poller = self._poll_in
+        if poller is not None:
+            try:
+                return not poller.poll(0)
+            except (OSError, ValueError):
+                return False
         try:
-            poller = self._poll_in or self._poll_idle
+            poller = self._poll_idle
             if poller is None:  # TLS or gevent: a poller for this check only (their
                 # reads and writes keep their own timeouts, see _recv and _send)
                 poller = self._poll_idle = select.poll()
@@ -315,7 +333,27 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         return self._error(ConnectionLostError, text, exc, kind)
 
     def _send(self, data: bytes) -> None:
-        view = memoryview(data)
+        sock = self._sock
+        deadline = self.deadline
+        if (
+            self._poll_out is not None
+            and sock is not None
+            and (deadline is None or deadline > _monotonic())
+        ):
+            # The common case in one try: a request fits the socket buffer.
+            try:
+                sent = sock.send(data, _DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                raise self._lost(f"send failed ({exc})", exc) from exc
+            if sent:
+                self.sent = True
+                if sent == len(data):
+                    return
+        else:
+            sent = 0
+        view = memoryview(data)[sent:]
         try:
             while view:
                 sock, seconds = self._arm()
@@ -348,6 +386,31 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self._rcvtimeo_ms = ms
 
     def _recv(self, size: int) -> bytes:
+        sock = self._sock
+        deadline = self.deadline
+        if (
+            self._kernel_wait
+            and sock is not None
+            and deadline is not None
+            and _get_ident() != _main_ident[0]
+        ):
+            # The loop below's kernel-timeout branch, for the common case in one go.
+            remaining = deadline - _monotonic()
+            if remaining > 0:
+                ms = math.ceil(remaining * 1000)
+                try:
+                    if ms != self._rcvtimeo_ms:
+                        self._set_rcvtimeo(sock, ms)
+                    data = sock.recv(size)
+                except BlockingIOError:
+                    pass  # the kernel timeout expired: the loop below decides
+                except OSError as exc:
+                    raise self._lost(f"receive failed ({exc})", exc) from exc
+                else:
+                    if not data:
+                        raise self._lost("connection closed by server", None)
+                    self._received += len(data)
+                    return data
         try:
             while True:
                 sock, seconds = self._arm()
@@ -410,14 +473,16 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def send_message(self, payload: bytes) -> None:
         """Frame one whole message as configured and send it."""
+        kind = self._kind
+        if kind == _UNFRAMED and len(payload) <= self.limits.max_frame:
+            self._send(payload)  # the common case: no framing to add
+            return
         try:
-            if self.framing == wire.Framing.UNFRAMED:
-                if len(payload) > self.limits.max_frame:
-                    raise wire.LimitExceededError(
-                        "max_frame", len(payload), self.limits.max_frame, "request size"
-                    )
-                data = payload
-            elif self.framing == wire.Framing.FRAMED:
+            if kind == _UNFRAMED:
+                raise wire.LimitExceededError(
+                    "max_frame", len(payload), self.limits.max_frame, "request size"
+                )
+            if kind == _FRAMED:
                 data = wire.encode_framed(payload, self.limits)
             else:
                 data = self._header_frame(payload)
