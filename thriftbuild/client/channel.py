@@ -117,6 +117,11 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         read_headers: THeader key/value headers of the last response.
     """
 
+    #: The read buffer, under the name Apache's C codec reads it by. A plain
+    #: attribute, shadowing the base class's property: the codec looks it up on
+    #: every decode.
+    cstringio_buf: BytesIO = BytesIO(b"")
+
     def __init__(
         self,
         sock: socket.socket,
@@ -171,7 +176,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 self._tcp_info = sock.getsockopt
         self.limits = limits
         self._wbuf: list[bytes] = []
-        self._rbuf = BytesIO(b"")
+        self.cstringio_buf = BytesIO(b"")
         self._frames: collections.deque[wire.Frame] = collections.deque()
         self._decoder: wire.Decoder | None = None
         if framing != wire.Framing.UNFRAMED:
@@ -222,7 +227,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         return (
             bool(self._frames)
             or (decoder is not None and decoder.buffered > 0)
-            or bool(self._rbuf.read(1))
+            or bool(self.cstringio_buf.read(1))
         )
 
     def _buffered(self) -> bool:
@@ -242,7 +247,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             sock is None
             or self._frames
             or (decoder is not None and decoder.buffered)
-            or self._rbuf.read(1)
+            or self.cstringio_buf.read(1)
         ):
             return False
         if self._tls_pending is not None and self._tls_pending():
@@ -509,11 +514,11 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
     # -- reading ---------------------------------------------------------------------
 
     def read(self, sz: int) -> bytes:
-        ret: bytes = self._rbuf.read(sz)
+        ret: bytes = self.cstringio_buf.read(sz)
         if ret:
             return ret
         self._fill()
-        data: bytes = self._rbuf.read(sz)
+        data: bytes = self.cstringio_buf.read(sz)
         return data
 
     def _check_length(self, size: int) -> None:
@@ -528,7 +533,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             self._bad(wire.WireError("reply is longer than its frame"), "bad reply")
 
     def readAll(self, sz: int) -> bytes:
-        ret: bytes = self._rbuf.read(sz)
+        ret: bytes = self.cstringio_buf.read(sz)
         if len(ret) < sz:
             if sz > self.limits.max_frame:
                 self._check_length(sz)
@@ -536,12 +541,8 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 self._past_frame()
         while len(ret) < sz:
             self._fill()
-            ret += self._rbuf.read(sz - len(ret))
+            ret += self.cstringio_buf.read(sz - len(ret))
         return ret
-
-    @property
-    def cstringio_buf(self) -> BytesIO:
-        return self._rbuf
 
     def cstringio_refill(self, partialread: bytes, reqlen: int) -> BytesIO:
         # The C codec asks for what a length in the reply declares: bound it before
@@ -551,14 +552,14 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         buf = bytearray(partialread)
         while len(buf) < reqlen:
             self._fill()
-            buf += self._rbuf.read()
-        self._rbuf = BytesIO(bytes(buf))
-        return self._rbuf
+            buf += self.cstringio_buf.read()
+        self.cstringio_buf = BytesIO(bytes(buf))
+        return self.cstringio_buf
 
     def _fill(self) -> None:
         decoder = self._decoder
         if decoder is None:
-            self._rbuf = BytesIO(self._recv(_RECV_CHUNK))
+            self.cstringio_buf = BytesIO(self._recv(_RECV_CHUNK))
             return
         if self._frames:
             frame = self._frames.popleft()
@@ -578,7 +579,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             self._bad(wire.WireError(f"reply uses sub-protocol {frame.protocol}"), "bad reply")
         if frame.headers or self.read_headers:
             self.read_headers = dict(frame.headers)
-        self._rbuf = BytesIO(frame.payload)
+        self.cstringio_buf = BytesIO(frame.payload)
 
     def _bad(self, exc: wire.WireError, what: str) -> NoReturn:
         """Close the connection and raise the client error for a wire error."""
@@ -590,7 +591,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def unread(self, data: bytes) -> None:
         """Put ``data`` back in front of what is still to be read."""
-        self._rbuf = BytesIO(data + self._rbuf.read())
+        self.cstringio_buf = BytesIO(data + self.cstringio_buf.read())
 
     def next_seqid(self) -> int:
         """A fresh sequence id for the next call on this connection."""
@@ -619,7 +620,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def read_head(self, protocol: int) -> wire.MessageHead:
         """Read the next message head in ``protocol`` (the generated client's path)."""
-        buf = self._rbuf.read()
+        buf = self.cstringio_buf.read()
         while True:
             try:
                 head, end = wire.read_head(protocol, buf, 0, self.limits)
@@ -633,8 +634,8 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                         "bad reply",
                     )
                 self._fill()
-                buf += self._rbuf.read()
+                buf += self.cstringio_buf.read()
             except wire.WireError as exc:
                 self._bad(exc, "bad reply")
-        self._rbuf = BytesIO(buf[end:])
+        self.cstringio_buf = BytesIO(buf[end:])
         return head
