@@ -75,8 +75,11 @@ class _DirectCalls:
         channel = self.channel
         self.expect = None  # the reply is checked here, not by readMessageBegin
         seqid = channel.seq_id = (channel.seq_id + 1) & 0x7FFFFFFF  # next_seqid()
-        if result_spec is None or strings:
-            return self._invoke_general(method, obj, plan, seqid)
+        large = None
+        if strings:  # large string/binary arguments are written here (wire.fields)
+            large = wire.take_large_strings(obj, args_spec[1], strings, self.protocol_id)
+        if result_spec is None or large is not None:
+            return self._invoke_general(method, obj, plan, seqid, large)
         # The common case: a two-way call without large strings.
         if self.protocol_id == wire.BINARY:
             seq = seqid.to_bytes(4, "big")
@@ -98,14 +101,18 @@ class _DirectCalls:
         channel.awaiting = False
         return wire.unpack_result(method, result)
 
-    def _invoke_general(self, method: wire.Method, obj: Any, plan: _Plan, seqid: int) -> Any:
+    def _invoke_general(
+        self,
+        method: wire.Method,
+        obj: Any,
+        plan: _Plan,
+        seqid: int,
+        large: tuple[Any, list[bytes]] | None,
+    ) -> Any:
         """``invoke`` for oneway calls and arguments with large strings."""
-        args_spec, result_spec, strings, call_head, reply_head, tail = plan
+        args_spec, result_spec, _, call_head, reply_head, tail = plan
         protocol = self.protocol_id
         channel = self.channel
-        large = None
-        if strings:  # large string/binary arguments are written here (wire.fields)
-            large = wire.take_large_strings(obj, args_spec[1], strings, protocol)
         if large is None:
             body = self._fast_encode(obj, args_spec)
         else:
