@@ -75,18 +75,19 @@ class _DirectCalls:
         channel = self.channel
         self.expect = None  # the reply is checked here, not by readMessageBegin
         seqid = channel.seq_id = (channel.seq_id + 1) & 0x7FFFFFFF  # next_seqid()
-        large = None
-        if strings:  # large string/binary arguments are written here (wire.fields)
-            large = wire.take_large_strings(obj, args_spec[1], strings, self.protocol_id)
-        if result_spec is None or large is not None:
-            return self._invoke_general(method, obj, plan, seqid, large)
-        # The common case: a two-way call without large strings.
         if self.protocol_id == wire.BINARY:
             seq = seqid.to_bytes(4, "big")
         else:
             seq = wire.encode_varint(seqid)
-        channel.awaiting = True
-        channel.send_message(call_head + seq + tail + self._fast_encode(obj, args_spec))
+        large = None
+        if strings:  # large string/binary arguments are written here (wire.fields)
+            large = wire.take_large_strings(obj, args_spec[1], strings, self.protocol_id)
+        if result_spec is None or large is not None:
+            if not self._send_general(method, obj, plan, seq, large):
+                return None  # oneway: no reply
+        else:  # the common case: a two-way call without large strings
+            channel.awaiting = True
+            channel.send_message(call_head + seq + tail + self._fast_encode(obj, args_spec))
         want = reply_head + seq + tail
         got = channel.readAll(len(want))
         if got != want:
@@ -101,25 +102,25 @@ class _DirectCalls:
         channel.awaiting = False
         return wire.unpack_result(method, result)
 
-    def _invoke_general(
+    def _send_general(
         self,
         method: wire.Method,
         obj: Any,
         plan: _Plan,
-        seqid: int,
+        seq: bytes,
         large: tuple[Any, list[bytes]] | None,
-    ) -> Any:
-        """``invoke`` for oneway calls and arguments with large strings."""
-        args_spec, result_spec, _, call_head, reply_head, tail = plan
-        protocol = self.protocol_id
+    ) -> bool:
+        """Send a oneway call or one with large strings; whether a reply is due."""
+        args_spec, result_spec, _, call_head, _, tail = plan
         channel = self.channel
         if large is None:
             body = self._fast_encode(obj, args_spec)
         else:
             body = self._fast_encode(obj, [args_spec[0], large[0]])
-        seq = seqid.to_bytes(4, "big") if protocol == wire.BINARY else wire.encode_varint(seqid)
         if result_spec is None:
-            head = wire.encode_head(protocol, method.name, TMessageType.ONEWAY, seqid)
+            head = wire.encode_head(
+                self.protocol_id, method.name, TMessageType.ONEWAY, channel.seq_id
+            )
         else:
             head = call_head + seq + tail
             channel.awaiting = True
@@ -128,21 +129,7 @@ class _DirectCalls:
             channel.send_message(b"".join((head, body[:-1], *large[1], wire.STRUCT_STOP)))
         else:
             channel.send_message(head + body)
-        if result_spec is None:
-            return None
-        want = reply_head + seq + tail
-        got = channel.readAll(len(want))
-        if got != want:
-            self._unexpected_head(channel, method, seqid, got)
-        result = method.result_cls()  # type: ignore[misc]  # not None: not oneway
-        try:
-            self._raw_decode(result, self, result_spec)
-        except TTransportException:
-            raise
-        except Exception as exc:
-            channel.undecodable(exc)
-        channel.awaiting = False
-        return wire.unpack_result(method, result)
+        return result_spec is not None
 
     def _unexpected_head(
         self, channel: Channel, method: wire.Method, seqid: int, got: bytes
