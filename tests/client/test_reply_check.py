@@ -48,6 +48,13 @@ def _replying(echo: Any, fault: str) -> RawServer:
                     reply = wire.encode_reply(method, frame.protocol, head.seqid + 1, result)
                 elif fault == "name":
                     reply = wire.encode_reply(other, frame.protocol, head.seqid, result)
+                elif fault.startswith("nonstrict"):
+                    # The old unversioned binary head, as non-strict servers write it.
+                    seqid = head.seqid + (fault == "nonstrict-seqid")
+                    result = echo.service.echo_result(success="right")
+                    reply = wire.encode_head(
+                        wire.BINARY, "echo", wire.MessageType.REPLY, seqid, strict=False
+                    ) + method.codec.encode(result, wire.BINARY)
                 else:
                     result = echo.service.echo_result(success="right")
                     reply = wire.encode_reply(method, frame.protocol, head.seqid, result)
@@ -130,3 +137,23 @@ def test_every_runtime_error_names_endpoint_and_method(echo: Any) -> None:
         assert (err.endpoint, err.method) == (where, "ping"), type(err)
         assert where in str(err) and "ping" in str(err), str(err)
     pool.close()
+
+
+@pytest.mark.parametrize("kind", ["binary", "binary-framed"])
+def test_unversioned_binary_reply_is_read_and_checked(echo: Any, kind: str) -> None:
+    """A reply head in the old unversioned binary form is not the bytes the proxy
+    expects: it is parsed, and still checked against the call."""
+    with _replying(echo, "nonstrict") as server:
+        pool = _pool(server.endpoint, kind)
+        proxy = ThriftContextFactory(pool, echo.service.Client, metrics=False).proxy()
+        assert proxy.echo("q") == "right"
+        assert proxy.echo("q") == "right"
+        assert server.accepted == 1  # reused: the exchange completed
+        pool.close()
+    with _replying(echo, "nonstrict-seqid") as server:
+        pool = _pool(server.endpoint, kind)
+        proxy = ThriftContextFactory(pool, echo.service.Client, metrics=False).proxy()
+        with pytest.raises(errors.ResponseMismatchError):
+            proxy.echo("q")
+        assert pool.idle == 0 and pool.checkedout == 0  # closed, not reused
+        pool.close()

@@ -45,6 +45,11 @@ _RECV_CHUNK = 65536
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _timeval = struct.Struct("@ll")  # struct timeval, as SO_RCVTIMEO takes it (Linux)
 _budget_blocks: dict[tuple[int, int], bytes] = {}
+_monotonic = time.monotonic
+# The framings as plain ints: comparing with an enum member costs a class attribute
+# lookup through the enum machinery on every message.
+_UNFRAMED = int(wire.Framing.UNFRAMED)
+_FRAMED = int(wire.Framing.FRAMED)
 
 # The main thread's id, looked up per wait (see Channel._recv): refreshed in a
 # forked child, whose main thread is the one that forked (threading's own fork
@@ -112,6 +117,11 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         read_headers: THeader key/value headers of the last response.
     """
 
+    #: The read buffer, under the name Apache's C codec reads it by. A plain
+    #: attribute, shadowing the base class's property: the codec looks it up on
+    #: every decode.
+    cstringio_buf: BytesIO = BytesIO(b"")
+
     def __init__(
         self,
         sock: socket.socket,
@@ -123,6 +133,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self._sock: socket.socket | None = sock
         self.endpoint = endpoint
         self.framing = framing
+        self._kind = int(framing)
         self.op_timeout = op_timeout
         self.method = ""
         self.sent = False
@@ -165,7 +176,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 self._tcp_info = sock.getsockopt
         self.limits = limits
         self._wbuf: list[bytes] = []
-        self._rbuf = BytesIO(b"")
+        self.cstringio_buf = BytesIO(b"")
         self._frames: collections.deque[wire.Frame] = collections.deque()
         self._decoder: wire.Decoder | None = None
         if framing != wire.Framing.UNFRAMED:
@@ -216,7 +227,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         return (
             bool(self._frames)
             or (decoder is not None and decoder.buffered > 0)
-            or bool(self._rbuf.read(1))
+            or bool(self.cstringio_buf.read(1))
         )
 
     def _buffered(self) -> bool:
@@ -231,14 +242,26 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         connection must not carry the next call.
         """
         sock = self._sock
-        if sock is None or self._frames or self._buffered() or self._rbuf.read(1):
+        decoder = self._decoder
+        if (
+            sock is None
+            or self._frames
+            or (decoder is not None and decoder.buffered)
+            or self.cstringio_buf.read(1)
+        ):
             return False
         if self._tls_pending is not None and self._tls_pending():
             return False  # TLS: decrypted bytes already buffered
         if self.contended and self._tcp_info is not None:
             return self._unread_in_kernel() == 0
+        poller = self._poll_in
+        if poller is not None:
+            try:
+                return not poller.poll(0)
+            except (OSError, ValueError):
+                return False
         try:
-            poller = self._poll_in or self._poll_idle
+            poller = self._poll_idle
             if poller is None:  # TLS or gevent: a poller for this check only (their
                 # reads and writes keep their own timeouts, see _recv and _send)
                 poller = self._poll_idle = select.poll()
@@ -315,7 +338,27 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         return self._error(ConnectionLostError, text, exc, kind)
 
     def _send(self, data: bytes) -> None:
-        view = memoryview(data)
+        sock = self._sock
+        deadline = self.deadline
+        if (
+            self._poll_out is not None
+            and sock is not None
+            and (deadline is None or deadline > _monotonic())
+        ):
+            # The common case in one try: a request fits the socket buffer.
+            try:
+                sent = sock.send(data, _DONTWAIT)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                raise self._lost(f"send failed ({exc})", exc) from exc
+            if sent:
+                self.sent = True
+                if sent == len(data):
+                    return
+        else:
+            sent = 0
+        view = memoryview(data)[sent:]
         try:
             while view:
                 sock, seconds = self._arm()
@@ -348,6 +391,31 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         self._rcvtimeo_ms = ms
 
     def _recv(self, size: int) -> bytes:
+        sock = self._sock
+        deadline = self.deadline
+        if (
+            self._kernel_wait
+            and sock is not None
+            and deadline is not None
+            and _get_ident() != _main_ident[0]
+        ):
+            # The loop below's kernel-timeout branch, for the common case in one go.
+            remaining = deadline - _monotonic()
+            if remaining > 0:
+                ms = math.ceil(remaining * 1000)
+                try:
+                    if ms != self._rcvtimeo_ms:
+                        self._set_rcvtimeo(sock, ms)
+                    data = sock.recv(size)
+                except BlockingIOError:
+                    pass  # the kernel timeout expired: the loop below decides
+                except OSError as exc:
+                    raise self._lost(f"receive failed ({exc})", exc) from exc
+                else:
+                    if not data:
+                        raise self._lost("connection closed by server", None)
+                    self._received += len(data)
+                    return data
         try:
             while True:
                 sock, seconds = self._arm()
@@ -410,14 +478,16 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def send_message(self, payload: bytes) -> None:
         """Frame one whole message as configured and send it."""
+        kind = self._kind
+        if kind == _UNFRAMED and len(payload) <= self.limits.max_frame:
+            self._send(payload)  # the common case: no framing to add
+            return
         try:
-            if self.framing == wire.Framing.UNFRAMED:
-                if len(payload) > self.limits.max_frame:
-                    raise wire.LimitExceededError(
-                        "max_frame", len(payload), self.limits.max_frame, "request size"
-                    )
-                data = payload
-            elif self.framing == wire.Framing.FRAMED:
+            if kind == _UNFRAMED:
+                raise wire.LimitExceededError(
+                    "max_frame", len(payload), self.limits.max_frame, "request size"
+                )
+            if kind == _FRAMED:
                 data = wire.encode_framed(payload, self.limits)
             else:
                 data = self._header_frame(payload)
@@ -444,11 +514,11 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
     # -- reading ---------------------------------------------------------------------
 
     def read(self, sz: int) -> bytes:
-        ret: bytes = self._rbuf.read(sz)
+        ret: bytes = self.cstringio_buf.read(sz)
         if ret:
             return ret
         self._fill()
-        data: bytes = self._rbuf.read(sz)
+        data: bytes = self.cstringio_buf.read(sz)
         return data
 
     def _check_length(self, size: int) -> None:
@@ -463,7 +533,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             self._bad(wire.WireError("reply is longer than its frame"), "bad reply")
 
     def readAll(self, sz: int) -> bytes:
-        ret: bytes = self._rbuf.read(sz)
+        ret: bytes = self.cstringio_buf.read(sz)
         if len(ret) < sz:
             if sz > self.limits.max_frame:
                 self._check_length(sz)
@@ -471,12 +541,8 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                 self._past_frame()
         while len(ret) < sz:
             self._fill()
-            ret += self._rbuf.read(sz - len(ret))
+            ret += self.cstringio_buf.read(sz - len(ret))
         return ret
-
-    @property
-    def cstringio_buf(self) -> BytesIO:
-        return self._rbuf
 
     def cstringio_refill(self, partialread: bytes, reqlen: int) -> BytesIO:
         # The C codec asks for what a length in the reply declares: bound it before
@@ -486,14 +552,14 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         buf = bytearray(partialread)
         while len(buf) < reqlen:
             self._fill()
-            buf += self._rbuf.read()
-        self._rbuf = BytesIO(bytes(buf))
-        return self._rbuf
+            buf += self.cstringio_buf.read()
+        self.cstringio_buf = BytesIO(bytes(buf))
+        return self.cstringio_buf
 
     def _fill(self) -> None:
         decoder = self._decoder
         if decoder is None:
-            self._rbuf = BytesIO(self._recv(_RECV_CHUNK))
+            self.cstringio_buf = BytesIO(self._recv(_RECV_CHUNK))
             return
         if self._frames:
             frame = self._frames.popleft()
@@ -513,7 +579,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             self._bad(wire.WireError(f"reply uses sub-protocol {frame.protocol}"), "bad reply")
         if frame.headers or self.read_headers:
             self.read_headers = dict(frame.headers)
-        self._rbuf = BytesIO(frame.payload)
+        self.cstringio_buf = BytesIO(frame.payload)
 
     def _bad(self, exc: wire.WireError, what: str) -> NoReturn:
         """Close the connection and raise the client error for a wire error."""
@@ -525,7 +591,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def unread(self, data: bytes) -> None:
         """Put ``data`` back in front of what is still to be read."""
-        self._rbuf = BytesIO(data + self._rbuf.read())
+        self.cstringio_buf = BytesIO(data + self.cstringio_buf.read())
 
     def next_seqid(self) -> int:
         """A fresh sequence id for the next call on this connection."""
@@ -554,7 +620,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def read_head(self, protocol: int) -> wire.MessageHead:
         """Read the next message head in ``protocol`` (the generated client's path)."""
-        buf = self._rbuf.read()
+        buf = self.cstringio_buf.read()
         while True:
             try:
                 head, end = wire.read_head(protocol, buf, 0, self.limits)
@@ -568,8 +634,8 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
                         "bad reply",
                     )
                 self._fill()
-                buf += self._rbuf.read()
+                buf += self.cstringio_buf.read()
             except wire.WireError as exc:
                 self._bad(exc, "bad reply")
-        self._rbuf = BytesIO(buf[end:])
+        self.cstringio_buf = BytesIO(buf[end:])
         return head

@@ -295,14 +295,15 @@ class ThriftConnectionPool:
             deadline = start + self.timeout
         # The fast path takes no lock: deque.pop() is atomic, and a token is either
         # an idle connection or a free slot.
+        tokens = self._tokens
         try:
-            conn = self._tokens.pop()
+            conn = tokens.pop()
         except IndexError:
             conn = self._wait_for_token(deadline, method)
         generation = self._generation
         # Other calls in flight on this pool: checks may then trade a GIL release
         # for a costlier syscall that holds it (Channel.contended).
-        contended = len(self._tokens) < self.size - 1
+        contended = len(tokens) < self.size - 1
         try:
             if conn is not None:
                 conn.channel.contended = contended
@@ -380,10 +381,10 @@ class ThriftConnectionPool:
             conn: what :meth:`checkout` returned.
             reusable: whether its last use ended cleanly (a complete exchange).
         """
-        reason = "error"
         # Only a cheap buffer check here; the socket itself is checked at checkout,
         # which also catches whatever arrives while the connection sits idle.
         channel = conn.channel
+        reason = "error"
         if reusable and (channel.awaiting or channel.has_unread()):
             # A reply still due (a failure swallowed inside ``with pool.connection()``)
             # or bytes left over: the next call could read them as its answer.

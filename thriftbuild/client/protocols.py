@@ -64,66 +64,97 @@ class _DirectCalls:
     _fast_encode: Any
     _fast_decode: Any
     _raw_decode: Any
+    _plans: dict[type, _Plan]
 
     def invoke(self, method: wire.Method, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
         """Call ``method`` with ``args`` under a fresh sequence id and return its value."""
-        specs = _specs.get(method.args_cls) or _spec(method)
-        obj = method.args_cls(*args, **kwargs)
-        protocol = self.protocol_id
-        large = None
-        if specs[2]:  # large string/binary arguments are written here (wire.fields)
-            large = wire.take_large_strings(obj, specs[0][1], specs[2], protocol)
-        if large is None:
-            body = self._fast_encode(obj, specs[0])
-        else:
-            body = self._fast_encode(obj, [specs[0][0], large[0]])
+        args_cls = method.args_cls
+        plan = self._plans.get(args_cls) or _plan(method, self.protocol_id, self._plans)
+        args_spec, result_spec, strings, call_head, reply_head, tail = plan
+        obj = args_cls(*args, **kwargs)
         channel = self.channel
-        seqid = channel.next_seqid()
         self.expect = None  # the reply is checked here, not by readMessageBegin
-        oneway = method.result_cls is None
-        if oneway:
-            head = wire.encode_head(protocol, method.name, TMessageType.ONEWAY, seqid)
+        seqid = channel.seq_id = (channel.seq_id + 1) & 0x7FFFFFFF  # next_seqid()
+        if self.protocol_id == wire.BINARY:
+            seq = seqid.to_bytes(4, "big")
         else:
-            heads = _heads(method, protocol, seqid)
-            head = heads[0]
+            seq = wire.encode_varint(seqid)
+        large = None
+        if strings:  # large string/binary arguments are written here (wire.fields)
+            large = wire.take_large_strings(obj, args_spec[1], strings, self.protocol_id)
+        if result_spec is None or large is not None:
+            if not self._send_general(method, obj, plan, seq, large):
+                return None  # oneway: no reply
+        else:  # the common case: a two-way call without large strings
             channel.awaiting = True
-        if large is not None:
-            # The C codec's struct without its stop byte, then the large fields.
-            channel.send_message(b"".join((head, body[:-1], *large[1], wire.STRUCT_STOP)))
-        else:
-            channel.send_message(head + body)
-        if oneway:
-            return None
-        want = heads[1]
+            channel.send_message(call_head + seq + tail + self._fast_encode(obj, args_spec))
+        want = reply_head + seq + tail
         got = channel.readAll(len(want))
         if got != want:
-            # Not the expected bytes: parse what came (an exception, a mismatch, or a
-            # head encoded differently, e.g. non-strict binary).
-            channel.unread(got)
-            found = channel.read_head(protocol)
-            try:
-                wire.check_reply(found, method.name, seqid)
-            except wire.WireError as exc:
-                raise _mismatch(channel, exc) from exc
-            if found.type == TMessageType.EXCEPTION:
-                error = TApplicationException()
-                try:
-                    error.read(self)
-                except TTransportException:
-                    raise
-                except Exception as exc:
-                    channel.undecodable(exc)
-                channel.awaiting = False
-                raise error
+            self._unexpected_head(channel, method, seqid, got)
         result = method.result_cls()  # type: ignore[misc]  # not None: not oneway
         try:
-            self._raw_decode(result, self, specs[1])
+            self._raw_decode(result, self, result_spec)
         except TTransportException:
             raise
         except Exception as exc:
             channel.undecodable(exc)
         channel.awaiting = False
         return wire.unpack_result(method, result)
+
+    def _send_general(
+        self,
+        method: wire.Method,
+        obj: Any,
+        plan: _Plan,
+        seq: bytes,
+        large: tuple[Any, list[bytes]] | None,
+    ) -> bool:
+        """Send a oneway call or one with large strings; whether a reply is due."""
+        args_spec, result_spec, _, call_head, _, tail = plan
+        channel = self.channel
+        if large is None:
+            body = self._fast_encode(obj, args_spec)
+        else:
+            body = self._fast_encode(obj, [args_spec[0], large[0]])
+        if result_spec is None:
+            head = wire.encode_head(
+                self.protocol_id, method.name, TMessageType.ONEWAY, channel.seq_id
+            )
+        else:
+            head = call_head + seq + tail
+            channel.awaiting = True
+        if large is not None:
+            # The C codec's struct without its stop byte, then the large fields.
+            channel.send_message(b"".join((head, body[:-1], *large[1], wire.STRUCT_STOP)))
+        else:
+            channel.send_message(head + body)
+        return result_spec is not None
+
+    def _unexpected_head(
+        self, channel: Channel, method: wire.Method, seqid: int, got: bytes
+    ) -> None:
+        """Not the expected head's bytes: parse what came and check it.
+
+        Returns when it is the expected reply encoded differently (e.g. non-strict
+        binary); raises for an exception or a mismatch.
+        """
+        channel.unread(got)
+        found = channel.read_head(self.protocol_id)
+        try:
+            wire.check_reply(found, method.name, seqid)
+        except wire.WireError as exc:
+            raise _mismatch(channel, exc) from exc
+        if found.type == TMessageType.EXCEPTION:
+            error = TApplicationException()
+            try:
+                error.read(self)
+            except TTransportException:
+                raise
+            except Exception as exc:
+                channel.undecodable(exc)
+            channel.awaiting = False
+            raise error
 
 
 def _checked(protocol: Any, head: wire.MessageHead) -> tuple[str, int, int]:
@@ -179,44 +210,34 @@ def _guarded_decode(channel: Channel, decode: Any) -> Any:
     return guarded
 
 
-# By argument class (types hash by identity, fast; the frozen Method hashes its fields).
-_specs: dict[type, tuple[list[Any], list[Any] | None, tuple[wire.StringField, ...]]] = {}
-_head_cache: dict[tuple[str, int], tuple[bytes, bytes, bytes]] = {}
+#: What ``invoke`` needs of one method in one protocol, computed once: the C codec's
+#: type specs of its argument and result (None: oneway) classes, the argument
+#: struct's string/binary fields, and its CALL and REPLY heads around the sequence
+#: id -- ``call_head + seq + tail`` -- (binary: the id is the head's last 4 bytes;
+#: compact: a varint before the name, which ``tail`` holds).
+_Plan = tuple[list[Any], list[Any] | None, tuple[wire.StringField, ...], bytes, bytes, bytes]
+
+# By protocol, then by argument class (types hash by identity, fast).
+_plans: dict[int, dict[type, _Plan]] = {wire.BINARY: {}, wire.COMPACT: {}}
 
 
-def _spec(method: wire.Method) -> tuple[list[Any], list[Any] | None, tuple[wire.StringField, ...]]:
-    """The C codec's type specs of the method's argument and result classes, and
-    the argument struct's string/binary fields."""
-    args = [method.args_cls, method.args_cls.thrift_spec]  # type: ignore[attr-defined]
+def _plan(method: wire.Method, protocol: int, plans: dict[type, _Plan]) -> _Plan:
+    """Build (and cache in ``plans``) ``method``'s plan for ``protocol``."""
     result = method.result_cls
-    specs = (
-        args,
+    call = wire.encode_head(protocol, method.name, TMessageType.CALL, 0)
+    reply = wire.encode_head(protocol, method.name, TMessageType.REPLY, 0)
+    if protocol == wire.BINARY:
+        heads = (call[:-4], reply[:-4], b"")
+    else:  # the zero id is one varint byte, at offset 2
+        heads = (call[:2], reply[:2], reply[3:])
+    plan: _Plan = (
+        [method.args_cls, method.args_cls.thrift_spec],  # type: ignore[attr-defined]
         None if result is None else [result, result.thrift_spec],  # type: ignore[attr-defined]
         wire.string_fields(method.args_cls),
+        *heads,
     )
-    _specs[method.args_cls] = specs
-    return specs
-
-
-def _heads(method: wire.Method, protocol: int, seqid: int) -> tuple[bytes, bytes]:
-    """The CALL head and the expected REPLY head of ``method`` under ``seqid``.
-
-    Both are built by the wire core once per method and protocol, with a zero
-    sequence id, and the id spliced in per call: the binary head ends with the
-    4-byte id; the compact head has it as a varint before the name.
-    """
-    key = (method.name, protocol)
-    cached = _head_cache.get(key)
-    if cached is None:
-        call = wire.encode_head(protocol, method.name, TMessageType.CALL, 0)
-        reply = wire.encode_head(protocol, method.name, TMessageType.REPLY, 0)
-        cached = _head_cache[key] = (call, reply, reply[3:] if protocol == wire.COMPACT else b"")
-    call, reply, compact_tail = cached
-    if protocol == wire.BINARY:
-        seq = seqid.to_bytes(4, "big", signed=True)
-        return call[:-4] + seq, reply[:-4] + seq
-    seq = wire.encode_varint(seqid & 0xFFFFFFFF)
-    return call[:2] + seq + compact_tail, reply[:2] + seq + compact_tail
+    plans[method.args_cls] = plan
+    return plan
 
 
 class _Checked(_DirectCalls):
@@ -225,6 +246,7 @@ class _Checked(_DirectCalls):
     def _attach(self, channel: Channel) -> None:
         self.channel = channel
         self.expect: tuple[str, int, int] | None = None
+        self._plans = _plans[self.protocol_id]
         self.direct = self._fast_encode is not None and self._fast_decode is not None
         self._raw_decode = self._fast_decode  # invoke() guards its own call
         if self._fast_decode is not None:

@@ -36,6 +36,8 @@ __all__ = [
     "configure_context",
 ]
 
+_monotonic = time.monotonic
+
 
 def service_methods(client_cls: type) -> list[str]:
     """The service methods of a generated ``Client`` class (those of its ``Iface``s)."""
@@ -199,19 +201,17 @@ class PooledClientProxy:
         headers: dict[str, str] | None = None,
     ) -> Any:
         pool = self._pool
-        start = time.monotonic()
+        calls = self._calls
+        start = _monotonic()
         timeout = pool.timeout
         if time_left is not None and time_left < timeout:
             timeout = time_left
         deadline = start + timeout
-        error: BaseException | None = None
         waited: float | None = None
-        calls = self._calls
         try:
             conn = pool.checkout(deadline, start, timed=calls is None, method=method)
             if calls is not None:
-                waited = time.monotonic() - start
-            clean = False
+                waited = _monotonic() - start
             try:
                 channel = conn.channel
                 # begin_call(), inlined: bound this call's I/O, name it in errors.
@@ -220,7 +220,7 @@ class PooledClientProxy:
                 channel.sent = False
                 protocol = conn.protocol
                 if self._headers:
-                    budget_ms = math.ceil((deadline - time.monotonic()) * 1000)
+                    budget_ms = math.ceil((deadline - _monotonic()) * 1000)
                     channel.budget_ms = budget_ms if budget_ms > 0 else 1
                     if headers:
                         for key, value in headers.items():
@@ -233,19 +233,18 @@ class PooledClientProxy:
                     if client is None:
                         client = conn.clients[self._client_cls] = self._client_cls(protocol)
                     result = getattr(client, method)(*args, **kwargs)
-                clean = True
-                return result
             except BaseException as exc:
-                clean = is_idl_exception(exc)
+                # Reusable only if the exchange completed: an IDL exception.
+                pool.checkin(conn, is_idl_exception(exc))
                 raise
-            finally:
-                pool.checkin(conn, clean)
+            pool.checkin(conn, True)
         except BaseException as exc:
-            error = exc
-            raise
-        finally:
             if calls is not None:
-                calls[method].record(time.monotonic() - start, error, waited)
+                calls[method].record(_monotonic() - start, exc, waited)
+            raise
+        if calls is not None:
+            calls[method].record(_monotonic() - start, None, waited)
+        return result
 
 
 def _make_method(name: str, doc: str | None) -> Callable[..., Any]:
