@@ -30,6 +30,8 @@ log = logging.getLogger("thriftbuild.server")
 
 
 class _GeventWorker(ThriftWorker):
+    native_poll = False  # a raw epoll would block the hub: gevent's selector yields
+
     def init_process(self) -> None:
         monkey.patch_all()
         import socket
