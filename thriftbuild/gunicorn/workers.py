@@ -34,7 +34,7 @@ import socket
 import ssl
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from gunicorn.workers.base import Worker
 
@@ -342,7 +342,7 @@ class ThriftWorker(Worker):  # type: ignore[misc]
         finally:
             wait.close()
 
-    def _waiter(self, sock: Any) -> _EpollWait | _SelectorWait:
+    def _waiter(self, sock: Any) -> Wait:
         """A wait for ``sock`` to be readable or the stop pipe to fire.
 
         ``wait(timeout)`` gives ``(readable, stopping)``; ``timeout`` ``None``
@@ -366,6 +366,16 @@ class ThriftWorker(Worker):  # type: ignore[misc]
             self.alive = False
         self.log.info("Autorestarting worker after current request.")
         self._wake()
+
+
+class Wait(Protocol):
+    """Waits for a connection to be readable or the stop pipe to fire."""
+
+    def __call__(self, timeout: float | None) -> tuple[bool, bool]:
+        """``(readable, stopping)`` once either is ready or after ``timeout`` (``None``: never)."""
+
+    def close(self) -> None:
+        """Release what the wait holds (not the connection)."""
 
 
 class _EpollWait:
