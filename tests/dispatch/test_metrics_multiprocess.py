@@ -17,7 +17,7 @@ from thriftbuild.server_metrics import ServerMetrics
 metrics = ServerMetrics()
 metrics.record("Echo", "echo", "success", 0.002)
 metrics.connections("Echo").inc()
-metrics.in_flight("Echo").inc()
+metrics.in_flight_adder("Echo")(1)  # the path servers take
 """
 
 

@@ -4,6 +4,11 @@
 work directory holding the generated Echo package and ``svc_app.py``, with a
 config file whose hooks leave files behind (``ready-<pid>``, ``term-<pid>``,
 ``connected``), so tests wait for events instead of sleeping.
+
+The master runs in a session (and process group) of its own, so :meth:`Gunicorn.stop`
+can kill and wait out every process gunicorn left behind (workers stuck in a call,
+workers orphaned by a dead master) on every exit path: a failed assertion inside the
+``with`` block, a failed readiness poll, an interrupt.
 """
 
 from __future__ import annotations
@@ -65,9 +70,11 @@ class Gunicorn:
         python: str = sys.executable,
         command: list[str] | None = None,
         env: dict[str, str] | None = None,
+        ready_timeout: float = 30,
     ) -> None:
         self.workdir = workdir
         self.expected = workers
+        self.ready_timeout = ready_timeout
         conf = workdir / f"gconf-{time.monotonic_ns()}.py"
         conf.write_text(HOOKS + config)
         self.log_path = workdir / f"gunicorn-{time.monotonic_ns()}.log"
@@ -79,9 +86,26 @@ class Gunicorn:
         self.port = 0
 
     def start(self) -> Gunicorn:
+        """Start gunicorn and wait for it to listen with every worker booted.
+
+        On any failure (gunicorn exiting, a readiness poll timing out) everything it
+        started is stopped before the error propagates.
+        """
+        try:
+            return self._start()
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self) -> Gunicorn:
         with self.log_path.open("wb") as log:
             self.proc = subprocess.Popen(
-                self.argv, cwd=self.workdir, env=self.env, stdout=log, stderr=subprocess.STDOUT
+                self.argv,
+                cwd=self.workdir,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,  # its own process group: stop() kills what is left
             )
         found: list[str] = []
 
@@ -90,9 +114,9 @@ class Gunicorn:
             found[:] = re.findall(r"Listening at: \w+://127\.0\.0\.1:(\d+)", self.log)
             return bool(found)
 
-        wait_until(listening, 30, "gunicorn to listen")
+        wait_until(listening, self.ready_timeout, "gunicorn to listen")
         self.port = int(found[0])
-        self.wait_workers(self.expected)
+        self.wait_workers(self.expected, self.ready_timeout)
         return self
 
     def wait_workers(self, n: int, timeout: float = 30) -> set[int]:
@@ -140,24 +164,49 @@ class Gunicorn:
         return self.proc.wait(timeout)
 
     def stop(self) -> None:
-        if self.proc is None or self.proc.poll() is not None:
+        """Stop gunicorn gracefully, then kill and wait out anything left in its group.
+
+        Safe to call at any point and more than once: after a failed start, after the
+        master exited by itself (its workers may live on), or while a worker is stuck.
+        """
+        proc = self.proc
+        if proc is None:
             return
-        self.proc.send_signal(signal.SIGTERM)
         try:
-            self.proc.wait(40)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait(10)
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(40)  # gunicorn's graceful timeout is 30 s
+        finally:
+            # Whatever the graceful stop did (or an interrupt cut it short), nothing of
+            # this gunicorn outlives the test: the master's group is its own session's.
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(30)
+            wait_until(lambda: not group_members(proc.pid), 30, "gunicorn's processes to go")
 
     def __enter__(self) -> Gunicorn:
-        try:
-            return self.start()
-        except BaseException:
-            self.stop()
-            raise
+        return self.start()
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def group_members(pgid: int) -> set[int]:
+    """Pids of the live (not zombie) processes in process group ``pgid``."""
+    found = set()
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+        except OSError:
+            continue
+        # Fields after the parenthesised command: state, ppid, pgrp, ...
+        state, _ppid, pgrp = stat.rsplit(")", 1)[1].split()[:3]
+        if int(pgrp) == pgid and state != "Z":
+            found.add(int(entry.name))
+    return found
 
 
 def _pythonpath(workdir: Path) -> str:

@@ -203,7 +203,7 @@ class Dispatcher:
         self._plans: dict[str, _Plan] = {}
         self._unknown = _Plan(self.view, handler, _UNKNOWN)
         self._codec = wire.THRIFTPY2 if self.view.kind == "thriftpy2" else wire.APACHE
-        self._in_flight = None if self.metrics is None else self.metrics.in_flight(self.name)
+        self._in_flight = None if self.metrics is None else self.metrics.in_flight_adder(self.name)
         #: Requests finished (replied to or not), for drivers that recycle after N.
         self.handled = 0
         #: Called (no arguments) each time :attr:`handled` grows, in the finishing thread.
@@ -254,7 +254,7 @@ class Dispatcher:
         decoded = method.codec.decode(method.args_cls, payload[body:], protocol, self.limits)
         call = Call(request, plan, plan.args(decoded), frame, dialect)
         if self._in_flight is not None:
-            self._in_flight.inc()
+            self._in_flight(1)
         self._active[call] = received
         return call
 
@@ -280,7 +280,7 @@ class Dispatcher:
             return reply
         self._active.pop(call, None)
         if self._in_flight is not None:
-            self._in_flight.dec()
+            self._in_flight(-1)
         if plan.handler is None:
             message = f"{self.name}.{request.method} is not implemented by the handler"
             log.error("%s", message)

@@ -11,6 +11,7 @@ seconds without yielding (gevent's own monitor thread).
 from __future__ import annotations
 
 import logging
+import select
 from typing import Any
 
 try:
@@ -22,7 +23,7 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
     ) from exc
 
 from thriftbuild.gunicorn.settings import setting
-from thriftbuild.gunicorn.workers import _APACHE_DEFAULTS, _THRIFTPY_DEFAULTS, ThriftWorker
+from thriftbuild.gunicorn.workers import _APACHE_DEFAULTS, _THRIFTPY_DEFAULTS, ThriftWorker, Wait
 
 __all__ = ["ThriftGeventWorker", "ThriftpyGeventWorker"]
 
@@ -30,6 +31,8 @@ log = logging.getLogger("thriftbuild.server")
 
 
 class _GeventWorker(ThriftWorker):
+    native_poll = False  # a raw epoll would block the hub
+
     def init_process(self) -> None:
         monkey.patch_all()
         import socket
@@ -45,12 +48,67 @@ class _GeventWorker(ThriftWorker):
         hub.reinit()
         super().init_process()
 
+    def _waiter(self, sock: Any) -> Wait:
+        return _GeventWait(sock.fileno(), self._stop_r)
+
     def handle_quit(self, sig: int, frame: Any) -> None:
         # Leave the signal handler first, as gunicorn's gevent worker does (#1126).
         gevent.spawn(super().handle_quit, sig, frame)
 
     def handle_usr1(self, sig: int, frame: Any) -> None:
         gevent.spawn(super().handle_usr1, sig, frame)
+
+
+class _GeventWait:
+    """The connection's wait as two watchers on the hub's loop, made once per connection.
+
+    Cheaper per request than gevent's selector (which re-arms watchers and an
+    event per ``select``): each wait starts the two watchers (and a timer) with one
+    :class:`~gevent.hub.Waiter`; whichever fires first resumes the greenlet, and a
+    late second one finds the waiter done (it only stores the value).
+    """
+
+    __slots__ = ("_hub", "_io", "_poll", "_stop", "_zero")
+
+    def __init__(self, fd: int, stop: int) -> None:
+        self._hub = hub.get_hub()
+        loop = self._hub.loop
+        self._io = loop.io(fd, 1)  # 1: readable
+        self._stop = loop.io(stop, 1)
+        # A zero timeout polls without yielding: the kernel's own poll, unpatched.
+        poll = monkey.get_original("select", "poll")()
+        poll.register(fd, select.POLLIN)
+        poll.register(stop, select.POLLIN)
+        self._poll = poll.poll
+        self._zero = fd
+
+    def __call__(self, timeout: float | None) -> tuple[bool, bool]:
+        if timeout is not None and timeout <= 0:
+            ready = {fd for fd, _ in self._poll(0)}
+            readable = self._zero in ready
+            return readable, bool(ready) and not readable
+        waiter = hub.Waiter(self._hub)
+        self._io.start(waiter.switch, _READABLE)
+        self._stop.start(waiter.switch, _STOPPING)
+        timer = None
+        if timeout is not None:
+            timer = self._hub.loop.timer(timeout)
+            timer.start(waiter.switch, _TIMED_OUT)
+        try:
+            event = waiter.get()
+        finally:
+            self._io.stop()
+            self._stop.stop()
+            if timer is not None:
+                timer.close()
+        return event is _READABLE, event is _STOPPING
+
+    def close(self) -> None:
+        self._io.close()
+        self._stop.close()
+
+
+_READABLE, _STOPPING, _TIMED_OUT = object(), object(), object()
 
 
 def _monitor_blocking(interval: float) -> None:

@@ -25,14 +25,16 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import itertools
 import logging
 import os
+import select
 import selectors
 import socket
 import ssl
 import threading
 import time
-from typing import Any
+from typing import Any, Protocol
 
 from gunicorn.workers.base import Worker
 
@@ -56,6 +58,7 @@ _READ = 65536
 # accept() failures that mean "out of resources for now": log and keep serving.
 _ACCEPT_RETRY = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _CORK = getattr(socket, "TCP_CORK", None)  # Linux: hold segments until uncorked
+_EPOLL = getattr(select, "epoll", None)  # Linux
 _APACHE_DEFAULTS = (
     "thrift.transport.TTransport:TBufferedTransportFactory",
     "thrift.protocol.TBinaryProtocol:TBinaryProtocolAcceleratedFactory",
@@ -124,6 +127,8 @@ class ThriftWorker(Worker):  # type: ignore[misc]
     """
 
     defaults: tuple[str, str] = _APACHE_DEFAULTS
+    #: Whether connection threads wait with a raw ``epoll`` (real threads on Linux).
+    native_poll = True
 
     alive: bool
     sockets: list[Any]
@@ -134,6 +139,7 @@ class ThriftWorker(Worker):  # type: ignore[misc]
         self._lock = threading.Lock()
         self._stuck_logged = False
         self._stop_r = self._stop_w = -1
+        self._served = itertools.count(1)
 
     # -- setup ------------------------------------------------------------------------
 
@@ -298,10 +304,9 @@ class ThriftWorker(Worker):  # type: ignore[misc]
             self._wake()
 
     def _loop(self, sock: Any, conn: Any, addr: Any) -> None:
-        waiter = selectors.DefaultSelector()
-        waiter.register(sock, selectors.EVENT_READ, sock)
-        waiter.register(self._stop_r, selectors.EVENT_READ, None)
+        wait = self._waiter(sock)
         handle = self.dispatcher.handle
+        timeout = self.client_timeout
         tls = isinstance(sock, ssl.SSLSocket)
         try:
             while True:
@@ -310,21 +315,22 @@ class ThriftWorker(Worker):  # type: ignore[misc]
                     # request is already arriving: the client sent it before it could
                     # see the close, so it is served (else it would be lost).
                     idle = not self.alive and conn.buffered == 0
-                    events = waiter.select(0 if idle else self.client_timeout)
-                    if not events and not idle:
+                    readable, stopping = wait(0 if idle else timeout)
+                    if not (readable or stopping or idle):
                         log.info("closing connection from %s: idle past the client timeout", addr)
                         return
-                    if conn.buffered == 0 and all(key.data is None for key, _ in events):
+                    if not readable and conn.buffered == 0:
                         return
                 data = sock.recv(_READ)
                 if not data:
                     return
                 calls = conn.feed(data)
+                last = len(calls) - 1
                 for index, call in enumerate(calls):
                     try:
                         reply = handle(call)
                         self._count()  # first: a worker that is done closes after this reply
-                        if not self.alive and conn.buffered == 0 and index == len(calls) - 1:
+                        if index == last and not self.alive and conn.buffered == 0:
                             _send_last(sock, reply)
                             return
                         if reply is not None:
@@ -334,18 +340,92 @@ class ThriftWorker(Worker):  # type: ignore[misc]
                             self.dispatcher.finish(left, error=_Dropped())
                         raise
         finally:
-            waiter.close()
+            wait.close()
+
+    def _waiter(self, sock: Any) -> Wait:
+        """A wait for ``sock`` to be readable or the stop pipe to fire.
+
+        ``wait(timeout)`` gives ``(readable, stopping)``; ``timeout`` ``None``
+        blocks. A raw ``epoll`` when the worker blocks its threads on the kernel
+        (per request it costs a fraction of a ``selectors`` selector's Python);
+        a selector otherwise (gevent's, which yields to the hub).
+        """
+        if self.native_poll and _EPOLL is not None:
+            return _EpollWait(sock.fileno(), self._stop_r)
+        return _SelectorWait(sock, self._stop_r)
 
     def _count(self) -> None:
         """Count one RPC towards ``--max-requests``."""
+        self.nr = served = next(self._served)  # itertools.count: atomic under the GIL
+        if served < self.max_requests or not self.alive:
+            return
         with self._lock:
-            self.nr += 1
             alive: bool = self.alive
-            if self.nr < self.max_requests or not alive:
+            if not alive:
                 return
             self.alive = False
         self.log.info("Autorestarting worker after current request.")
         self._wake()
+
+
+class Wait(Protocol):
+    """Waits for a connection to be readable or the stop pipe to fire."""
+
+    def __call__(self, timeout: float | None) -> tuple[bool, bool]:
+        """``(readable, stopping)`` once either is ready or after ``timeout`` (``None``: never)."""
+
+    def close(self) -> None:
+        """Release what the wait holds (not the connection)."""
+
+
+class _EpollWait:
+    """``select.epoll`` on a connection and the stop pipe; see ``ThriftWorker._waiter``."""
+
+    __slots__ = ("_fd", "_poll", "close")
+
+    def __init__(self, fd: int, stop: int) -> None:
+        assert _EPOLL is not None
+        poller = _EPOLL(2)
+        try:
+            poller.register(fd, select.EPOLLIN)
+            poller.register(stop, select.EPOLLIN)
+        except BaseException:
+            poller.close()
+            raise
+        self._fd = fd
+        self._poll = poller.poll
+        self.close = poller.close
+
+    def __call__(self, timeout: float | None) -> tuple[bool, bool]:
+        events = self._poll(-1 if timeout is None else timeout)
+        if not events:
+            return False, False
+        if len(events) == 1:
+            readable = events[0][0] == self._fd
+            return readable, not readable
+        return True, True
+
+
+class _SelectorWait:
+    """The same wait through :mod:`selectors` (cooperative under gevent)."""
+
+    __slots__ = ("_selector", "close")
+
+    def __init__(self, sock: Any, stop: int) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(sock, selectors.EVENT_READ, True)
+        selector.register(stop, selectors.EVENT_READ, False)
+        self._selector = selector
+        self.close = selector.close
+
+    def __call__(self, timeout: float | None) -> tuple[bool, bool]:
+        readable = stopping = False
+        for key, _ in self._selector.select(timeout):
+            if key.data:
+                readable = True
+            else:
+                stopping = True
+        return readable, stopping
 
 
 def _send_last(sock: Any, reply: bytes | None) -> None:
