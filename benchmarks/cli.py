@@ -6,6 +6,7 @@ import argparse
 import datetime
 import shlex
 import shutil
+import signal
 import sys
 import tempfile
 from pathlib import Path
@@ -49,7 +50,14 @@ def _list() -> None:
         print(f"{row.id}\n    {row.title} [{row.placement.value}]\n    {names}\n    {targets}")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    raise SystemExit(128 + signum)
+
+
 def main(argv: list[str] | None = None) -> int:
+    # SIGTERM's default action skips ``finally``: the servers, each in a session of
+    # its own, would outlive the run.
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     args = _parser().parse_args(argv)
     load_all()
     if args.list:
