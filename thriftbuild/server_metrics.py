@@ -120,7 +120,10 @@ class ServerMetrics:
             add_sum = histogram._sum.inc
             bounds = tuple(histogram._upper_bounds)
             buckets = tuple(bucket.inc for bucket in histogram._buckets)
-        except AttributeError:  # another prometheus_client layout: its public API
+            usable = len(bounds) == len(buckets) and bounds[-1] == float("inf")
+        except (AttributeError, TypeError, IndexError):
+            usable = False
+        if not usable:  # another prometheus_client layout: its public API
             observe = histogram.observe
 
             def record_public(seconds: float) -> None:
@@ -128,8 +131,6 @@ class ServerMetrics:
                 observe(seconds)
 
             return record_public
-        if len(bounds) != len(buckets) or bounds[-1] != float("inf"):
-            raise RuntimeError("unexpected prometheus_client histogram layout")
 
         def record(seconds: float) -> None:
             count(1)
