@@ -120,3 +120,37 @@ def test_decode_reply_applies_its_limits_to_the_method_name(echo: Any) -> None:
         with pytest.raises(wire.LimitExceededError) as raised:
             wire.decode_reply(method, protocol, reply, 1, SMALL)
         assert raised.value.limit == "max_string"
+
+
+def test_frame_declared_over_max_frame_is_refused_naming_it() -> None:
+    with pytest.raises(wire.LimitExceededError) as raised:
+        wire.FramedDecoder(wire.BINARY, SMALL).feed(struct.pack("!i", 300) + b"\x00" * 8)
+    _over(raised, "max_frame", "frame size")
+
+
+def test_theader_frame_shorter_than_its_fixed_part_is_named() -> None:
+    with pytest.raises(wire.WireError, match=r"^THeader frame of 6 bytes is shorter than"):
+        wire.parse_header_frame(b"\x0f\xff\x00\x00\x00\x01")
+
+
+@pytest.mark.parametrize("seqid", [-1, -(2**31), 2**31 - 1, 0])
+def test_compact_sequence_ids_are_signed_32_bit(seqid: int) -> None:
+    # The compact head carries the sequence id as an unsigned 32-bit varint.
+    unsigned = wire.encode_varint(seqid & 0xFFFFFFFF)
+    head = b"\x82" + bytes([0x21]) + unsigned + b"\x01m"  # CALL, version 1, name "m"
+    assert wire.encode_head(wire.COMPACT, "m", wire.MessageType.CALL, seqid) == head
+    decoded, _ = wire.decode_head(wire.COMPACT, head)
+    assert (decoded.name, decoded.seqid) == ("m", seqid)
+
+
+def test_a_class_first_seen_when_decoding_is_decoded(echo: Any) -> None:
+    """The codec's per-class plan is made on first use, by a decode as well as an encode."""
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocol
+    from thrift.transport.TTransport import TMemoryBuffer
+
+    fresh = type("FreshEchoArgs", (echo.service.echo_args,), {})
+    buf = TMemoryBuffer()
+    echo.service.echo_args(text="é" * 3).write(TBinaryProtocol(buf))
+    decoded = wire.APACHE.decode(fresh, buf.getvalue(), wire.BINARY, wire.DEFAULT_LIMITS)
+    assert type(decoded) is fresh
+    assert (decoded.text, type(decoded.text)) == ("é" * 3, str)

@@ -274,17 +274,6 @@ class _LazyApache:
     ) -> Any:
         return self._get().decode_from(cls, data, 0, protocol, limits, scanned)
 
-    def decode_from(
-        self,
-        cls: type,
-        data: bytes,
-        offset: int,
-        protocol: int,
-        limits: Limits,
-        scanned: bool = False,
-    ) -> Any:
-        return self._get().decode_from(cls, data, offset, protocol, limits, scanned)
-
 
 _APACHE = _LazyApache()
 APACHE: StructCodec = _APACHE
