@@ -75,10 +75,7 @@ class _DirectCalls:
         channel = self.channel
         self.expect = None  # the reply is checked here, not by readMessageBegin
         seqid = channel.seq_id = (channel.seq_id + 1) & 0x7FFFFFFF  # next_seqid()
-        if self.protocol_id == wire.BINARY:
-            seq = seqid.to_bytes(4, "big")
-        else:
-            seq = wire.encode_varint(seqid)
+        seq = wire.seqid_bytes(self.protocol_id, seqid)
         large = None
         if strings:  # large string/binary arguments are written here (wire.fields)
             large = wire.take_large_strings(obj, args_spec[1], strings, self.protocol_id)
@@ -213,8 +210,7 @@ def _guarded_decode(channel: Channel, decode: Any) -> Any:
 #: What ``invoke`` needs of one method in one protocol, computed once: the C codec's
 #: type specs of its argument and result (None: oneway) classes, the argument
 #: struct's string/binary fields, and its CALL and REPLY heads around the sequence
-#: id -- ``call_head + seq + tail`` -- (binary: the id is the head's last 4 bytes;
-#: compact: a varint before the name, which ``tail`` holds).
+#: id -- ``call_head + seq + tail`` (``wire.head_parts``).
 _Plan = tuple[list[Any], list[Any] | None, tuple[wire.StringField, ...], bytes, bytes, bytes]
 
 # By protocol, then by argument class (types hash by identity, fast).
@@ -224,17 +220,15 @@ _plans: dict[int, dict[type, _Plan]] = {wire.BINARY: {}, wire.COMPACT: {}}
 def _plan(method: wire.Method, protocol: int, plans: dict[type, _Plan]) -> _Plan:
     """Build (and cache in ``plans``) ``method``'s plan for ``protocol``."""
     result = method.result_cls
-    call = wire.encode_head(protocol, method.name, TMessageType.CALL, 0)
-    reply = wire.encode_head(protocol, method.name, TMessageType.REPLY, 0)
-    if protocol == wire.BINARY:
-        heads = (call[:-4], reply[:-4], b"")
-    else:  # the zero id is one varint byte, at offset 2
-        heads = (call[:2], reply[:2], reply[3:])
+    call_head, tail = wire.head_parts(protocol, method.name, TMessageType.CALL)
+    reply_head, _ = wire.head_parts(protocol, method.name, TMessageType.REPLY)
     plan: _Plan = (
         [method.args_cls, method.args_cls.thrift_spec],  # type: ignore[attr-defined]
         None if result is None else [result, result.thrift_spec],  # type: ignore[attr-defined]
         wire.string_fields(method.args_cls),
-        *heads,
+        call_head,
+        reply_head,
+        tail,  # after the id: the same in both heads (compact: the name)
     )
     plans[method.args_cls] = plan
     return plan

@@ -72,7 +72,9 @@ from thriftbuild.wire.heads import (
     check_reply,
     decode_head,
     encode_head,
+    head_parts,
     read_head,
+    seqid_bytes,
 )
 from thriftbuild.wire.limits import DEFAULT_LIMITS, Limits
 from thriftbuild.wire.scan import message_end
@@ -123,6 +125,7 @@ __all__ = [
     "encode_header_frame",
     "encode_reply",
     "encode_varint",
+    "head_parts",
     "header_block",
     "inflate",
     "make_decoder",
@@ -130,6 +133,7 @@ __all__ = [
     "parse_header_frame",
     "read_head",
     "read_varint",
+    "seqid_bytes",
     "string_field_head",
     "string_fields",
     "take_large_strings",

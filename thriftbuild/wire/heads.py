@@ -25,6 +25,7 @@ __all__ = [
     "encode_head",
     "head_end",
     "head_parts",
+    "seqid_bytes",
 ]
 
 BINARY = 0
@@ -103,6 +104,11 @@ def head_parts(protocol: int, name: str, mtype: int, *, strict: bool = True) -> 
             _parts.clear()
         _parts[key] = found
     return found
+
+
+def seqid_bytes(protocol: int, seqid: int) -> bytes:
+    """The sequence id as a head carries it, between the :func:`head_parts`."""
+    return _I32.pack(seqid) if protocol == BINARY else encode_varint(seqid & 0xFFFFFFFF)
 
 
 def _string(raw: bytes) -> bytes:
