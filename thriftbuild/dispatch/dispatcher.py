@@ -26,7 +26,6 @@ from __future__ import annotations
 import inspect
 import logging
 import operator
-import struct
 import time
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -48,7 +47,7 @@ INTERNAL_ERROR = 6
 _UNKNOWN = "<unknown>"
 _CALL_TYPES = (wire.MessageType.CALL, wire.MessageType.ONEWAY)
 _NO_HEADERS: Mapping[str, str] = types.MappingProxyType({})
-_I32 = struct.Struct("!i")
+_REPLY = int(wire.MessageType.REPLY)  # a plain int: enum members cost a lookup each
 
 
 class _Plan:
@@ -67,7 +66,6 @@ class _Plan:
         "name",
         "oneway",
         "recorders",
-        "reply_prefix",
     )
 
     def __init__(self, view: ServiceView, handler: Any, name: str) -> None:
@@ -78,9 +76,6 @@ class _Plan:
         self.is_coroutine = self.handler is not None and inspect.iscoroutinefunction(self.handler)
         self.oneway = self.method is not None and self.method.oneway
         self.args = _extractor(view.params.get(name, ()))
-        # A strict binary reply head is the method's fixed prefix plus the seqid;
-        # other heads (compact) are encoded per reply.
-        self.reply_prefix = wire.encode_head(wire.BINARY, name, wire.MessageType.REPLY, 0)[:-4]
         self.recorders: dict[str, Callable[[float], None]] = {}
 
 
@@ -313,12 +308,11 @@ class Dispatcher:
             log.error("%s.%s: cannot encode the reply", self.name, request.method, exc_info=exc)
             self._record(call, "internal_error")
             return self._app_error(call, INTERNAL_ERROR, "Internal error: cannot encode result")
-        if protocol == wire.BINARY:
-            head = plan.reply_prefix + _I32.pack(request.seqid)
-        else:
-            head = wire.encode_head(protocol, request.method, wire.MessageType.REPLY, request.seqid)
+        before, after = wire.head_parts(protocol, request.method, _REPLY)
         self._record(call, outcome)
-        return self._frame(call, head + body)
+        return self._frame(
+            call, b"".join((before, wire.seqid_bytes(protocol, request.seqid), after, body))
+        )
 
     def _failed(self, call: Call, error: BaseException) -> bytes:
         """The reply to a handler that raised something its IDL does not declare."""
