@@ -130,17 +130,6 @@ class _ClientProtocol(asyncio.Protocol):
             self._drain = self.loop.create_future()
             await self._drain
 
-    @property
-    def clean(self) -> bool:
-        """Nothing received since the last reply and still open."""
-        return (
-            self.failure is None
-            and not self.frames
-            and self.decoder.buffered == 0
-            and self.transport is not None
-            and not self.transport.is_closing()
-        )
-
 
 async def create_connection(
     service: Any,
@@ -329,7 +318,7 @@ class ThriftConnection:
     @property
     def clean(self) -> bool:
         """Open, no call running, and nothing unexpected received since the last reply."""
-        protocol = self._protocol  # its checks inline: this runs at every checkin
+        protocol = self._protocol  # nothing received since the last reply, still open
         return not (
             self.closed
             or self._busy
