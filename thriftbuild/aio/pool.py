@@ -359,12 +359,10 @@ class ThriftPool:
             self._discard(conn)
             self._wake_one()
             return
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(conn)  # stays checked out, now for the waiter
-                return
+        waiter = self._next_waiter()
+        if waiter is not None:
+            waiter.set_result(conn)  # stays checked out, now for the waiter
+            return
         used.discard(conn)
         self._free.append(conn)
 
