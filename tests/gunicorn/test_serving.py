@@ -52,6 +52,8 @@ def test_worker_serves_concurrent_keepalive_clients_over_tls(
                 for i, c in enumerate(clients[1:]):
                     assert c.echo(f"{round_}-{i}") == f"{round_}-{i}"
             assert not slow.done()
+            big = bytes(range(256)) * (6 << 12)  # 6 MiB: a reply in many TLS writes
+            assert clients[1].echo_bytes(big) == big
             (workdir / "release").touch()
             assert slow.result(60) == -1
             # Many clients at once, each on its own keep-alive connection.
@@ -85,6 +87,9 @@ def test_handler_error_and_hostile_bytes_close_nothing_else(workdir: Path, worke
                 c.echo("boom")
             assert caught.value.type == TApplicationException.INTERNAL_ERROR
             assert c.echo("still here") == "still here"  # the connection was kept
+            # A reply larger than the socket buffers goes out whole, in many sends.
+            big = bytes(range(256)) * (6 << 12)
+            assert c.echo_bytes(big) == big
 
             hostile = [
                 b"GET / HTTP/1.1\r\nHost: x\r\n\r\n",  # garbage
