@@ -4,6 +4,7 @@ the replies through memory buffers, in every dialect."""
 from __future__ import annotations
 
 import logging
+import struct
 import time
 from collections.abc import Callable
 from typing import Any
@@ -237,3 +238,73 @@ def test_calls_in_progress_and_handled_count_are_visible_to_drivers(
     dispatcher.handle(second)
     assert dispatcher.oldest_active() is None
     assert dispatcher.handled == 2
+
+
+def _binary_call(name: bytes, mtype: int, seqid: bytes, body: bytes) -> bytes:
+    return struct.pack("!iI", -2147418112 | mtype, len(name)) + name + seqid + body
+
+
+# Requests a dispatcher that knows the method's head (it has served the method
+# before) handles without reading the head; each must decode, or fail, exactly as a
+# dispatcher seeing it first does.
+SEEN_BEFORE = {
+    "ping": _binary_call(b"ping", 1, b"\x00\x00\x00\x07", b"\x00"),
+    "ping, arguments it does not take": _binary_call(
+        b"ping", 1, b"\x00\x00\x00\x07", b"\x08\x00\x09\x00\x00\x00\x05\x00"
+    ),
+    "ping, cut arguments ending in a zero byte": _binary_call(
+        b"ping", 1, b"\x00\x00\x00\x07", b"\x0b\x00\x01\x00\x00\x00\x10\x00"
+    ),
+    "echo": _binary_call(b"echo", 1, b"\xff\xff\xff\xfe", b"\x0b\x00\x01\x00\x00\x00\x02hi\x00"),
+    "oneway notify, as a CALL": _binary_call(b"notify", 1, b"\x00\x00\x00\x01", b"\x00"),
+    "oneway notify, as ONEWAY": _binary_call(b"notify", 4, b"\x00\x00\x00\x01", b"\x00"),
+    "a REPLY": _binary_call(b"echo", 2, b"\x00\x00\x00\x01", b"\x00"),
+    "an EXCEPTION": _binary_call(b"ping", 3, b"\x00\x00\x00\x01", b"\x00"),
+    "ends inside the sequence id": _binary_call(b"ping", 1, b"\x00\x00", b""),
+    "ends after the head": _binary_call(b"ping", 1, b"\x00\x00\x00\x01", b""),
+    "ends inside the arguments": _binary_call(b"echo", 1, b"\x00\x00\x00\x01", b"\x0b\x00\x01"),
+    "a string over the limits": _binary_call(
+        b"echo", 1, b"\x00\x00\x00\x01", struct.pack("!bhi", 11, 1, 0x7FFFFFFF) + b"x" * 8
+    ),
+    "a longer name sharing the prefix": _binary_call(b"pingx", 1, b"\x00\x00\x00\x01", b"\x00"),
+    "a name length past the frame": struct.pack("!iI", -2147418111, 0x7FFFFFF0) + b"ping\x00",
+    "a negative name length": struct.pack("!ii", -2147418111, -4) + b"ping\x00\x00\x00\x01\x00",
+}
+
+
+def _outcome(dispatcher: Dispatcher, payload: bytes) -> tuple[Any, ...]:
+    frame = wire.encode_framed(payload)
+    connection = ServerConnection(dispatcher, dialect=wire.Dialect(wire.Framing.FRAMED, 0))
+    try:
+        (call,) = connection.feed(frame)
+    except wire.WireError as exc:
+        return (type(exc), str(exc))
+    request = call.request
+    reply = dispatcher.handle(call)
+    return (request.method, request.seqid, call.args, call.oneway, reply)
+
+
+@pytest.mark.parametrize("payload", SEEN_BEFORE.values(), ids=SEEN_BEFORE.keys())
+def test_a_request_to_a_method_seen_before_decodes_as_on_first_sight(
+    echo: Any, payload: bytes
+) -> None:
+    handler = RequestEchoHandler(echo.ttypes)
+    fresh = Dispatcher(echo.service, handler, metrics=False)
+    first = _outcome(fresh, payload)
+    warm = Dispatcher(echo.service, handler, metrics=False)
+    for name in ("ping", "echo", "notify"):  # every method's head, known
+        _outcome(warm, _binary_call(name.encode(), 1, b"\x00\x00\x00\x00", b"\x00"))
+    assert warm._heads  # the shortcut this compares with the general path
+    assert _outcome(warm, payload) == first
+    # Both as the wire core decodes the request on its own.
+    try:
+        head, body = wire.decode_head(wire.BINARY, payload)
+        assert head.type in (wire.MessageType.CALL, wire.MessageType.ONEWAY)
+        method = fresh.view.methods.get(head.name)
+        args = None if method is None else wire.decode_args(method, wire.BINARY, payload, body)
+    except (wire.WireError, AssertionError):
+        assert first[0] in (wire.WireError, wire.LimitExceededError)
+    else:
+        params = fresh.view.params.get(head.name, ()) if args is not None else ()
+        expected = tuple(getattr(args, name) for name in params)
+        assert first[:3] == (head.name, head.seqid, expected)

@@ -26,6 +26,7 @@ from __future__ import annotations
 import inspect
 import logging
 import operator
+import struct
 import time
 import types
 from collections.abc import Callable, Iterator, Mapping
@@ -48,6 +49,10 @@ _UNKNOWN = "<unknown>"
 _CALL_TYPES = (wire.MessageType.CALL, wire.MessageType.ONEWAY)
 _NO_HEADERS: Mapping[str, str] = types.MappingProxyType({})
 _REPLY = int(wire.MessageType.REPLY)  # a plain int: enum members cost a lookup each
+_CALL, _ONEWAY = int(wire.MessageType.CALL), int(wire.MessageType.ONEWAY)
+_BINARY = wire.BINARY
+_I32 = struct.Struct("!i")
+_STOP = b"\x00"  # an empty struct: its STOP byte alone (binary and compact alike)
 
 
 class _Plan:
@@ -196,6 +201,10 @@ class Dispatcher:
         # Method name -> plan. Names the service does not have share one plan, so a
         # client sending random names cannot grow this.
         self._plans: dict[str, _Plan] = {}
+        # A strict binary call head up to its sequence id -> the method's plan, for
+        # every method called so far: most requests are recognised by one lookup.
+        self._heads: dict[bytes, _Plan] = {}
+        self._longest_head = 0
         self._unknown = _Plan(self.view, handler, _UNKNOWN)
         self._codec = wire.THRIFTPY2 if self.view.kind == "thriftpy2" else wire.APACHE
         self._in_flight = None if self.metrics is None else self.metrics.in_flight_adder(self.name)
@@ -222,6 +231,10 @@ class Dispatcher:
             if name not in self.view.methods:
                 return self._unknown
             plan = self._plans[name] = _Plan(self.view, self.handler, name)
+            for mtype in (_CALL, _ONEWAY):  # clients mark oneway calls either way
+                head = wire.head_parts(_BINARY, name, mtype)[0]
+                self._heads[head] = plan
+                self._longest_head = max(self._longest_head, len(head))
         return plan
 
     def begin(self, frame: wire.Frame, dialect: wire.Dialect, peer: Any = None) -> Call:
@@ -233,20 +246,41 @@ class Dispatcher:
         """
         received = time.monotonic()
         protocol, payload = frame.protocol, frame.payload
-        head, body = wire.decode_head(protocol, payload, self.limits)
-        if head.type not in _CALL_TYPES:
-            raise wire.WireError(f"expected a call, got message type {head.type} ({head.name!r})")
+        plan = None
+        if protocol == _BINARY and len(payload) >= 12:
+            # A known method's strict head is its bytes up to the sequence id (what
+            # wire.head_parts encodes): a match is the whole head check, and tells
+            # the name and type without decoding them. Anything else reads the head.
+            end = 8 + _I32.unpack_from(payload, 4)[0]
+            if end <= self._longest_head and len(payload) >= end + 4:
+                plan = self._heads.get(payload[:end])
+        if plan is not None:
+            name = plan.name
+            (seqid,) = _I32.unpack_from(payload, end)
+            body = end + 4
+        else:
+            head, body = wire.decode_head(protocol, payload, self.limits)
+            if head.type not in _CALL_TYPES:
+                raise wire.WireError(
+                    f"expected a call, got message type {head.type} ({head.name!r})"
+                )
+            name, seqid = head.name, head.seqid
+            plan = self._plans.get(name) or self._plan(name)
         if frame.headers:
             headers: Mapping[str, str] = decode_headers(frame.headers)
             deadline = deadline_from(headers, received)
         else:
             headers, deadline = _NO_HEADERS, None
-        request = Request(self.name, head.name, head.seqid, headers, deadline, peer, received)
-        plan = self._plans.get(head.name) or self._plan(head.name)
+        request = Request(self.name, name, seqid, headers, deadline, peer, received)
         method = plan.method
         if method is None:
             return Call(request, plan, (), frame, dialect)
-        decoded = method.codec.decode(method.args_cls, payload[body:], protocol, self.limits)
+        if len(payload) == body + 1 and payload.endswith(_STOP):
+            # No arguments sent (every call of a method without parameters): what
+            # decoding gives, without a decoder.
+            decoded = method.args_cls()
+        else:
+            decoded = method.codec.decode(method.args_cls, payload[body:], protocol, self.limits)
         call = Call(request, plan, plan.args(decoded), frame, dialect)
         if self._in_flight is not None:
             self._in_flight(1)
