@@ -308,3 +308,46 @@ def test_a_request_to_a_method_seen_before_decodes_as_on_first_sight(
         params = fresh.view.params.get(head.name, ()) if args is not None else ()
         expected = tuple(getattr(args, name) for name in params)
         assert first[:3] == (head.name, head.seqid, expected)
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+@pytest.mark.parametrize("runtime", ["apache", "thriftpy2"])
+def test_a_void_reply_is_the_encoded_empty_result(echo: Any, protocol: int, runtime: str) -> None:
+    handler = RequestEchoHandler(echo.ttypes)
+    if runtime == "apache":
+        service, codec = echo.service, wire.APACHE
+    else:
+        import thriftpy2
+
+        service = thriftpy2.load(str(ECHO_IDL), module_name="echo_void_thrift").Echo
+        codec = wire.THRIFTPY2
+    dispatcher = Dispatcher(service, handler, metrics=False)
+    method = dispatcher.view.methods["ping"]
+    assert method.result_cls is not None
+    call_payload = wire.encode_call(method, protocol, 9)
+    connection = ServerConnection(dispatcher, dialect=wire.Dialect(wire.Framing.FRAMED, protocol))
+    (call,) = connection.feed(wire.encode_framed(call_payload))
+    reply = dispatcher.handle(call)
+    expected = wire.encode_reply(method, protocol, 9, method.result_cls())
+    assert codec.encode(method.result_cls(), protocol) == b"\x00"
+    assert reply == wire.encode_framed(expected)
+
+
+def test_a_framed_reply_over_the_frame_limit_is_refused(echo: Any) -> None:
+    limits = wire.Limits(max_frame=wire.DEFAULT_LIMITS.max_frame * 2)
+    handler = RequestEchoHandler(echo.ttypes)
+    dispatcher = Dispatcher(echo.service, handler, limits=limits, metrics=False)
+    method = dispatcher.view.methods["echo_bytes"]
+    dialect = wire.Dialect(wire.Framing.FRAMED, wire.BINARY)
+    for size, fits in [(1000, True), (wire.DEFAULT_LIMITS.max_frame, False)]:
+        payload = wire.encode_call(method, wire.BINARY, 5, (b"z" * size,))
+        connection = ServerConnection(dispatcher, dialect=dialect)
+        (call,) = connection.feed(wire.encode_framed(payload, limits))
+        if fits:
+            reply = dispatcher.handle(call)
+            assert reply is not None
+            assert wire.decode_reply(method, wire.BINARY, reply[4:], 5) == b"z" * size
+            assert reply[:4] == (len(reply) - 4).to_bytes(4, "big")
+        else:
+            with pytest.raises(wire.LimitExceededError, match="frame size"):
+                dispatcher.handle(call)

@@ -52,6 +52,10 @@ _REPLY = int(wire.MessageType.REPLY)  # a plain int: enum members cost a lookup 
 _CALL, _ONEWAY = int(wire.MessageType.CALL), int(wire.MessageType.ONEWAY)
 _BINARY = wire.BINARY
 _I32 = struct.Struct("!i")
+_FRAMED = wire.Framing.FRAMED
+# What Dialect.frame allows a framed reply (it frames with the default limits); a
+# longer one takes that path and fails there as it always did.
+_MAX_REPLY_FRAME = wire.DEFAULT_LIMITS.max_frame
 _STOP = b"\x00"  # an empty struct: its STOP byte alone (binary and compact alike)
 
 
@@ -71,6 +75,7 @@ class _Plan:
         "name",
         "oneway",
         "recorders",
+        "replies",
     )
 
     def __init__(self, view: ServiceView, handler: Any, name: str) -> None:
@@ -82,6 +87,8 @@ class _Plan:
         self.oneway = self.method is not None and self.method.oneway
         self.args = _extractor(view.params.get(name, ()))
         self.recorders: dict[str, Callable[[float], None]] = {}
+        #: protocol -> the reply head's bytes around its sequence id (wire.head_parts).
+        self.replies: dict[int, tuple[bytes, bytes]] = {}
 
 
 def _extractor(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -324,29 +331,40 @@ class Dispatcher:
             self._record(call, "success" if error is None else "oneway_error")
             return None
         assert method.result_cls is not None
-        result = method.result_cls()
-        if error is None:
-            outcome = "success"
-            if method.returns:
-                result.success = value
-        else:
-            field = self._declared_field(request.method, error)
-            if field is None:
-                return self._failed(call, error)
-            outcome = "declared_exception"
-            setattr(result, field, error)
         protocol = call._frame.protocol
-        try:
-            body = method.codec.encode(result, protocol)
-        except Exception as exc:  # a handler returned a value its IDL type cannot hold
-            log.error("%s.%s: cannot encode the reply", self.name, request.method, exc_info=exc)
-            self._record(call, "internal_error")
-            return self._app_error(call, INTERNAL_ERROR, "Internal error: cannot encode result")
-        before, after = wire.head_parts(protocol, request.method, _REPLY)
+        if error is None and not method.returns:
+            # A void method's result struct is empty: its STOP byte, encoded alike
+            # by every codec and protocol.
+            outcome, body = "success", _STOP
+        else:
+            result = method.result_cls()
+            if error is None:
+                outcome = "success"
+                result.success = value
+            else:
+                field = self._declared_field(request.method, error)
+                if field is None:
+                    return self._failed(call, error)
+                outcome = "declared_exception"
+                setattr(result, field, error)
+            try:
+                body = method.codec.encode(result, protocol)
+            except Exception as exc:  # a handler returned a value its IDL type cannot hold
+                log.error("%s.%s: cannot encode the reply", self.name, request.method, exc_info=exc)
+                self._record(call, "internal_error")
+                return self._app_error(call, INTERNAL_ERROR, "Internal error: cannot encode result")
+        parts = plan.replies.get(protocol)
+        if parts is None:
+            parts = plan.replies[protocol] = wire.head_parts(protocol, plan.name, _REPLY)
+        before, after = parts
+        seqid = wire.seqid_bytes(protocol, request.seqid)
         self._record(call, outcome)
-        return self._frame(
-            call, b"".join((before, wire.seqid_bytes(protocol, request.seqid), after, body))
-        )
+        if call._dialect.framing is _FRAMED:
+            # The frame's length prefix joined with the rest: one copy of the body.
+            size = len(before) + len(seqid) + len(after) + len(body)
+            if size <= _MAX_REPLY_FRAME:
+                return b"".join((_I32.pack(size), before, seqid, after, body))
+        return self._frame(call, b"".join((before, seqid, after, body)))
 
     def _failed(self, call: Call, error: BaseException) -> bytes:
         """The reply to a handler that raised something its IDL does not declare."""
