@@ -79,6 +79,8 @@ class ServerConnection:
             dialect = self._dialect = self._decoder.dialect
             assert dialect is not None
         begin = self.dispatcher.begin
+        if len(frames) == 1:  # the usual feed: no comprehension frame
+            return [begin(frames[0], dialect, self.peer)]
         return [begin(frame, dialect, self.peer) for frame in frames]
 
     def close(self) -> None:

@@ -56,6 +56,8 @@ _FRAMED = wire.Framing.FRAMED
 # What Dialect.frame allows a framed reply (it frames with the default limits); a
 # longer one takes that path and fails there as it always did.
 _MAX_REPLY_FRAME = wire.DEFAULT_LIMITS.max_frame
+# Request(...) without its generated __new__ frame (the fields are positional).
+_new_tuple = tuple.__new__
 _STOP = b"\x00"  # an empty struct: its STOP byte alone (binary and compact alike)
 
 
@@ -278,7 +280,7 @@ class Dispatcher:
             deadline = deadline_from(headers, received)
         else:
             headers, deadline = _NO_HEADERS, None
-        request = Request(self.name, name, seqid, headers, deadline, peer, received)
+        request = _new_tuple(Request, (self.name, name, seqid, headers, deadline, peer, received))
         method = plan.method
         if method is None:
             return Call(request, plan, (), frame, dialect)
