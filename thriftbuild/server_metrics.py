@@ -24,6 +24,7 @@ Outcomes: ``success``, ``declared_exception`` (an exception the IDL declares),
 
 from __future__ import annotations
 
+import sys
 import threading
 from bisect import bisect_left
 from collections.abc import Callable
@@ -117,9 +118,9 @@ class ServerMetrics:
         count = _value_adder(self._requests.labels(service, method, outcome))
         histogram = self._latency.labels(service, method, outcome)
         try:
-            add_sum = histogram._sum.inc
+            add_sum = _native_locked(histogram._sum).inc
             bounds = tuple(histogram._upper_bounds)
-            buckets = tuple(bucket.inc for bucket in histogram._buckets)
+            buckets = tuple(_native_locked(bucket).inc for bucket in histogram._buckets)
             usable = len(bounds) == len(buckets) and bounds[-1] == float("inf")
         except (AttributeError, TypeError, IndexError):
             usable = False
@@ -157,12 +158,31 @@ def _value_adder(child: Any) -> Callable[[float], None]:
     addition. Falls back to the public ``inc`` when prometheus_client stores
     values differently.
     """
-    value = getattr(child, "_value", None)
+    value = _native_locked(getattr(child, "_value", None))
     add = getattr(value, "inc", None)
     if callable(add):
         return cast("Callable[[float], None]", add)
     public: Callable[[float], None] = child.inc
     return public
+
+
+def _native_locked(value: Any) -> Any:
+    """``value`` (a prometheus_client value), its lock made a native one under gevent.
+
+    prometheus_client makes each value's lock when the value is made; under gevent's
+    monkey-patching (the gevent workers) that is a gevent lock, which costs several
+    times a native lock on every increment. The locked sections only add to or read
+    a float, never switching greenlets, so a native lock is correct there -- and
+    also excludes real threads. Values without a plain ``_lock`` are left alone.
+    """
+    monkey = sys.modules.get("gevent.monkey")
+    lock = getattr(value, "_lock", None)
+    if monkey is None or lock is None or not monkey.is_module_patched("threading"):
+        return value
+    native: Any = monkey.get_original("_thread", "allocate_lock")
+    if not isinstance(lock, type(native())):
+        value._lock = native()
+    return value
 
 
 _default: ServerMetrics | None = None

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import prometheus_client as pc
 
+from tests.gunicorn.harness import need_gevent
 from thriftbuild.metrics import BUCKETS
 from thriftbuild.server_metrics import ServerMetrics
 
@@ -53,3 +57,54 @@ def test_in_flight_adder_moves_the_gauge_both_ways() -> None:
     add(-1)
     value = registry.get_sample_value("thrift_server_active_requests", {"thrift_service": "Echo"})
     assert value == 1.0
+
+
+_UNDER_GEVENT = """
+from gevent import monkey
+
+monkey.patch_all()  # as the gevent workers do, before the metrics exist
+
+import threading
+
+import gevent
+import prometheus_client as pc
+
+from thriftbuild.server_metrics import ServerMetrics
+
+registry = pc.CollectorRegistry()
+metrics = ServerMetrics(registry)
+record = metrics.recorder("Echo", "echo", "success")
+in_flight = metrics.in_flight_adder("Echo")
+native = type(monkey.get_original("_thread", "allocate_lock")())
+histogram = metrics._latency.labels("Echo", "echo", "success")
+count = metrics._requests.labels("Echo", "echo", "success")
+values = [histogram._sum, *histogram._buckets, count._value]
+assert all(type(value._lock) is native for value in values), [type(v._lock) for v in values]
+assert type(threading.Lock()) is not native  # patched everywhere else
+
+
+def work():
+    for _ in range(2000):
+        in_flight(1)
+        record(0.001)
+        in_flight(-1)
+        gevent.sleep(0)
+
+
+gevent.joinall([gevent.spawn(work) for _ in range(5)])
+labels = {"thrift_service": "Echo", "thrift_method": "echo", "outcome": "success"}
+print(
+    registry.get_sample_value("thrift_server_requests_total", labels),
+    registry.get_sample_value("thrift_server_latency_seconds_count", labels),
+    registry.get_sample_value("thrift_server_active_requests", {"thrift_service": "Echo"}),
+)
+"""
+
+
+def test_under_gevent_the_values_take_native_locks_and_count_every_call() -> None:
+    need_gevent()
+    done = subprocess.run(
+        [sys.executable, "-c", _UNDER_GEVENT], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["10000.0", "10000.0", "0.0"]
