@@ -91,6 +91,7 @@ class ServerMetrics:
             **kwargs,
         )
         self._recorders: dict[tuple[str, str, str], Callable[[float], None]] = {}
+        self._lock = threading.Lock()
 
     def connections(self, service: str) -> Any:
         """The active-connections gauge of ``service`` (``inc()``/``dec()``)."""
@@ -113,41 +114,78 @@ class ServerMetrics:
 
         Servers keep one per method and outcome, so a request costs no label lookup,
         and none of the checks prometheus_client makes on every call: the children
-        are labelled, unlimited, without exemplars (see :func:`_value_adder`).
+        are labelled, unlimited, without exemplars (see :func:`_value_adder`). Made
+        once per labels and process; later calls return the same function.
         """
-        count = _value_adder(self._requests.labels(service, method, outcome))
+        key = (service, method, outcome)
+        found = self._recorders.get(key)
+        if found is None:
+            with self._lock:
+                found = self._recorders.get(key)
+                if found is None:
+                    found = self._recorders[key] = self._make_recorder(*key)
+        return found
+
+    def _make_recorder(self, service: str, method: str, outcome: str) -> Callable[[float], None]:
+        child = self._requests.labels(service, method, outcome)
         histogram = self._latency.labels(service, method, outcome)
         try:
-            add_sum = _native_locked(histogram._sum).inc
-            bounds = tuple(histogram._upper_bounds)
-            buckets = tuple(_native_locked(bucket).inc for bucket in histogram._buckets)
-            usable = len(bounds) == len(buckets) and bounds[-1] == float("inf")
+            total, values = child._value, tuple(histogram._buckets)
+            added, bounds = histogram._sum, tuple(histogram._upper_bounds)
+            usable = len(bounds) == len(values) and bounds[-1] == float("inf")
         except (AttributeError, TypeError, IndexError):
             usable = False
         if not usable:  # another prometheus_client layout: its public API
-            observe = histogram.observe
+            count, observe = _value_adder(child), histogram.observe
 
             def record_public(seconds: float) -> None:
                 count(1)
                 observe(seconds)
 
             return record_public
+        if all(_plain(value) for value in (total, added, *values)):
+            # In-process values: one lock for the three, so a request takes it once
+            # (and their own inc/get, which collection uses, take the same one).
+            lock = _native_lock()
+            for value in (total, added, *values):
+                value._lock = lock
+
+            def record_plain(seconds: float) -> None:
+                with lock:
+                    total._value += 1
+                    added._value += seconds
+                    # The first bucket whose bound holds the value, as observe finds it.
+                    values[bisect_left(bounds, seconds)]._value += 1
+
+            return record_plain
+        count, add_sum = _value_adder(child), added.inc
+        buckets = tuple(value.inc for value in values)
 
         def record(seconds: float) -> None:
             count(1)
             add_sum(seconds)
-            # The first bucket whose bound holds the value, as Histogram.observe finds it.
             buckets[bisect_left(bounds, seconds)](1)
 
         return record
 
     def record(self, service: str, method: str, outcome: str, seconds: float) -> None:
         """Count one finished request and observe its latency."""
-        key = (service, method, outcome)
-        record = self._recorders.get(key)
-        if record is None:
-            record = self._recorders.setdefault(key, self.recorder(*key))
-        record(seconds)
+        self.recorder(service, method, outcome)(seconds)
+
+
+def _plain(value: Any) -> bool:
+    """Whether ``value`` is prometheus_client's in-process value (a float and a lock)."""
+    from prometheus_client.values import MutexValue
+
+    return type(value) is MutexValue and isinstance(value._value, float)
+
+
+def _native_lock() -> Any:
+    """A lock of the OS, also under gevent's monkey-patching (see :func:`_native_locked`)."""
+    monkey = sys.modules.get("gevent.monkey")
+    if monkey is not None and monkey.is_module_patched("threading"):
+        return monkey.get_original("_thread", "allocate_lock")()
+    return threading.Lock()
 
 
 def _value_adder(child: Any) -> Callable[[float], None]:
@@ -179,9 +217,9 @@ def _native_locked(value: Any) -> Any:
     lock = getattr(value, "_lock", None)
     if monkey is None or lock is None or not monkey.is_module_patched("threading"):
         return value
-    native: Any = monkey.get_original("_thread", "allocate_lock")
-    if not isinstance(lock, type(native())):
-        value._lock = native()
+    native = _native_lock()
+    if not isinstance(lock, type(native)):
+        value._lock = native
     return value
 
 

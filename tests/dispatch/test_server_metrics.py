@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import prometheus_client as pc
+import pytest
 
 from tests.gunicorn.harness import need_gevent
 from thriftbuild.metrics import BUCKETS
@@ -108,3 +110,19 @@ def test_under_gevent_the_values_take_native_locks_and_count_every_call() -> Non
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["10000.0", "10000.0", "0.0"]
+
+
+def test_one_recorder_per_labels_counts_every_call_from_threads() -> None:
+    registry = pc.CollectorRegistry()
+    metrics = ServerMetrics(registry)
+    record = metrics.recorder(*LABELS.values())
+    assert metrics.recorder(*LABELS.values()) is record  # values re-locked once only
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(lambda _: [record(0.003) for _ in range(5000)], range(4)))
+    metrics.record(*LABELS.values(), 0.003)
+    assert registry.get_sample_value("thrift_server_requests_total", LABELS) == 20001
+    assert registry.get_sample_value("thrift_server_latency_seconds_count", LABELS) == 20001
+    le = {**LABELS, "le": "0.005"}
+    assert registry.get_sample_value("thrift_server_latency_seconds_bucket", le) == 20001
+    total = registry.get_sample_value("thrift_server_latency_seconds_sum", LABELS)
+    assert total == pytest.approx(20001 * 0.003)
