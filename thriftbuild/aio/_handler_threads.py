@@ -12,7 +12,10 @@ work item, an asyncio future chained to it by callbacks on both sides, one
 wakes a thread per call, a thread switch per call: a burst of requests wakes as
 many threads, which then queue for the GIL one after the other.
 
-Here a job costs a deque append, and threads are woken sparingly. A job is left
+Here a job costs a deque append, and threads are woken sparingly -- and late: a
+wake-up waits until the loop has run its other ready callbacks (up to
+:data:`DEFER`), so the thread takes the GIL as the loop polls instead of
+fighting the loop for it. A job is left
 to a thread already awake when one will take it: one woken but not busy yet, or
 one in a job that started less than :data:`STALL` seconds ago (most likely about
 to finish and take the next job with no wake-up at all). Otherwise -- no thread
@@ -53,6 +56,10 @@ log = logging.getLogger("thriftbuild.server")
 #: notices; a fifth of CPython's default GIL switch interval.
 STALL = 0.001
 
+#: Seconds a thread's wake-up may wait for the loop to run out of ready callbacks
+#: (see :meth:`HandlerThreads._wake_when_idle`).
+DEFER = 0.0002
+
 
 def default_size() -> int:
     """``min(32, cpus + 4)``, as ``concurrent.futures.ThreadPoolExecutor``."""
@@ -92,6 +99,7 @@ class HandlerThreads:
         # outcome, because _deliver clears it before it takes the outcomes.
         self._wake_pending = False
         self._closed = False
+        self._wake_by = 0.0  # a wake-up is deferred until then at the latest (loop only)
 
     @property
     def threads(self) -> int:
@@ -128,11 +136,36 @@ class HandlerThreads:
             if len(self._jobs) <= self._spare:
                 return  # an awake thread takes it
             if not self._spare and (not self._running or time.monotonic() - self._started >= STALL):
-                self._wake()
+                if not self._wake_by:
+                    self._wake_by = time.monotonic() + DEFER
+                    self._loop.call_soon(self._wake_when_idle)
                 return
         # An awake thread most likely takes this job in a moment: one about to
         # take jobs, or in a job that started just now. Make sure someone does.
         if self._stall_timer is None:
+            self._stall_timer = self._loop.call_later(STALL, self._check_stalled)
+
+    def _wake_when_idle(self) -> None:
+        """Wake a thread for the waiting jobs once the loop is about to poll.
+
+        A thread woken while the loop still runs callbacks (the other requests
+        of the same poll) would wait for the GIL, take it at the loop's next
+        system call and hand it back at its own: a few futex calls and context
+        switches per call. Woken as the loop goes to poll, it finds the GIL free
+        and runs the whole batch. The loop's queue of ready callbacks is
+        asyncio's private ``_ready``; on a loop without it, or after ``DEFER``,
+        the thread is woken at once.
+        """
+        ready = getattr(self._loop, "_ready", None)
+        if ready and time.monotonic() < self._wake_by:
+            self._loop.call_soon(self._wake_when_idle)
+            return
+        self._wake_by = 0.0
+        with self._mutex:
+            if len(self._jobs) > self._spare:
+                self._wake()
+            more = len(self._jobs) > self._spare
+        if more and self._stall_timer is None:
             self._stall_timer = self._loop.call_later(STALL, self._check_stalled)
 
     def close(self) -> None:
