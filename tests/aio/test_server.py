@@ -131,15 +131,22 @@ def test_plain_handlers_run_in_threads_and_never_block_the_loop(
         async with aio_server(echo.service, handler, handler_threads=2) as server:
             address = ("127.0.0.1", server.port)
             slow = await aio.create_connection(echo.service, address)
-            fast = await aio.create_connection(echo.service, address)
-            blocked = asyncio.create_task(slow.sleep(600_000))
+            fast = [await aio.create_connection(echo.service, address) for _ in range(4)]
+            blocked = asyncio.create_task(slow.sleep(600_000))  # until release is set
             await asyncio.to_thread(handler.sleeping.wait, 30)
-            assert await fast.echo("not blocked") == "not blocked"
+
+            async def calls(conn: aio.ThriftConnection, n: int) -> list[str]:
+                return [await conn.echo(f"{n}.{i}") for i in range(25)]
+
+            # Every other connection is served, by the one thread left, meanwhile.
+            served = await asyncio.gather(*(calls(conn, n) for n, conn in enumerate(fast)))
+            assert served == [[f"{n}.{i}" for i in range(25)] for n in range(4)]
+            assert not blocked.done()
             handler.release.set()
             assert await blocked == 600_000
             assert all(name.startswith("thriftbuild-handler") for name in handler.threads)
-            slow.close()
-            fast.close()
+            for conn in (slow, *fast):
+                conn.close()
 
     run(main())
 
@@ -579,5 +586,105 @@ def test_metrics_follow_connections_and_requests(
             assert sample("thrift_server_requests_total", labels) == 1
             conn.close()
             await _until(lambda: sample("thrift_server_active_connections", service) == 0)
+
+    run(main())
+
+
+def test_pipelined_plain_and_coroutine_calls_on_one_connection_answer_in_order(
+    echo: types.SimpleNamespace, handler: AsyncEchoHandler
+) -> None:
+    # Plain calls are served by a handler thread that takes the connection over,
+    # coroutine ones (bump) by the loop: the connection changes hands between them,
+    # and 120 requests at once (more than a connection queues before it stops
+    # reading) exercise pausing and resuming the reads under either owner.
+    methods = service_view(echo.service).methods
+    plan: list[tuple[str, tuple[Any, ...]]] = []
+    for i in range(120):
+        kind = i % 6
+        if kind == 0:
+            plan.append(("bump", ("k",)))
+        elif kind == 1:
+            plan.append(("fail", (f"no {i}", i)))
+        elif kind == 2:
+            plan.append(("notify", (str(i),)))
+        else:
+            plan.append(("echo", (str(i),)))
+
+    async def main() -> None:
+        async with aio_server(echo.service, handler) as server:
+            sock = socket.create_connection(("127.0.0.1", server.port))
+            requests = b"".join(
+                wire.encode_framed(wire.encode_call(methods[name], wire.BINARY, seqid, args))
+                for seqid, (name, args) in enumerate(plan, 1)
+            )
+            answered = [(seqid, name, args) for seqid, (name, args) in enumerate(plan, 1)]
+            answered = [entry for entry in answered if entry[1] != "notify"]
+            await asyncio.to_thread(sock.sendall, requests)
+            replies = await asyncio.to_thread(_raw_replies, sock, len(answered))
+            bumps = 0
+            for payload, (seqid, name, args) in zip(replies, answered, strict=True):
+                if name == "fail":
+                    with pytest.raises(echo.ttypes.EchoError) as raised:
+                        wire.decode_reply(methods[name], wire.BINARY, payload, seqid)
+                    assert (raised.value.message, raised.value.code) == args
+                elif name == "bump":
+                    bumps += 1
+                    assert wire.decode_reply(methods[name], wire.BINARY, payload, seqid) == bumps
+                else:
+                    assert wire.decode_reply(methods[name], wire.BINARY, payload, seqid) == args[0]
+            await _until(lambda: len(handler.notes) == 20)
+            sock.close()
+
+    run(main())
+    assert any(name.startswith("thriftbuild-handler") for name in handler.threads)
+
+
+def test_graceful_close_sends_the_reply_of_a_plain_call_in_progress(
+    echo: types.SimpleNamespace,
+) -> None:
+    handler = RequestEchoHandler(echo.ttypes)  # plain, blocking sleep()
+    methods = service_view(echo.service).methods
+
+    async def main() -> None:
+        server = await aio.create_server(echo.service, handler, ("127.0.0.1", 0), metrics=False)
+        address = ("127.0.0.1", server.port)
+        busy, idle = (socket.create_connection(address) for _ in range(2))
+        _raw_call(idle, methods["echo"], 1, "idle")
+        await asyncio.to_thread(_raw_replies, idle, 1)
+        _raw_call(busy, methods["sleep"], 7, 600_000)
+        await asyncio.to_thread(handler.sleeping.wait, 30)
+        server.close(grace=60)
+        assert await asyncio.to_thread(_raw_replies_then_eof, idle) == []
+        closed = asyncio.create_task(server.wait_closed())
+        await asyncio.sleep(0)
+        assert not closed.done()
+        handler.release.set()
+        replies = await asyncio.to_thread(_raw_replies_then_eof, busy)
+        assert [wire.decode_reply(methods["sleep"], wire.BINARY, r, 7) for r in replies] == [
+            600_000
+        ]
+        await closed
+        for sock in (busy, idle):
+            sock.close()
+
+    run(main())
+
+
+def test_idle_timeout_never_cuts_a_plain_call_in_progress(echo: types.SimpleNamespace) -> None:
+    handler = RequestEchoHandler(echo.ttypes)  # plain, blocking sleep()
+
+    async def main() -> None:
+        async with aio_server(echo.service, handler, timeout=0.05) as server:
+            conn = await aio.create_connection(echo.service, ("127.0.0.1", server.port))
+            call = asyncio.create_task(conn.sleep(600_000))
+            await asyncio.to_thread(handler.sleeping.wait, 30)
+            started = time.monotonic()
+            await _until(lambda: time.monotonic() - started > 0.25)  # 5 idle timeouts
+            assert not conn.closed
+            handler.release.set()
+            assert await call == 600_000
+            await _until(lambda: not conn.clean)  # then, idle, it is closed by the server
+            with pytest.raises(aio.ConnectionClosedError):
+                await conn.ping()
 
     run(main())

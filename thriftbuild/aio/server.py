@@ -9,8 +9,10 @@ gunicorn workers; this module only runs it on an event loop:
 * ``async def`` handlers run on the loop; plain functions run in a bounded thread
   pool (``handler_threads``; ``0`` runs them on the loop, for handlers that never
   block), so a slow plain handler never stalls other connections; on asyncio's
-  own (non-TLS) transports the handler's thread also encodes the reply and writes
-  it to the socket, beside the loop (the loop writes what the socket did not take);
+  own (non-TLS) transports a thread takes over the connection's plain calls from
+  the loop: it runs each handler, encodes the reply and writes it to the socket,
+  and gives the connection back to the loop only when something needs it (see
+  :meth:`_Connection._serve_in_thread`);
 * the idle ``timeout`` closes a connection that sent nothing for that long while
   no request of it is being handled -- never a request in progress;
 * ``max_connections``: connections over the cap are closed as soon as they are
@@ -31,6 +33,7 @@ import os
 import socket
 import ssl as _ssl
 import threading
+import time
 from typing import Any, cast
 
 from thriftbuild import wire
@@ -285,14 +288,15 @@ class _Connection(asyncio.Protocol):
         self.write_paused = False
         self.drained: asyncio.Future[None] | None = None
         self.peer: Any = None
-        # Handler threads write replies straight to the socket (see _reply_in_thread)
-        # when it is a plain TCP or unix socket of asyncio's own transports: fd >= 0.
-        # io_lock orders those writes with the loop giving up a call or losing the
-        # connection (after connection_lost the transport closes the fd).
+        # A handler thread may serve this connection's calls and write the replies
+        # straight to the socket (see _serve_in_thread) when it is a plain TCP or
+        # unix socket of asyncio's own transports: fd >= 0. io_lock orders the
+        # hand-over of the queue between the loop and that thread, and the
+        # thread's writes with the loop losing the connection (after
+        # connection_lost the transport closes the fd).
         self.fd = -1
         self.io_lock = threading.Lock()
-        self.claimed: Call | None = None  # a handler thread is replying to this call
-        self.abandoned: Call | None = None  # the loop gave up on this call
+        self.threaded = False  # a handler thread serves the queue (io_lock)
 
     # -- asyncio callbacks ------------------------------------------------------------
 
@@ -337,13 +341,13 @@ class _Connection(asyncio.Protocol):
             return
         if calls:
             self.queue.extend(calls)
-            if self.task is None:  # one task per connection, started by its first call
-                self.task = self.loop.create_task(self._process())
-            elif self.more is not None and not self.more.done():
-                self.more.set_result(None)
+            self._dispatch()
             if len(self.queue) >= _QUEUE_HIGH and self.reading:
-                self.reading = False
-                self._transport().pause_reading()
+                with self.io_lock:  # a thread serving the queue resumes it when done
+                    pause = len(self.queue) >= _QUEUE_HIGH
+                    self.reading = not pause
+                if pause:
+                    self._transport().pause_reading()
 
     def eof_received(self) -> bool:
         # Thrift clients do not half-close: EOF means the client is gone. Closing
@@ -353,14 +357,14 @@ class _Connection(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self.lost = True
-        if self.fd >= 0:
-            with self.io_lock:  # no handler thread writes to the fd from now on
-                self.fd = -1
+        with self.io_lock:  # no handler thread writes to the fd from now on
+            self.fd = -1
+            threaded = self.threaded  # then its thread gives the connection back
         if self.idle_timer is not None:
             self.idle_timer.cancel()
         if self.drained is not None and not self.drained.done():
             self.drained.set_result(None)
-        if self.more is not None and not self.more.done():
+        if self.more is not None and not self.more.done() and not threaded:
             self.more.set_result(None)
         # Nobody is left to read the reply: cancel the handler (oneway calls run on).
         if self.task is not None and self.current is not None and not self.current.oneway:
@@ -376,6 +380,128 @@ class _Connection(asyncio.Protocol):
             self.drained.set_result(None)
 
     # -- requests ---------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        """Calls are queued: hand them to whoever serves this connection now.
+
+        That is the connection's task while it is busy, or a handler thread while
+        one serves the queue (it takes the new calls too, or gives them back);
+        otherwise a thread when the first call may run there
+        (:meth:`_thread_may_take`), else the task. Never both at once: a thread
+        takes over only while the task waits for requests, and the task is woken
+        only while no thread serves the queue, so replies keep the requests' order.
+        """
+        if not self.busy:
+            threads = self.server.threads
+            with self.io_lock:
+                if self.threaded or not self.queue:  # a thread serves it (or has served it)
+                    return
+                if threads is not None and self._thread_may_take(self.queue[0]):
+                    self.threaded = True
+                    threads.submit(self._serve_in_thread)
+                    return
+            self.busy = True  # now, so the next data_received does not pick a thread
+        if self.task is None:  # one task per connection, started by its first call
+            self.task = self.loop.create_task(self._process())
+        elif self.more is not None and not self.more.done():
+            self.more.set_result(None)
+
+    def _thread_may_take(self, call: Call) -> bool:
+        """Whether a handler thread may run ``call`` and write its reply (io_lock held).
+
+        A plain handler (or none: an error reply) on a socket the thread may write
+        to, when nothing else could be written meanwhile: the transport's buffer
+        is empty (the write would not overtake it), the server is not closing (the
+        last reply goes out with the FIN), nobody counts finished calls on the loop
+        (``on_finish``) and no concurrency cap needs the loop's semaphore.
+        """
+        server = self.server
+        return (
+            self.fd >= 0
+            and not call.is_coroutine
+            and not server.closing
+            and server.slots is None
+            and server.dispatcher.on_finish is None
+            and not self.write_paused
+            and self._transport().get_write_buffer_size() == 0
+        )
+
+    def _serve_in_thread(self) -> None:
+        """In a handler thread: run the queued calls, write their replies.
+
+        The thread serves the queue -- calls the loop adds meanwhile included --
+        until it is empty or its first call must run on the loop. The loop hears
+        of it only when something waits for it there: calls left in the queue, a
+        reply the socket did not take whole (the loop writes the rest), the end
+        of the connection, the server closing, reading paused. In the common case
+        -- the client waits for its reply before it sends the next request --
+        the loop is not woken at all: the next request finds the connection idle.
+        """
+        dispatcher, queue, lock = self.server.dispatcher, self.queue, self.io_lock
+        rest = b""
+        while True:
+            with lock:
+                if not queue or not self._thread_may_take(queue[0]):
+                    # Handing back, it stays the owner until the loop takes over.
+                    back = (
+                        bool(queue)
+                        or self.fd < 0
+                        or self.eof
+                        or self.server.closing
+                        or not self.reading
+                    )
+                    self.threaded = back
+                    break
+                call = queue.popleft()
+            value: Any = None
+            error: BaseException | None = None
+            if call.handler is not None:
+                try:
+                    value = call.invoke()
+                except BaseException as exc:  # mapped to the reply by the dispatcher
+                    error = exc
+            if self.fd < 0 and not call.oneway:  # the client left: nobody reads it
+                value, error = None, asyncio.CancelledError()
+            reply = dispatcher.finish(call, value, error)
+            self.last_data = time.monotonic()  # the loop's clock (asyncio's own loops)
+            if not reply:
+                continue
+            with lock:
+                if self.fd < 0:
+                    continue
+                try:
+                    written = os.write(self.fd, reply)
+                except BlockingIOError:
+                    written = 0
+                except OSError:  # the connection broke: connection_lost follows
+                    continue
+                if written < len(reply):  # the loop writes the rest, then goes on
+                    rest, back = reply[written:], True
+                    break
+        if back:
+            with contextlib.suppress(RuntimeError):  # the loop is closed: nobody waits
+                self.loop.call_soon_threadsafe(self._from_thread, rest)
+
+    def _from_thread(self, rest: bytes) -> None:
+        """On the loop: a handler thread gives the connection back (see above)."""
+        if rest and not self.lost:
+            self._transport().write(rest)  # before anything else can be written
+        with self.io_lock:
+            self.threaded = False
+        if self.queue:
+            self._dispatch()
+            return
+        if self.lost or self.eof:
+            if self.more is not None and not self.more.done():
+                self.more.set_result(None)  # the task ends too
+            self._close()
+            return
+        if self.server.closing and not self._unread():  # see _process
+            self._close()
+            return
+        if not self.reading:
+            self.reading = True
+            self._transport().resume_reading()
 
     async def _process(self) -> None:
         dispatcher = self.server.dispatcher
@@ -428,7 +554,6 @@ class _Connection(asyncio.Protocol):
 
     async def _run(self, call: Call) -> bytes | None:
         dispatcher, slots = self.server.dispatcher, self.server.slots
-        direct = False  # its handler thread finishes it and writes the reply
         if slots is not None:
             await slots.acquire()
         try:
@@ -439,25 +564,11 @@ class _Connection(asyncio.Protocol):
                     value = await call.handler(*call.args)
             elif self.server.threads is None:
                 value = call.invoke()
-            elif self._direct(call):
-                direct = True
-                rest, error = await self.server.threads.run(call, self._reply_in_thread)
-                if error is not None:
-                    raise error
-                rest_bytes: bytes = rest  # what the socket did not take at once, if anything
-                return rest_bytes
             else:
                 value, error = await self.server.threads.run(call)
                 if error is not None:
                     return dispatcher.finish(call, error=error)
         except BaseException as exc:
-            if direct:
-                with self.io_lock:
-                    if self.claimed is call:  # its thread replies (or has replied)
-                        if not isinstance(exc, Exception):
-                            raise
-                        return None
-                    self.abandoned = call
             reply = dispatcher.finish(call, error=exc)
             if not isinstance(exc, Exception):
                 raise
@@ -466,49 +577,6 @@ class _Connection(asyncio.Protocol):
             if slots is not None:
                 slots.release()
         return dispatcher.finish(call, value)
-
-    def _direct(self, call: Call) -> bool:
-        """Whether ``call``'s handler thread may encode and write its reply itself.
-
-        It saves the loop the encoding and the write, and the write -- on loopback
-        the costliest step, delivering the bytes to the client -- runs without the
-        GIL, beside the loop. Only when nothing else could be written meanwhile:
-        the transport's buffer is empty (the write would not overtake it), the
-        server is not closing (the last reply goes out with the FIN), nobody
-        counts finished calls on the loop (``on_finish``).
-        """
-        return (
-            self.fd >= 0
-            and not call.oneway
-            and not self.server.closing
-            and self.server.dispatcher.on_finish is None
-            and self._transport().get_write_buffer_size() == 0
-        )
-
-    def _reply_in_thread(self, call: Call, value: Any, error: BaseException | None) -> Any:
-        """In the handler thread: finish ``call`` and write the reply to the socket.
-
-        Gives ``(rest, None)``: the bytes the socket did not take, for the loop
-        to write (``b""`` when none are left or the connection is gone).
-        """
-        with self.io_lock:
-            if self.abandoned is call:  # the loop has finished it (cancelled)
-                return b"", None
-            self.claimed = call
-        dispatcher = self.server.dispatcher
-        reply = dispatcher.finish(call, value, error)
-        if not reply:
-            return b"", None
-        with self.io_lock:
-            if self.fd < 0:
-                return b"", None
-            try:
-                written = os.write(self.fd, reply)
-            except BlockingIOError:
-                written = 0
-            except OSError:  # the connection broke: connection_lost follows
-                return b"", None
-        return reply[written:], None
 
     # -- idle timeout and shutdown ----------------------------------------------------
 
@@ -523,6 +591,9 @@ class _Connection(asyncio.Protocol):
             return  # busy: re-armed when its requests are done
         timeout = self.server.timeout
         assert timeout is not None
+        if self.threaded:  # its thread does not tell the loop when it is done: look again
+            self.idle_timer = self.loop.call_at(self.loop.time() + timeout, self._idle_check)
+            return
         if self.loop.time() - self.last_data < timeout:
             self._arm_idle()
             return
@@ -571,7 +642,11 @@ class _Connection(asyncio.Protocol):
 
     def _idle(self) -> bool:
         """Nothing received is left to handle (between requests)."""
-        return not (self.busy or self.queue or (self.conn is not None and self.conn.buffered))
+        with self.io_lock:  # a thread serving the queue sees closing once it lets go
+            threaded = self.threaded
+        return not (
+            self.busy or threaded or self.queue or (self.conn is not None and self.conn.buffered)
+        )
 
     def _unread(self) -> bool:
         """Whether bytes wait in the socket that the loop has not read yet."""
