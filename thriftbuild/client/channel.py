@@ -571,6 +571,13 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         else:
             while True:
                 data = self._recv(_RECV_CHUNK if not decoder.buffered else decoder.need)
+                if self._kind == _FRAMED and not decoder.buffered:
+                    # The common case: the whole reply frame in one read (a plain
+                    # frame has no headers, and its protocol is the decoder's).
+                    payload = wire.framed_payload(data, self.limits)
+                    if payload is not None:
+                        self.cstringio_buf = BytesIO(payload)
+                        return
                 try:
                     got = decoder.feed(data)
                 except wire.WireError as exc:
