@@ -6,8 +6,8 @@
   (the compiler backend runs the compiler once per file, as it does in a build).
   Floor: the CLI's start-up, ``python -m thriftbuild --version``.
 * No-op rebuilds of the 50-file project: ``pip wheel`` a second time against the
-  same project built by plain setuptools with its generated code checked in and no
-  IDL (floor), and ``thriftbuild generate`` in place a second time.
+  same project built by plain setuptools with its generated code (and type stubs)
+  checked in and no IDL (floor), and ``thriftbuild generate`` in place a second time.
 
 Pinned to one CPU: each measurement is one sequential process tree.
 """
@@ -135,7 +135,9 @@ def make_plain_copy(project: Path, dest: Path) -> None:
         path.unlink()
     for path in dest.rglob(".gitignore"):
         path.unlink()
-    (dest / "pyproject.toml").write_text(_PYPROJECT.format(extra=""))
+    # It ships the type stubs thriftbuild's wheel ships, so both install the same API.
+    stubs = '\n[tool.setuptools.package-data]\n"*" = ["*.pyi"]\n'
+    (dest / "pyproject.toml").write_text(_PYPROJECT.format(extra="") + stubs)
 
 
 def prepare_project(workdir: Path) -> dict[str, list[str] | str]:

@@ -253,8 +253,11 @@ def test_rebuild_with_nothing_changed_does_not_run_the_compiler(
     # Changing an included file regenerates exactly the files that include it.
     base = project / "classic" / "common" / "base.thrift"
     base.write_text(base.read_text() + "\nconst i32 ADDED = 1\n")
-    pip_wheel(project, wheelhouse, tmp_path / "three", THRIFT=str(wrapper))
+    third = pip_wheel(project, wheelhouse, tmp_path / "three", THRIFT=str(wrapper))
     assert _compiled_files(log) == ["base.thrift", "calculator.thrift"]
+    # The IDL shipped beside the package is the edited one, not the earlier build's copy.
+    with zipfile.ZipFile(third) as archive:
+        assert archive.read("classic/common/base.thrift") == base.read_bytes()
 
 
 def test_wheels_built_twice_with_source_date_epoch_are_identical(

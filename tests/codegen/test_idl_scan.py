@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from tests.conftest import corpus_dir
+from thriftbuild.codegen.errors import IdlError
+from thriftbuild.codegen.idl.parser import parse
 from thriftbuild.codegen.idl.scan import IncludeStatement, scan_idl
 
 
@@ -36,3 +39,23 @@ def test_crlf_and_lf_scan_to_the_same_positions() -> None:
 
 def test_py_namespace_wins_over_the_wildcard() -> None:
     assert scan_idl("namespace * a\nnamespace py b\n").namespace_py == "b"
+
+
+def test_the_scan_agrees_with_the_parser_on_every_corpus_file() -> None:
+    """The build's fast scan finds what the full parser finds, positions included."""
+    checked = 0
+    for path in sorted(corpus_dir().rglob("*.thrift")):
+        text = path.read_text(encoding="utf-8")
+        try:
+            document = parse(text, str(path))
+        except IdlError:
+            continue  # files the parser rejects (on purpose) say nothing here
+        header = scan_idl(text)
+        assert [(i.literal, i.line, i.column) for i in header.includes] == [
+            (literal, pos.line, pos.column) for literal, pos in document.includes
+        ], path
+        assert header.services == tuple(service.name for service in document.services), path
+        expected = document.namespaces.get("py") or document.namespaces.get("*")
+        assert header.namespace_py == expected, path
+        checked += 1
+    assert checked >= 40

@@ -264,8 +264,9 @@ class BuildThriftCommand(Command):
             target = self._idl_home(result.source.path, base) or (
                 result.directory.parent / result.source.path.name
             )
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(result.source.path, target)
+            if not _same_file_stat(result.source.path, target):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                shutil.copy2(result.source.path, target)  # keeps the mtime we compare
             self._copied_idl[target] = result.source.path
         # A .thrift file left from an earlier build of a since-deleted IDL must not ship.
         for root in self._output_roots():
@@ -316,6 +317,15 @@ class BuildThriftCommand(Command):
                 if path.name != ".gitignore":
                     mapping[str(lib_dir / path.name)] = str(path)
         return mapping
+
+
+def _same_file_stat(source: Path, target: Path) -> bool:
+    """Whether ``target`` is an unchanged copy of ``source`` (size and mtime)."""
+    try:
+        theirs, ours = source.stat(), target.stat()
+    except FileNotFoundError:
+        return False
+    return (theirs.st_size, theirs.st_mtime_ns) == (ours.st_size, ours.st_mtime_ns)
 
 
 class ThriftBuildPyMixin:

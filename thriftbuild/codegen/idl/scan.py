@@ -7,6 +7,8 @@ the scan understands only tokens, comments and strings, never the grammar.
 
 from __future__ import annotations
 
+import bisect
+import re
 from dataclasses import dataclass
 
 __all__ = ["IdlHeader", "IncludeStatement", "scan_idl"]
@@ -37,58 +39,39 @@ class IdlHeader:
     services: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class _Token:
-    text: str
-    line: int
-    column: int
-    is_string: bool
+# One alternative per token kind; comments and whitespace are matched to be skipped.
+# A string ends at its closing quote or, unterminated, at the end of its line.
+_TOKEN = re.compile(
+    r"""[ \t\f\v\r\n]+
+    |(?:\#|//)[^\r\n]*
+    |/\*.*?(?:\*/|\Z)
+    |"(?P<dq>[^"\r\n]*)"?
+    |'(?P<sq>[^'\r\n]*)'?
+    |(?P<word>[^\W][\w.*-]*|[.*][\w.*-]*)
+    |(?P<punct>.)""",
+    re.VERBOSE | re.DOTALL,
+)
+# CR, LF and CRLF all end a line, so CRLF files scan exactly like LF files.
+_LINE_END = re.compile(r"\r\n?|\n")
+_HEADER_WORDS = frozenset(("include", "namespace", "service"))
 
 
-def _tokens(text: str) -> list[_Token]:
-    """Split IDL text into words, punctuation and string literals, skipping comments.
+def _tokens(text: str) -> list[tuple[str, int, bool]]:
+    """Words, punctuation and string literals of IDL text, comments skipped.
 
-    CR, LF and CRLF all end a line, so CRLF files scan exactly like LF files.
+    Each token is ``(text, offset of its first character, is a string literal)``.
     """
-    tokens: list[_Token] = []
-    i, n = 0, len(text)
-    line, line_start = 1, 0
+    return [
+        (match[kind], match.start(), kind == "dq" or kind == "sq")
+        for match in _TOKEN.finditer(text)
+        if (kind := match.lastgroup) is not None  # None: whitespace or a comment
+    ]
 
-    def newline_at(pos: int) -> bool:
-        return text[pos] == "\n" or (text[pos] == "\r" and text[pos + 1 : pos + 2] != "\n")
 
-    while i < n:
-        ch = text[i]
-        if ch in " \t\f\v\r\n":
-            if newline_at(i):
-                line, line_start = line + 1, i + 1
-            i += 1
-        elif ch == "#" or text.startswith("//", i):
-            while i < n and text[i] not in "\r\n":
-                i += 1
-        elif text.startswith("/*", i):
-            end = text.find("*/", i + 2)
-            end = n if end < 0 else end + 2
-            while i < end:
-                if newline_at(i):
-                    line, line_start = line + 1, i + 1
-                i += 1
-        elif ch in "\"'":
-            start_col = i - line_start + 1
-            end = i + 1
-            while end < n and text[end] != ch and text[end] not in "\r\n":
-                end += 1
-            tokens.append(_Token(text[i + 1 : end], line, start_col, True))
-            i = end + 1
-        elif ch.isalnum() or ch in "_.*":
-            start = i
-            while i < n and (text[i].isalnum() or text[i] in "_.*-"):
-                i += 1
-            tokens.append(_Token(text[start:i], line, start - line_start + 1, False))
-        else:
-            tokens.append(_Token(ch, line, i - line_start + 1, False))
-            i += 1
-    return tokens
+def _position(line_starts: list[int], offset: int) -> tuple[int, int]:
+    """The 1-based line and column of ``offset``."""
+    line = bisect.bisect_right(line_starts, offset)
+    return line, offset - line_starts[line - 1] + 1
 
 
 def scan_idl(text: str) -> IdlHeader:
@@ -97,16 +80,21 @@ def scan_idl(text: str) -> IdlHeader:
     includes: list[IncludeStatement] = []
     namespaces: dict[str, str] = {}
     services: list[str] = []
+    line_starts: list[int] | None = None
     for index, token in enumerate(tokens):
-        if token.is_string:
+        word, _, is_string = token
+        if is_string or word not in _HEADER_WORDS:
             continue
         following = tokens[index + 1 : index + 3]
-        if token.text == "include" and following and following[0].is_string:
-            target = following[0]
-            includes.append(IncludeStatement(target.text, target.line, target.column))
-        elif token.text == "namespace" and len(following) == 2:
-            namespaces.setdefault(following[0].text, following[1].text)
-        elif token.text == "service" and following and not following[0].is_string:
-            services.append(following[0].text)
+        if word == "include" and following and following[0][2]:
+            literal, offset, _ = following[0]
+            if line_starts is None:
+                line_starts = [0, *(match.end() for match in _LINE_END.finditer(text))]
+            line, column = _position(line_starts, offset)
+            includes.append(IncludeStatement(literal, line, column))
+        elif word == "namespace" and len(following) == 2:
+            namespaces.setdefault(following[0][0], following[1][0])
+        elif word == "service" and following and not following[0][2]:
+            services.append(following[0][0])
     namespace_py = namespaces.get("py") or namespaces.get("*")
     return IdlHeader(tuple(includes), namespace_py, tuple(services))
