@@ -253,6 +253,34 @@ def test_timeout_holds_in_a_worker_thread_with_sigalrm_every_50ms(echo: Any, kin
     assert elapsed < 5.0  # bounded by the 0.5 s deadline, with room for a busy machine
 
 
+@pytest.mark.parametrize("kind", ["header", "binary", "binary-framed"])
+def test_connection_block_in_a_worker_thread_times_out_each_read(kind: str) -> None:
+    # ``pool.connection()`` sets no call deadline: each socket operation is bounded
+    # by the pool's timeout. Outside the main thread a read waits in the kernel
+    # (SO_RCVTIMEO), whose expiry must end the read, not start another wait.
+    from thrift.Thrift import TMessageType
+
+    with RawServer(_silent).start() as server:
+        pool = _pool(server.endpoint, kind, timeout=0.3)
+
+        def call() -> None:
+            with pool.connection() as prot:
+                prot.writeMessageBegin("ping", TMessageType.CALL, 0)
+                prot.writeStructBegin("ping_args")
+                prot.writeFieldStop()
+                prot.writeStructEnd()
+                prot.writeMessageEnd()
+                prot.trans.flush()
+                prot.readMessageBegin()
+
+        error, elapsed = _call_in_thread(call)
+        assert isinstance(error, errors.CallTimeoutError)
+        assert error.request_sent
+        assert elapsed < 30.0  # bounded by the 0.3 s timeout, with room for a busy machine
+        assert pool.checkedout == 0
+        pool.close()
+
+
 def test_worker_thread_wait_is_bounded_by_the_call_deadline_not_the_pool_timeout(
     echo: Any,
 ) -> None:

@@ -108,6 +108,57 @@ def test_unframed_feed_matches_general_path_on_any_chunks(
             break
 
 
+def _framed_streams(messages: st.SearchStrategy[bytes]) -> st.SearchStrategy[bytes]:
+    """Framed bytes: whole frames, two in a row, cut, corrupted (the size too), random."""
+    frame = messages.map(lambda m: wire.encode_framed(m) if m else b"")
+    pairs = st.tuples(frame, frame).map(lambda pair: pair[0] + pair[1])
+
+    @st.composite
+    def damaged(draw: st.DrawFn) -> bytes:
+        data = bytearray(draw(st.one_of(frame, pairs)))
+        if not data:
+            return b""
+        for _ in range(draw(st.integers(1, 3))):
+            reach = min(len(data) - 1, draw(st.sampled_from((3, 80))))  # the size, or anywhere
+            data[draw(st.integers(0, reach))] = draw(st.integers(0, 255))
+        return bytes(data[: draw(st.integers(0, len(data)))] if draw(st.booleans()) else data)
+
+    sizes = st.integers(-(2**31), 2**31 - 1).map(lambda n: n.to_bytes(4, "big", signed=True))
+    odd = st.tuples(sizes, st.binary(max_size=40)).map(lambda pair: pair[0] + pair[1])
+    return st.one_of(frame, pairs, damaged(), odd, st.binary(max_size=80))
+
+
+@FAST
+@given(data=st.data())
+def test_framed_payload_is_what_a_fresh_framed_decoder_returns(
+    streams: st.SearchStrategy[bytes], data: Any
+) -> None:
+    stream = data.draw(_framed_streams(streams))
+    limits = data.draw(st.sampled_from((*LIMITS, wire.Limits(max_frame=20))))
+    payload = wire.framed_payload(stream, limits)
+    decoder = wire.FramedDecoder(wire.BINARY, limits)
+    general = _outcome(lambda: decoder.feed(stream))
+    if payload is not None:  # the shortcut: exactly the one frame feed() returns
+        assert general == ("value", [wire.Frame(payload, wire.BINARY)])
+        assert type(payload) is bytes
+        assert decoder.buffered == 0
+    else:  # never declined where feed() gives one whole frame and keeps nothing
+        assert not (general[0] == "value" and len(general[1]) == 1 and decoder.buffered == 0)
+
+
+def test_framed_payload_every_cut_and_the_size_limit(echo: Any) -> None:
+    for message in _replies(echo):
+        framed = wire.encode_framed(message)
+        assert wire.framed_payload(framed) == message
+        for cut in range(len(framed)):
+            assert wire.framed_payload(framed[:cut]) is None
+        assert wire.framed_payload(framed + framed[:1]) is None
+        tight = wire.Limits(max_frame=len(message) - 1)
+        assert wire.framed_payload(framed, tight) is None
+        with pytest.raises(wire.LimitExceededError, match="max_frame"):
+            wire.FramedDecoder(wire.BINARY, tight).feed(framed)
+
+
 def test_unframed_feed_every_split_and_two_messages_in_one_chunk(echo: Any) -> None:
     for message in _replies(echo):
         for cut in range(len(message) + 1):

@@ -379,12 +379,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
             raise self._lost(f"send failed ({exc})", exc) from exc
 
     def _set_rcvtimeo(self, sock: socket.socket, ms: int) -> None:
-        """Bound blocking recv() calls by ``ms`` milliseconds (0: no bound).
-
-        Called only when that bound changes: a pool's calls share one timeout, so
-        with the time left rounded up to a millisecond it is set about once per
-        connection.
-        """
+        """Bound blocking recv() calls by ``ms`` milliseconds (0: no bound)."""
         sock.setsockopt(
             socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval.pack(ms // 1000, ms % 1000 * 1000)
         )
@@ -392,67 +387,77 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def _recv(self, size: int) -> bytes:
         sock = self._sock
-        deadline = self.deadline
-        if (
-            self._kernel_wait
-            and sock is not None
-            and deadline is not None
-            and _get_ident() != _main_ident[0]
-        ):
-            # The loop below's kernel-timeout branch, for the common case in one go.
-            remaining = deadline - _monotonic()
-            if remaining > 0:
-                ms = math.ceil(remaining * 1000)
-                try:
-                    if ms != self._rcvtimeo_ms:
-                        self._set_rcvtimeo(sock, ms)
-                    data = sock.recv(size)
-                except BlockingIOError:
-                    pass  # the kernel timeout expired: the loop below decides
-                except OSError as exc:
-                    raise self._lost(f"receive failed ({exc})", exc) from exc
-                else:
-                    if not data:
-                        raise self._lost("connection closed by server", None)
-                    self._received += len(data)
-                    return data
+        if self._kernel_wait and sock is not None and _get_ident() != _main_ident[0]:
+            # One blocking recv() bounded by the kernel (see __init__): it returns the
+            # reply as soon as it arrives, or EAGAIN once the kernel timeout expired.
+            try:
+                while True:
+                    deadline = self.deadline
+                    if deadline is not None:
+                        left = (deadline - _monotonic()) * 1000.0
+                        if left <= 0:
+                            raise self._timed_out(None)
+                        # Any kernel timeout within the time left bounds the wait: one
+                        # expiring early only comes back here. So the socket keeps the
+                        # one it has while it lies between half the time left and all
+                        # of it (setsockopt costs a syscall, and CPython raises and
+                        # clears two exceptions parsing its arguments), and a new one
+                        # is 7/8 of the time left: calls under one pool timeout set it
+                        # about once, however long they waited for the GIL.
+                        ms = self._rcvtimeo_ms
+                        if ms > left or ms * 2 < left:
+                            ms = max(1, int(left * 0.875))  # 1 ms at least: 0 is no bound
+                            if ms != self._rcvtimeo_ms:
+                                self._set_rcvtimeo(sock, ms)
+                    else:  # no call deadline: each read is bounded by op_timeout
+                        op_timeout = self.op_timeout
+                        ms = 0 if op_timeout is None else max(1, math.ceil(op_timeout * 1000))
+                        if ms != self._rcvtimeo_ms:
+                            self._set_rcvtimeo(sock, ms)
+                    try:
+                        data = sock.recv(size)
+                        break
+                    except BlockingIOError:
+                        if deadline is None:  # this read waited its whole op_timeout
+                            cause = TimeoutError(f"no reply within {self.op_timeout:.3f}s")
+                            raise self._timed_out(cause) from cause
+            except OSError as exc:
+                raise self._lost(f"receive failed ({exc})", exc) from exc
+        else:
+            data = self._recv_polled(size)
+        if not data:
+            raise self._lost("connection closed by server", None)
+        self._received += len(data)
+        return data
+
+    def _recv_polled(self, size: int) -> bytes:
+        """Read what is there (waiting until something is), timeouts from :meth:`_arm`.
+
+        The main thread's way (see __init__), and that of TLS and gevent sockets.
+        """
         try:
             while True:
                 sock, seconds = self._arm()
                 poller = self._poll_in
                 if poller is None:
                     sock.settimeout(seconds)
-                elif self._kernel_wait and _get_ident() != _main_ident[0]:
-                    # One blocking recv() bounded by the kernel (see __init__):
-                    # returns the reply as soon as it arrives, or EAGAIN once the
-                    # kernel timeout expired, when _arm() above decides.
-                    ms = 0 if seconds is None else math.ceil(seconds * 1000)
-                    if ms != self._rcvtimeo_ms:
-                        self._set_rcvtimeo(sock, ms)
-                    try:
-                        data = sock.recv(size)
-                        break
-                    except BlockingIOError:
-                        continue
-                elif self.contended and self._tcp_info and not self._unread_in_kernel():
+                    data: bytes = sock.recv(size)
+                    return data
+                if self.contended and self._tcp_info and not self._unread_in_kernel():
                     # Nothing arrived yet (known without a GIL release): wait first,
                     # so the read below is the only other syscall.
                     self._wait(poller, seconds)
                 try:
                     # Non-blocking: try first (on a fast link the reply is often
                     # there already: one syscall), and wait only when it is not.
-                    data = sock.recv(size, _DONTWAIT) if poller is not None else sock.recv(size)
-                    break
+                    data = sock.recv(size, _DONTWAIT)
+                    return data
                 except BlockingIOError:
                     self._wait(poller, seconds)
         except TimeoutError as exc:
             raise self._timed_out(exc) from exc
         except OSError as exc:
             raise self._lost(f"receive failed ({exc})", exc) from exc
-        if not data:
-            raise self._lost("connection closed by server", None)
-        self._received += len(data)
-        return data
 
     # -- writing ---------------------------------------------------------------------
 
@@ -566,6 +571,13 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
         else:
             while True:
                 data = self._recv(_RECV_CHUNK if not decoder.buffered else decoder.need)
+                if self._kind == _FRAMED and not decoder.buffered:
+                    # The common case: the whole reply frame in one read (a plain
+                    # frame has no headers, and its protocol is the decoder's).
+                    payload = wire.framed_payload(data, self.limits)
+                    if payload is not None:
+                        self.cstringio_buf = BytesIO(payload)
+                        return
                 try:
                     got = decoder.feed(data)
                 except wire.WireError as exc:

@@ -62,6 +62,7 @@ from thriftbuild.wire.framing import (
     HeaderDecoder,
     UnframedDecoder,
     encode_framed,
+    framed_payload,
     make_decoder,
 )
 from thriftbuild.wire.heads import (
@@ -125,6 +126,7 @@ __all__ = [
     "encode_header_frame",
     "encode_reply",
     "encode_varint",
+    "framed_payload",
     "head_parts",
     "header_block",
     "inflate",

@@ -28,6 +28,7 @@ __all__ = [
     "HeaderDecoder",
     "UnframedDecoder",
     "encode_framed",
+    "framed_payload",
     "make_decoder",
 ]
 
@@ -51,6 +52,22 @@ def encode_framed(payload: bytes, limits: Limits = DEFAULT_LIMITS) -> bytes:
     if len(payload) > limits.max_frame:
         raise LimitExceededError("max_frame", len(payload), limits.max_frame, "frame size")
     return _I32.pack(len(payload)) + payload
+
+
+def framed_payload(data: bytes, limits: Limits = DEFAULT_LIMITS) -> bytes | None:
+    """The payload of ``data`` when it is exactly one whole frame, else None.
+
+    The hot path of a framed reply, which usually arrives whole in one read: what
+    a :class:`FramedDecoder` holding nothing would return for ``data`` when that is
+    one message, without building it. None means anything else -- part of a frame,
+    more than one, a size that is not positive or over ``limits.max_frame`` -- and
+    the caller feeds ``data`` to its decoder, which decides (and fails) as always.
+    """
+    if len(data) > 4:
+        (size,) = _I32.unpack_from(data)
+        if size == len(data) - 4 and size <= limits.max_frame:
+            return data[4:]
+    return None
 
 
 class Decoder(Protocol):
