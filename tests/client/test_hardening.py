@@ -185,15 +185,7 @@ def test_timeout_holds_with_sigalrm_every_50ms_to_a_silent_server(kind: str) -> 
             signal.setitimer(signal.ITIMER_REAL, 0.05, 0.05)
             start = time.monotonic()
             with pytest.raises(errors.CallTimeoutError), pool.connection() as prot:
-                from thrift.Thrift import TMessageType
-
-                prot.writeMessageBegin("ping", TMessageType.CALL, 0)
-                prot.writeStructBegin("ping_args")
-                prot.writeFieldStop()
-                prot.writeStructEnd()
-                prot.writeMessageEnd()
-                prot.trans.flush()
-                prot.readMessageBegin()
+                _ping_by_hand(prot)
             elapsed = time.monotonic() - start
             signal.setitimer(signal.ITIMER_REAL, 0)
             pool.close()
@@ -253,25 +245,30 @@ def test_timeout_holds_in_a_worker_thread_with_sigalrm_every_50ms(echo: Any, kin
     assert elapsed < 5.0  # bounded by the 0.5 s deadline, with room for a busy machine
 
 
+def _ping_by_hand(prot: Any) -> None:
+    """Send a ``ping`` call through a raw protocol and wait for the reply's head."""
+    from thrift.Thrift import TMessageType
+
+    prot.writeMessageBegin("ping", TMessageType.CALL, 0)
+    prot.writeStructBegin("ping_args")
+    prot.writeFieldStop()
+    prot.writeStructEnd()
+    prot.writeMessageEnd()
+    prot.trans.flush()
+    prot.readMessageBegin()
+
+
 @pytest.mark.parametrize("kind", ["header", "binary", "binary-framed"])
 def test_connection_block_in_a_worker_thread_times_out_each_read(kind: str) -> None:
     # ``pool.connection()`` sets no call deadline: each socket operation is bounded
     # by the pool's timeout. Outside the main thread a read waits in the kernel
     # (SO_RCVTIMEO), whose expiry must end the read, not start another wait.
-    from thrift.Thrift import TMessageType
-
     with RawServer(_silent).start() as server:
         pool = _pool(server.endpoint, kind, timeout=0.3)
 
         def call() -> None:
             with pool.connection() as prot:
-                prot.writeMessageBegin("ping", TMessageType.CALL, 0)
-                prot.writeStructBegin("ping_args")
-                prot.writeFieldStop()
-                prot.writeStructEnd()
-                prot.writeMessageEnd()
-                prot.trans.flush()
-                prot.readMessageBegin()
+                _ping_by_hand(prot)
 
         error, elapsed = _call_in_thread(call)
         assert isinstance(error, errors.CallTimeoutError)
