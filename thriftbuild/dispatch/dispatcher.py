@@ -77,7 +77,6 @@ class _Plan:
         "name",
         "oneway",
         "recorders",
-        "replies",
     )
 
     def __init__(self, view: ServiceView, handler: Any, name: str) -> None:
@@ -89,8 +88,6 @@ class _Plan:
         self.oneway = self.method is not None and self.method.oneway
         self.args = _extractor(view.params.get(name, ()))
         self.recorders: dict[str, Callable[[float], None]] = {}
-        #: protocol -> the reply head's bytes around its sequence id (wire.head_parts).
-        self.replies: dict[int, tuple[bytes, bytes]] = {}
 
 
 def _extractor(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -355,10 +352,7 @@ class Dispatcher:
                 log.error("%s.%s: cannot encode the reply", self.name, request.method, exc_info=exc)
                 self._record(call, "internal_error")
                 return self._app_error(call, INTERNAL_ERROR, "Internal error: cannot encode result")
-        parts = plan.replies.get(protocol)
-        if parts is None:
-            parts = plan.replies[protocol] = wire.head_parts(protocol, plan.name, _REPLY)
-        before, after = parts
+        before, after = wire.head_parts(protocol, plan.name, _REPLY)  # cached by wire
         seqid = wire.seqid_bytes(protocol, request.seqid)
         self._record(call, outcome)
         if call._dialect.framing is _FRAMED:
