@@ -440,18 +440,23 @@ def test_retrying_budget_bounds_each_attempt_socket_timeout(echo: Any, server: A
     proxy.pool.close()
 
 
-def _reset_at_once(conn: socket.socket, srv: RawServer) -> None:
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-    conn.close()  # RST before the client sends anything
-
-
 def test_send_of_zero_bytes_marked_unsent_and_retryable_for_any_method(echo: Any) -> None:
     from tests.support.servers import wait_until
     from thriftbuild.client.proxy import _retryable
 
-    with RawServer(_reset_at_once).start() as srv:
+    connected = threading.Event()
+
+    def reset_once_connected(conn: socket.socket, srv: RawServer) -> None:
+        # Not before the client's connect has returned: a reset that lands while it
+        # is still connecting fails the connect instead (seen on a loaded machine).
+        connected.wait(30)
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+        conn.close()  # RST before the client sends anything
+
+    with RawServer(reset_once_connected).start() as srv:
         pool = ThriftConnectionPool(srv.endpoint, protocol_factory=BINARY, metrics=False)
         conn = pool.checkout()
+        connected.set()
         wait_until(lambda: not conn.channel.is_reusable(), what="the reset to arrive")
         conn.channel.begin_call(None, "bump")
         with pytest.raises(errors.ConnectionLostError) as info:
