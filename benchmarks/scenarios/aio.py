@@ -9,9 +9,11 @@ in ``-pipelined`` rows with ``pipeline=16``.
 
 asyncio servers (``aio-server/...``): one process each, 8 persistent clients sending
 framed binary; ``ping`` and a 1 KiB string echo (aiothrift's server cannot decode
-arbitrary binary). Contenders: the raw asyncio-streams server (floor), aiothrift's
-server, Apache's ``TThreadedServer``, and ``thriftbuild.aio``'s server -- one row
-with ``async def`` handler methods, one with plain methods (run in its thread pool).
+arbitrary binary). Contenders: the raw asyncio-streams server (floor: pre-encoded
+replies from a table; the ``server/*`` rows, which compare servers of every kind, have
+a blocking-socket floor instead), aiothrift's server, Apache's ``TThreadedServer``,
+and ``thriftbuild.aio``'s server -- one row with ``async def`` handler methods, one
+with plain methods (run in its thread pool).
 """
 
 from __future__ import annotations
@@ -89,7 +91,10 @@ for op, size, op_id in (("ping", 0, "ping"), ("text", 1024, "echo-1k-string")):
     for handler, loop in (("async", "asyncio"), ("plain", "asyncio"), ("async", "uvloop")):
         server_contenders = [
             Contender(
-                "raw asyncio streams", Role.FLOOR, "project", {"server": _server("raw", "project")}
+                "raw asyncio streams",
+                Role.FLOOR,
+                "project",
+                {"server": _server("raw-asyncio", "project")},
             ),
             Contender(
                 "aiothrift",
