@@ -6,6 +6,7 @@ Contenders: raw asyncio streams on pre-encoded bytes (floor, one call at a time 
 connection), aiothrift's pool, thriftpy2's ``contrib.aio`` clients, and
 ``thriftbuild.aio``'s pool once that module exists in this checkout -- by default, and
 in ``-pipelined`` rows with ``pipeline=16``.
+Targets (issue 11): ≥ 0.5x the floor, ≥ 3x aiothrift, ≥ 2x thriftpy2 aio.
 
 asyncio servers (``aio-server/...``): one process each, 8 persistent clients sending
 framed binary; ``ping`` and a 1 KiB string echo (aiothrift's server cannot decode
@@ -62,7 +63,11 @@ for (op, size, op_id), (suffix, factory, note) in itertools.product(OPS, VARIANT
                 metric=Metric.RATE,
                 placement=Placement.UNPINNED,
                 contenders=tuple(contenders),
-                targets=(Target("aiothrift", 3.0), Target("thriftpy2 aio", 2.0)),
+                targets=(
+                    Target("raw asyncio streams", 0.5),
+                    Target("aiothrift", 3.0),
+                    Target("thriftpy2 aio", 2.0),
+                ),
                 params={
                     "server": "c-echo",
                     "mode": "async",
