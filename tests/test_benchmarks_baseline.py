@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from benchmarks import baseline, report
+from benchmarks import baseline, procs, report
 from benchmarks.registry import ROWS, Role
 from benchmarks.scenarios import load_all
 from benchmarks.scenarios.common import AIO_REQUIRES, SYNC_REQUIRES
@@ -105,3 +106,34 @@ def test_baseline_environment_gets_this_environments_uvloop() -> None:
             raise  # the test extra installs uvloop: CI fails instead of skipping
         pytest.skip("uvloop is not installed here")
     assert f"uvloop=={version}" in baseline._pins()
+
+
+def test_a_contenders_environment_imports_its_own_thriftbuild_not_this_checkouts(
+    tmp_path: Path,
+) -> None:
+    """ours@REV's processes ran this checkout's thriftbuild (the checkout was on their
+    import path, before REV's installed copy): ours ÷ ours@REV compared ours with itself."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python*/site-packages"))
+    (site / "thriftbuild").mkdir()
+    (site / "thriftbuild" / "__init__.py").write_text("")
+    # What every client and server process is started with; -c imports from the
+    # working directory as -m does.
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", _IMPORTS],
+        env=procs.child_env(),
+        cwd=procs.child_cwd(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    worker, ours = (Path(line) for line in done.stdout.split())
+    assert worker.resolve().is_relative_to(REPO / "benchmarks")
+    assert ours.parent == site / "thriftbuild"
+
+
+_IMPORTS = (
+    "import benchmarks.worker.wire as wire, thriftbuild; print(wire.__file__, thriftbuild.__file__)"
+)
