@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -61,11 +62,20 @@ def test_baseline_joins_client_rows_and_skips_what_the_revision_lacks() -> None:
             assert added is not None and row.id not in skipped
             assert (added.name, added.env, added.spec) == ("ours@old", earlier.env, ours.spec)
             assert by_id[row.id].contenders[:-1] == row.contenders  # ours and peers kept
+        elif row.runner == "server" and row.id.startswith("server/"):
+            # The same gunicorn command, started from the revision's environment.
+            assert added is not None and row.id not in skipped, row.id
+            server, theirs = ours.spec["server"], added.spec["server"]
+            assert (added.name, added.env, theirs.env) == ("ours@old", earlier.env, earlier.env)
+            assert dataclasses.replace(theirs, env=server.env) == server
+            assert added.spec["requires"] == ours.spec["requires"]
+            assert by_id[row.id].contenders[:-1] == row.contenders
         else:
             assert added is None
             assert row.id in skipped
-    aio = [r for r in rows if r.runner == "client" and r.id.startswith("aio/")]
+    aio = [r for r in rows if r.id.startswith(("aio/", "aio-server/"))]
     assert aio and all("thriftbuild.aio" in skipped[r.id] for r in aio if r.one(Role.OURS))
+    assert all(r.id in skipped for r in rows if r.runner == "build" and r.one(Role.OURS))
     assert any(r.startswith("sync/ping/8threads-pyserver/") for r in by_id)
 
 

@@ -116,9 +116,8 @@ for op, size, op_id in (("ping", 0, "ping"), ("text", 1024, "echo-1k-string")):
         ]
         if importable("thriftbuild.aio"):
             kind = "ours-aio" if handler == "async" else "ours-aio-plain"
-            server_contenders.append(
-                Contender("ours", Role.OURS, "project", {"server": _server(kind, "project", loop)})
-            )
+            spec = {"server": _server(kind, "project", loop), "requires": AIO_REQUIRES}
+            server_contenders.append(Contender("ours", Role.OURS, "project", spec))
         register(
             Row(
                 id=f"aio-server/{op_id}/{SERVER_CLIENTS}clients/{handler}-handler/{loop}",

@@ -28,7 +28,13 @@ from benchmarks.registry import (
 from benchmarks.scenarios.common import OP_TITLES, OPS, importable
 
 PROCESSES, CLIENTS = 2, 8
-OUR_WORKERS = ("thrift_sync", "thrift_gevent", "thrift_asyncio")
+# Our worker classes (``-k`` names) and what each imports: ``--baseline REV`` skips
+# the rows of a worker REV lacks.
+OUR_WORKERS = {
+    "thrift_sync": "from thriftbuild.gunicorn.workers import ThriftSyncWorker",
+    "thrift_gevent": "from thriftbuild.gunicorn.geventworkers import ThriftGeventWorker",
+    "thrift_asyncio": "from thriftbuild.gunicorn.aioworker import ThriftAsyncioWorker",
+}
 
 
 def _python_server(kind: str) -> ServerSpec:
@@ -101,7 +107,8 @@ def contenders(worker: str) -> tuple[tuple[Contender, ...], tuple[Target, ...]]:
             "project",
             ("--thrift-transport-factory", "thrift.transport.TTransport:TFramedTransportFactory"),
         )
-        found.append(Contender("ours", Role.OURS, "project", {"server": ours}))
+        spec = {"server": ours, "requires": OUR_WORKERS[worker]}
+        found.append(Contender("ours", Role.OURS, "project", spec))
     targets = (
         Target("raw socket", 0.6),
         Target("gunicorn_thrift", 1.5, max_starved=0),
