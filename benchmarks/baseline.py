@@ -3,14 +3,16 @@
 The project at ``REV`` is exported with ``git archive`` into a cached virtualenv of
 its own (beside the peers' ones, in :data:`benchmarks.peers.CACHE`) and installed
 there with pip, with the same ``thrift``, ``prometheus-client`` and OpenTelemetry
-versions as the running environment, so the two differ only in thriftbuild's own code. Every row
-whose ``ours`` is a client factory gets a contender ``ours@REV`` running the same
-factory in that environment, in the same rounds: the report's ``ours ÷ ours@REV``
-column is a paired before/after comparison.
+versions as the running environment (and gunicorn and gevent), so the two differ only
+in thriftbuild's own code. Every client row gets a contender ``ours@REV`` running
+ours' factory in that environment, and every server row one running ours' server
+command there (the same load clients call both), in the same rounds: the report's
+``ours ÷ ours@REV`` column is a paired before/after comparison. Build rows run
+without it.
 
-A row is skipped (with the reason printed) when the revision lacks what its
-factory imports: an ``ours`` contender's spec names it in ``requires``, a Python
-statement run in the baseline's environment before the rounds start.
+A row is skipped (with the reason printed) when the revision lacks what ours
+imports: an ``ours`` contender's spec names it in ``requires``, a Python statement
+run in the baseline's environment before the rounds start.
 """
 
 from __future__ import annotations
@@ -20,24 +22,29 @@ import hashlib
 import importlib.metadata
 import subprocess
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from benchmarks.peers import CACHE, PeerUnavailable
-from benchmarks.registry import Contender, Role, Row
+from benchmarks.registry import Contender, Role, Row, ServerSpec
 
 ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "ours@"
 
 # Distributions the runtime uses when installed (the codec, metrics, tracing, the
-# uvloop rows' loop), installed in the baseline's environment at the running one's
-# versions when the running one has them: ours and ours@REV then take the same code
-# paths (without uvloop there, ours@REV failed every uvloop row).
+# uvloop rows' loop, the server rows' gunicorn and gevent), installed in the
+# baseline's environment at the running one's versions when the running one has them:
+# ours and ours@REV then take the same code paths (without uvloop there, ours@REV
+# failed every uvloop row).
 _SAME_AS_HERE = (
     "thrift",
     "prometheus-client",
     "opentelemetry-api",
     "opentelemetry-sdk",
     "uvloop",
+    "gunicorn",
+    "gevent",
 )
 
 
@@ -126,7 +133,7 @@ def missing(python: Path, statement: str) -> str | None:
 def add(
     rows: list[Row], baseline: Baseline, unsupported: dict[str, str]
 ) -> tuple[list[Row], dict[str, str]]:
-    """``rows`` with an ``ours@REV`` contender beside each client ``ours``.
+    """``rows`` with an ``ours@REV`` contender beside each client or server ``ours``.
 
     Args:
         rows: the selected rows.
@@ -145,8 +152,9 @@ def add(
         if ours is None:
             out.append(row)
             continue
-        if row.runner != "client" or "factory" not in ours.spec:
-            skipped[row.id] = f"a {row.runner} row (ours@REV runs client factories only)"
+        spec = _at_revision(row, ours, baseline)
+        if spec is None:
+            skipped[row.id] = f"a {row.runner} row (ours@REV runs clients and servers only)"
             out.append(row)
             continue
         requires = ours.spec.get("requires")
@@ -154,16 +162,29 @@ def add(
             skipped[row.id] = f"not in {baseline.rev}: {unsupported[requires]}"
             out.append(row)
             continue
-        contender = Contender(baseline.name, Role.BASELINE, baseline.env, ours.spec)
+        contender = Contender(baseline.name, Role.BASELINE, baseline.env, spec)
         out.append(dataclasses.replace(row, contenders=(*row.contenders, contender)))
     return out, skipped
 
 
+def _at_revision(row: Row, ours: Contender, baseline: Baseline) -> Mapping[str, Any] | None:
+    """Ours' spec for ``baseline``'s environment, or None for a row it cannot join.
+
+    A client factory runs as it is in that environment; a server command gets that
+    environment's ``{python}`` and ``{bin}``.
+    """
+    if row.runner == "client" and "factory" in ours.spec:
+        return ours.spec
+    if row.runner == "server" and isinstance(ours.spec.get("server"), ServerSpec):
+        return {**ours.spec, "server": dataclasses.replace(ours.spec["server"], env=baseline.env)}
+    return None
+
+
 def requirements(rows: list[Row]) -> set[str]:
-    """The ``requires`` statements of the client ``ours`` contenders of ``rows``."""
+    """The ``requires`` statements of the ``ours`` contenders of ``rows``."""
     found = set()
     for row in rows:
         ours = row.one(Role.OURS)
-        if ours is not None and row.runner == "client" and ours.spec.get("requires"):
+        if ours is not None and ours.spec.get("requires"):
             found.add(str(ours.spec["requires"]))
     return found

@@ -38,7 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         "--baseline",
         metavar="REV",
         help="also measure ours at git revision REV (contender ours@REV, in a cached "
-        "virtualenv of its own) in every client row whose API REV has",
+        "virtualenv of its own) in every client and server row whose API REV has",
     )
     return parser
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import hashlib
 import json
 import os
 import select
@@ -89,10 +90,30 @@ class Workspace:
         }
 
 
+def child_cwd() -> Path:
+    """The import directory and working directory of every client and server process:
+    a directory holding only ``benchmarks`` (a link to this package), made on first use.
+
+    Not the checkout itself: its ``thriftbuild`` would come before the one installed in
+    the contender's environment (``ours@REV`` then ran this checkout's code; gunicorn
+    also puts its working directory on the path).
+    """
+    digest = hashlib.sha256(str(ROOT).encode()).hexdigest()[:10]
+    directory = peers.CACHE / f"imports-{digest}"
+    link = directory / "benchmarks"
+    if not link.is_symlink():
+        directory.mkdir(parents=True, exist_ok=True)
+        with contextlib.suppress(FileExistsError):  # another run made it meanwhile
+            link.symlink_to(HERE, target_is_directory=True)
+    return directory
+
+
 def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The environment of every child: ``benchmarks`` importable, no user site."""
+    """The environment of every child: ``benchmarks`` importable (and not the rest of
+    the checkout, see :func:`child_cwd`), no user site."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+    imports = str(child_cwd())
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [imports, env.get("PYTHONPATH")]))
     env["PYTHONNOUSERSITE"] = "1"
     env.update(extra or {})
     return env
@@ -164,7 +185,7 @@ def start_server(
             stdout=out,
             stderr=subprocess.STDOUT,
             env=child_env(extra_env),
-            cwd=ROOT,
+            cwd=child_cwd(),
             start_new_session=True,
         )
     server = RunningServer(name, port, process, log)
@@ -190,7 +211,7 @@ def run_worker(python: Path, ctx: Context, timeout: float) -> dict[str, Any]:
     argv = [str(python), "-m", "benchmarks.worker", ctx.to_json()]
     try:
         done = subprocess.run(
-            argv, capture_output=True, text=True, timeout=timeout, env=child_env(), cwd=ROOT
+            argv, capture_output=True, text=True, timeout=timeout, env=child_env(), cwd=child_cwd()
         )
     except subprocess.TimeoutExpired as exc:
         raise MeasurementError(f"{ctx.factory} did not finish within {timeout:.0f} s") from exc
@@ -222,7 +243,7 @@ def run_load_clients(
             stderr=subprocess.PIPE,
             text=True,
             env=child_env(),
-            cwd=ROOT,
+            cwd=child_cwd(),
         )
         for ctx in contexts
     ]

@@ -3,12 +3,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
-from benchmarks import baseline, report
+from benchmarks import baseline, procs, report
 from benchmarks.registry import ROWS, Role
 from benchmarks.scenarios import load_all
 from benchmarks.scenarios.common import AIO_REQUIRES, SYNC_REQUIRES
@@ -60,11 +62,20 @@ def test_baseline_joins_client_rows_and_skips_what_the_revision_lacks() -> None:
             assert added is not None and row.id not in skipped
             assert (added.name, added.env, added.spec) == ("ours@old", earlier.env, ours.spec)
             assert by_id[row.id].contenders[:-1] == row.contenders  # ours and peers kept
+        elif row.runner == "server" and row.id.startswith("server/"):
+            # The same gunicorn command, started from the revision's environment.
+            assert added is not None and row.id not in skipped, row.id
+            server, theirs = ours.spec["server"], added.spec["server"]
+            assert (added.name, added.env, theirs.env) == ("ours@old", earlier.env, earlier.env)
+            assert dataclasses.replace(theirs, env=server.env) == server
+            assert added.spec["requires"] == ours.spec["requires"]
+            assert by_id[row.id].contenders[:-1] == row.contenders
         else:
             assert added is None
             assert row.id in skipped
-    aio = [r for r in rows if r.runner == "client" and r.id.startswith("aio/")]
+    aio = [r for r in rows if r.id.startswith(("aio/", "aio-server/"))]
     assert aio and all("thriftbuild.aio" in skipped[r.id] for r in aio if r.one(Role.OURS))
+    assert all(r.id in skipped for r in rows if r.runner == "build" and r.one(Role.OURS))
     assert any(r.startswith("sync/ping/8threads-pyserver/") for r in by_id)
 
 
@@ -105,3 +116,34 @@ def test_baseline_environment_gets_this_environments_uvloop() -> None:
             raise  # the test extra installs uvloop: CI fails instead of skipping
         pytest.skip("uvloop is not installed here")
     assert f"uvloop=={version}" in baseline._pins()
+
+
+def test_a_contenders_environment_imports_its_own_thriftbuild_not_this_checkouts(
+    tmp_path: Path,
+) -> None:
+    """ours@REV's processes ran this checkout's thriftbuild (the checkout was on their
+    import path, before REV's installed copy): ours ÷ ours@REV compared ours with itself."""
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    site = next((venv / "lib").glob("python*/site-packages"))
+    (site / "thriftbuild").mkdir()
+    (site / "thriftbuild" / "__init__.py").write_text("")
+    # What every client and server process is started with; -c imports from the
+    # working directory as -m does.
+    done = subprocess.run(
+        [str(venv / "bin" / "python"), "-c", _IMPORTS],
+        env=procs.child_env(),
+        cwd=procs.child_cwd(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    worker, ours = (Path(line) for line in done.stdout.split())
+    assert worker.resolve().is_relative_to(REPO / "benchmarks")
+    assert ours.parent == site / "thriftbuild"
+
+
+_IMPORTS = (
+    "import benchmarks.worker.wire as wire, thriftbuild; print(wire.__file__, thriftbuild.__file__)"
+)

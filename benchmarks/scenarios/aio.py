@@ -6,12 +6,15 @@ Contenders: raw asyncio streams on pre-encoded bytes (floor, one call at a time 
 connection), aiothrift's pool, thriftpy2's ``contrib.aio`` clients, and
 ``thriftbuild.aio``'s pool once that module exists in this checkout -- by default, and
 in ``-pipelined`` rows with ``pipeline=16``.
+Targets (issue 11): ≥ 0.5x the floor, ≥ 3x aiothrift, ≥ 2x thriftpy2 aio.
 
 asyncio servers (``aio-server/...``): one process each, 8 persistent clients sending
 framed binary; ``ping`` and a 1 KiB string echo (aiothrift's server cannot decode
-arbitrary binary). Contenders: the raw asyncio-streams server (floor), aiothrift's
-server, Apache's ``TThreadedServer``, and ``thriftbuild.aio``'s server -- one row
-with ``async def`` handler methods, one with plain methods (run in its thread pool).
+arbitrary binary). Contenders: the raw asyncio-streams server (floor: pre-encoded
+replies from a table; the ``server/*`` rows, which compare servers of every kind, have
+a blocking-socket floor instead), aiothrift's server, Apache's ``TThreadedServer``,
+and ``thriftbuild.aio``'s server -- one row with ``async def`` handler methods, one
+with plain methods (run in its thread pool).
 """
 
 from __future__ import annotations
@@ -60,7 +63,11 @@ for (op, size, op_id), (suffix, factory, note) in itertools.product(OPS, VARIANT
                 metric=Metric.RATE,
                 placement=Placement.UNPINNED,
                 contenders=tuple(contenders),
-                targets=(Target("aiothrift", 3.0), Target("thriftpy2 aio", 2.0)),
+                targets=(
+                    Target("raw asyncio streams", 0.5),
+                    Target("aiothrift", 3.0),
+                    Target("thriftpy2 aio", 2.0),
+                ),
                 params={
                     "server": "c-echo",
                     "mode": "async",
@@ -89,7 +96,10 @@ for op, size, op_id in (("ping", 0, "ping"), ("text", 1024, "echo-1k-string")):
     for handler, loop in (("async", "asyncio"), ("plain", "asyncio"), ("async", "uvloop")):
         server_contenders = [
             Contender(
-                "raw asyncio streams", Role.FLOOR, "project", {"server": _server("raw", "project")}
+                "raw asyncio streams",
+                Role.FLOOR,
+                "project",
+                {"server": _server("raw-asyncio", "project")},
             ),
             Contender(
                 "aiothrift",
@@ -106,9 +116,8 @@ for op, size, op_id in (("ping", 0, "ping"), ("text", 1024, "echo-1k-string")):
         ]
         if importable("thriftbuild.aio"):
             kind = "ours-aio" if handler == "async" else "ours-aio-plain"
-            server_contenders.append(
-                Contender("ours", Role.OURS, "project", {"server": _server(kind, "project", loop)})
-            )
+            spec = {"server": _server(kind, "project", loop), "requires": AIO_REQUIRES}
+            server_contenders.append(Contender("ours", Role.OURS, "project", spec))
         register(
             Row(
                 id=f"aio-server/{op_id}/{SERVER_CLIENTS}clients/{handler}-handler/{loop}",

@@ -2,12 +2,15 @@
 pre-encoded framed binary calls), counting starved clients — those that completed no
 call in the window. Unpinned.
 
-Contenders: a raw asyncio-streams server answering from a table of pre-encoded
-replies (floor), Apache's TThreadedServer and TNonblockingServer (each forked into
-2 processes on one listening socket) and TProcessPoolServer (2 workers),
-gunicorn_thrift (2 ``thriftpy_sync`` workers, its Python 3 worker, with thriftpy2's
-cython codec), and thriftbuild's gunicorn workers once ``thriftbuild.gunicorn`` exists:
-one row per worker class (``thrift_sync``, ``thrift_gevent``, ``thrift_asyncio``).
+Contenders: the raw socket floor (issue 12's: the cheapest honest Python server, a
+thread per connection on blocking sockets, each request frame read with two blocking
+``recv`` and answered with one ``sendall`` from a table of pre-encoded replies),
+Apache's TThreadedServer and TNonblockingServer (the floor and these forked into 2
+processes, each listening on the port with ``SO_REUSEPORT``) and TProcessPoolServer
+(2 workers), gunicorn_thrift (2 ``thriftpy_sync`` workers, its Python 3 worker, with
+thriftpy2's cython codec), and thriftbuild's gunicorn workers once
+``thriftbuild.gunicorn`` exists: one row per worker class (``thrift_sync``,
+``thrift_gevent``, ``thrift_asyncio``).
 """
 
 from __future__ import annotations
@@ -25,7 +28,13 @@ from benchmarks.registry import (
 from benchmarks.scenarios.common import OP_TITLES, OPS, importable
 
 PROCESSES, CLIENTS = 2, 8
-OUR_WORKERS = ("thrift_sync", "thrift_gevent", "thrift_asyncio")
+# Our worker classes (``-k`` names) and what each imports: ``--baseline REV`` skips
+# the rows of a worker REV lacks.
+OUR_WORKERS = {
+    "thrift_sync": "from thriftbuild.gunicorn.workers import ThriftSyncWorker",
+    "thrift_gevent": "from thriftbuild.gunicorn.geventworkers import ThriftGeventWorker",
+    "thrift_asyncio": "from thriftbuild.gunicorn.aioworker import ThriftAsyncioWorker",
+}
 
 
 def _python_server(kind: str) -> ServerSpec:
@@ -48,7 +57,7 @@ def contenders(worker: str) -> tuple[tuple[Contender, ...], tuple[Target, ...]]:
             "{python}",
             "-m",
             "benchmarks.worker.servers",
-            "raw",
+            "raw-socket",
             "--port",
             "{port}",
             "--processes",
@@ -56,7 +65,7 @@ def contenders(worker: str) -> tuple[tuple[Contender, ...], tuple[Target, ...]]:
         ),
     )
     found = [
-        Contender("raw asyncio streams", Role.FLOOR, "project", {"server": floor}),
+        Contender("raw socket", Role.FLOOR, "project", {"server": floor}),
         Contender(
             "apache threaded", Role.PEER, "thrift", {"server": _python_server("apache-threaded")}
         ),
@@ -98,9 +107,10 @@ def contenders(worker: str) -> tuple[tuple[Contender, ...], tuple[Target, ...]]:
             "project",
             ("--thrift-transport-factory", "thrift.transport.TTransport:TFramedTransportFactory"),
         )
-        found.append(Contender("ours", Role.OURS, "project", {"server": ours}))
+        spec = {"server": ours, "requires": OUR_WORKERS[worker]}
+        found.append(Contender("ours", Role.OURS, "project", spec))
     targets = (
-        Target("raw asyncio streams", 0.6),
+        Target("raw socket", 0.6),
         Target("gunicorn_thrift", 1.5, max_starved=0),
     )
     return tuple(found), targets

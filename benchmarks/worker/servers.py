@@ -6,8 +6,12 @@ unframed, for Apache's threaded and process-pool servers). The harness starts ea
 session of its own, polls it with a real call until it answers, and stops the whole
 process group at the end. Kinds:
 
-* ``raw``: the floor. asyncio streams, each request frame looked up in a table of
-  pre-encoded replies.
+* ``raw-socket``: the floor of the ``server/*`` rows (issue 12), the cheapest honest
+  Python server: a thread per connection, a blocking ``recv`` of each frame's 4-byte
+  length and then of the frame, the pre-encoded reply looked up in a table and sent
+  with one ``sendall``.
+* ``raw-asyncio``: the floor of the ``aio-server/*`` rows (issue 11), which compare
+  asyncio servers: the same table of replies over asyncio streams.
 * ``apache-threaded`` / ``apache-nonblocking``: Apache's ``TThreadedServer`` and
   ``TNonblockingServer`` (neither has a process mode of its own).
 * ``apache-processpool``: Apache's ``TProcessPoolServer`` (its own worker processes).
@@ -17,8 +21,8 @@ process group at the end. Kinds:
   generated module, with ``async def`` handler methods / with plain ones (which
   thriftbuild runs in its thread pool); every dialect is detected per connection.
 
-The first three run in forked processes, each listening on the port with
-``SO_REUSEPORT`` so that the kernel spreads connections over them (a blocking
+All but ``apache-processpool`` run in forked processes, each listening on the port
+with ``SO_REUSEPORT`` so that the kernel spreads connections over them (a blocking
 listening socket shared by ``select`` loops lets one process sit in ``accept``
 while another took the connection, starving the first one's clients).
 """
@@ -32,6 +36,7 @@ import signal
 import socket
 import struct
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -85,14 +90,51 @@ def _listening(port: int) -> socket.socket:
     return sock
 
 
-def serve_raw(port: int, processes: int) -> None:
-    """The floor: pre-encoded replies over asyncio streams."""
-    replies = {
+def _replies() -> dict[bytes, bytes]:
+    """Every row's framed binary request (without its length) -> its whole reply."""
+    return {
         wire.request_bytes(op, size, "binary", "framed")[4:]: wire.reply_bytes(
             op, size, "binary", "framed"
         )
         for op, size in ROWS
     }
+
+
+def serve_raw_socket(port: int, processes: int) -> None:
+    """The floor of the server rows: blocking sockets, a thread per connection."""
+    replies = _replies()
+    lookup, unpack, waitall = replies.get, struct.Struct("!I").unpack, socket.MSG_WAITALL
+
+    def handle(conn: socket.socket) -> None:
+        # MSG_WAITALL: one blocking recv returns the whole length, then the whole
+        # frame (short only at the end of the connection).
+        recv, sendall = conn.recv, conn.sendall
+        with conn:
+            try:
+                while True:
+                    head = recv(4, waitall)
+                    if len(head) < 4:
+                        break
+                    reply = lookup(recv(unpack(head)[0], waitall))
+                    if reply is None:
+                        break  # not one of the benchmark's requests (or cut short)
+                    sendall(reply)
+            except OSError:
+                pass
+
+    def serve() -> None:
+        listener = _listening(port)
+        while True:
+            conn, _ = listener.accept()
+            conn.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+
+    _fork_and_serve(processes, serve)
+
+
+def serve_raw_asyncio(port: int, processes: int) -> None:
+    """The floor of the asyncio-server rows: the same replies over asyncio streams."""
+    replies = _replies()
 
     async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -231,8 +273,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--loop", default="asyncio", choices=("asyncio", "uvloop"))
     parser.add_argument("--transport", default="framed", choices=("framed", "buffered"))
     args = parser.parse_args(argv)
-    if args.kind == "raw":
-        serve_raw(args.port, args.processes)
+    if args.kind == "raw-socket":
+        serve_raw_socket(args.port, args.processes)
+    elif args.kind == "raw-asyncio":
+        serve_raw_asyncio(args.port, args.processes)
     elif args.kind in ("aiothrift", "ours-aio", "ours-aio-plain"):
         serve_aio(args.kind, args.port, args.processes, args.gen, args.idl, args.loop)
     else:
