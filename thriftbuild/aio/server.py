@@ -38,6 +38,7 @@ from typing import Any, cast
 
 from thriftbuild import wire
 from thriftbuild.aio._handler_threads import HandlerThreads, default_size
+from thriftbuild.aio._inline import LIMIT, InlineGuard
 from thriftbuild.aio._options import Address, warn_loop
 from thriftbuild.dispatch import Call, Dispatcher, ServerConnection
 from thriftbuild.server_metrics import ServerMetrics
@@ -150,9 +151,12 @@ class Server:
         self.closing = False
         self.slots = None if max_concurrency is None else asyncio.Semaphore(max_concurrency)
         self.threads: HandlerThreads | None = None
+        self.inline: InlineGuard | None = None  # plain methods proven fast run on the loop
         if handler_threads != 0:
             size = default_size() if handler_threads is None else handler_threads
             self.threads = HandlerThreads(size, asyncio.get_running_loop())
+            self.inline = InlineGuard()
+            self.threads.timing = self.inline.timed
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._shutdown: asyncio.Task[None] | None = None
@@ -392,6 +396,18 @@ class _Connection(asyncio.Protocol):
         only while no thread serves the queue, so replies keep the requests' order.
         """
         if not self.busy:
+            if self.server.inline is not None and self.server.inline.inline and not self.threaded:
+                self._serve_inline()
+                if self.busy or self.lost:
+                    return
+                if not self.queue:
+                    if self.server.closing:  # a close while it ran (on_finish): see _process
+                        if not self._unread():
+                            self._close()
+                        elif not self.reading:
+                            self.reading = True
+                            self._transport().resume_reading()
+                    return
             threads = self.server.threads
             with self.io_lock:
                 if self.threaded or not self.queue:  # a thread serves it (or has served it)
@@ -405,6 +421,55 @@ class _Connection(asyncio.Protocol):
             self.task = self.loop.create_task(self._process())
         elif self.more is not None and not self.more.done():
             self.more.set_result(None)
+
+    def _serve_inline(self) -> None:
+        """On the loop: run the queued calls of plain methods proven fast (see ``_inline``).
+
+        Only while the connection is idle -- no task, no thread serves it -- and
+        only the calls at the head of the queue, so replies keep the requests'
+        order; the first call that may not run here is left to :meth:`_dispatch`.
+        """
+        server, queue = self.server, self.queue
+        guard, dispatcher = server.inline, server.dispatcher
+        assert guard is not None
+        inline = guard.inline
+        self.busy = True  # a close (on_finish, shutdown) meanwhile waits for the reply
+        try:
+            while queue:
+                call = queue[0]
+                if (
+                    call.is_coroutine
+                    or call.request.method not in inline
+                    or server.closing
+                    or server.slots is not None
+                    or self.write_paused
+                    or self.lost
+                ):
+                    return
+                queue.popleft()
+                started = time.perf_counter()
+                try:
+                    value = call.invoke()
+                except BaseException as exc:  # mapped to the reply by the dispatcher
+                    elapsed = time.perf_counter() - started
+                    if elapsed >= LIMIT:
+                        guard.slow(call.request.method, elapsed)
+                    reply = dispatcher.finish(call, error=exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                else:
+                    elapsed = time.perf_counter() - started
+                    if elapsed >= LIMIT:
+                        guard.slow(call.request.method, elapsed)
+                    reply = dispatcher.finish(call, value)
+                if reply is None or self.lost:
+                    continue
+                if server.closing and self._idle_after():  # on_finish closed the server
+                    self._send_last(reply)
+                    return
+                self._transport().write(reply)
+        finally:
+            self.busy = False
 
     def _thread_may_take(self, call: Call) -> bool:
         """Whether a handler thread may run ``call`` and write its reply (io_lock held).
@@ -438,6 +503,8 @@ class _Connection(asyncio.Protocol):
         the loop is not woken at all: the next request finds the connection idle.
         """
         dispatcher, queue, lock = self.server.dispatcher, self.queue, self.io_lock
+        guard = self.server.inline
+        assert guard is not None  # there are handler threads
         rest = b""
         while True:
             with lock:
@@ -456,10 +523,12 @@ class _Connection(asyncio.Protocol):
             value: Any = None
             error: BaseException | None = None
             if call.handler is not None:
+                started = time.perf_counter()
                 try:
                     value = call.invoke()
                 except BaseException as exc:  # mapped to the reply by the dispatcher
                     error = exc
+                guard.timed(call.request.method, time.perf_counter() - started)
             if self.fd < 0 and not call.oneway:  # the client left: nobody reads it
                 value, error = None, asyncio.CancelledError()
             reply = dispatcher.finish(call, value, error)
