@@ -12,7 +12,8 @@ gunicorn workers; this module only runs it on an event loop:
   own (non-TLS) transports a thread takes over the connection's plain calls from
   the loop: it runs each handler, encodes the reply and writes it to the socket,
   and gives the connection back to the loop only when something needs it (see
-  :meth:`_Connection._serve_in_thread`);
+  :meth:`_Connection._serve_in_thread`); a plain method that proves quick in
+  the threads runs on the loop until it is slow there (``_inline.py``);
 * the idle ``timeout`` closes a connection that sent nothing for that long while
   no request of it is being handled -- never a request in progress;
 * ``max_connections``: connections over the cap are closed as soon as they are
@@ -90,7 +91,8 @@ async def create_server(
         max_connections: most open connections (more are closed when accepted).
         max_concurrency: most requests handled at once (more wait).
         handler_threads: threads for plain-function handlers (default:
-            ``min(32, cpus + 4)``); ``0`` runs them on the event loop.
+            ``min(32, cpus + 4)``); ``0`` runs them on the event loop. A plain
+            method proven quick in the threads runs on the loop (until slow there).
         grace: default grace period of :meth:`Server.close`, in seconds.
         metrics: a :class:`~thriftbuild.server_metrics.ServerMetrics`; ``None`` uses
             prometheus_client's default registry when installed, ``False`` disables.
