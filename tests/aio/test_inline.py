@@ -14,7 +14,7 @@ from thrift.Thrift import TApplicationException
 from tests.aio.conftest import aio_server, run
 from tests.support.handlers import AsyncEchoHandler
 from thriftbuild import aio
-from thriftbuild.aio._inline import BLOCKED, LIMIT, PROVE, InlineGuard
+from thriftbuild.aio._inline import BLOCKED, LIMIT, PROVE, SLOW, InlineGuard
 
 
 class SlowOnRequestHandler(AsyncEchoHandler):
@@ -51,9 +51,9 @@ def test_guard_promotes_after_prove_fast_calls_and_doubles_the_proof_after_a_dem
     guard.timed("echo", 0.0)
     assert guard.inline == {"echo"}
 
-    guard.slow("echo", LIMIT)  # the first slow call in a while may be noise
+    guard.slow("echo", SLOW)  # the first slow call in a while may be noise
     assert guard.inline == {"echo"}
-    guard.slow("echo", LIMIT)  # a second one is not
+    guard.slow("echo", SLOW)  # a second one is not
     assert guard.inline == set()
     for _ in range(2 * PROVE - 1):  # sent back just after it earned the loop: twice the proof
         guard.timed("echo", 0.0)

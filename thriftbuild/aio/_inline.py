@@ -9,7 +9,7 @@ handler on the loop (and lets a slow one stall every connection).
 So a method earns the loop: its calls run in handler threads, timed, and once
 :data:`PROVE` of them in a row each returned within :data:`LIMIT`, its calls run
 on the loop, still timed. A call there that takes :data:`BLOCKED` or more, or
-a second one within :data:`HOLD` seconds that takes :data:`LIMIT` or more,
+a second one within :data:`HOLD` seconds that takes :data:`SLOW` or more,
 sends the method back to the threads, where it must prove itself again, over
 twice as many calls in a row each time it was sent back within :data:`HOLD`
 seconds of earning the loop (up to ``PROVE << MAX_LEVEL``); one that kept the
@@ -32,7 +32,7 @@ from __future__ import annotations
 import logging
 import time
 
-__all__ = ["BLOCKED", "HOLD", "LIMIT", "MAX_LEVEL", "PROVE", "InlineGuard"]
+__all__ = ["BLOCKED", "HOLD", "LIMIT", "MAX_LEVEL", "PROVE", "SLOW", "InlineGuard"]
 
 log = logging.getLogger("thriftbuild.server")
 
@@ -42,6 +42,12 @@ LIMIT = 0.0001
 
 #: Fast calls in a row, in handler threads, before a method first runs on the loop.
 PROVE = 64
+
+#: Seconds a call on the loop may take without counting as slow there: what a
+#: call may wait for a handler thread when every awake one is busy
+#: (:data:`~thriftbuild.aio._handler_threads.STALL`); preemption of the loop's
+#: thread and the GIL taken by a handler thread cost about this much now and then.
+SLOW = 0.001
 
 #: Seconds a call on the loop may take before its method goes back to the threads
 #: at once: twice CPython's default GIL switch interval, longer than the pause a
@@ -86,7 +92,7 @@ class InlineGuard:
             self.inline.add(method)
 
     def slow(self, method: str, seconds: float) -> None:
-        """A call of ``method`` on the loop took ``seconds`` (``>= LIMIT``)."""
+        """A call of ``method`` on the loop took ``seconds`` (``>= SLOW``)."""
         now = time.monotonic()
         last, self._strike[method] = self._strike.get(method, -HOLD), now
         if seconds < BLOCKED and now - last >= HOLD:

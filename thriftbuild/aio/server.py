@@ -39,7 +39,7 @@ from typing import Any, cast
 
 from thriftbuild import wire
 from thriftbuild.aio._handler_threads import HandlerThreads, default_size
-from thriftbuild.aio._inline import LIMIT, InlineGuard
+from thriftbuild.aio._inline import SLOW, InlineGuard
 from thriftbuild.aio._options import Address, warn_loop
 from thriftbuild.dispatch import Call, Dispatcher, ServerConnection
 from thriftbuild.server_metrics import ServerMetrics
@@ -454,14 +454,14 @@ class _Connection(asyncio.Protocol):
                     value = call.invoke()
                 except BaseException as exc:  # mapped to the reply by the dispatcher
                     elapsed = time.perf_counter() - started
-                    if elapsed >= LIMIT:
+                    if elapsed >= SLOW:
                         guard.slow(call.request.method, elapsed)
                     reply = dispatcher.finish(call, error=exc)
                     if not isinstance(exc, Exception):
                         raise
                 else:
                     elapsed = time.perf_counter() - started
-                    if elapsed >= LIMIT:
+                    if elapsed >= SLOW:
                         guard.slow(call.request.method, elapsed)
                     reply = dispatcher.finish(call, value)
                 if reply is None or self.lost:
