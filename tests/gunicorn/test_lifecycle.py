@@ -129,6 +129,25 @@ def test_restarts_hup_ttin_ttou_and_max_requests_fail_no_pooled_call(
         pool.close()
 
 
+def test_asyncio_worker_max_requests_counts_plain_calls_run_on_the_loop(workdir: Path) -> None:
+    # Past the first calls, a fast plain handler runs on the loop (aio/_inline.py):
+    # the call that reaches --max-requests closes the server while it runs there,
+    # and its reply still goes out, followed by the close.
+    args = ("-k", "thrift_asyncio", "--thrift-auto-dialect", "--max-requests", "150")
+    with Gunicorn(workdir, "svc_app:app", *args, workers=1) as server:
+        pool = ThriftConnectionPool(f"127.0.0.1:{server.port}", size=1, timeout=10)
+        proxy = ThriftContextFactory(pool, echo_module(workdir).Client, metrics=False).proxy("e")
+        with proxy.retrying(attempts=3) as svc:  # retries only calls that never arrived
+            served = [svc.bump("k") for _ in range(400)]
+        assert len(served) == 400
+        assert server.log.count("Autorestarting worker") >= 2
+        # bump answers the worker's pid: runs of 150 calls, each its worker's last 150
+        runs = [served[i : i + 150] for i in range(0, 400, 150)]
+        assert all(len(set(run)) == 1 for run in runs)
+        assert len(set(served)) == 3
+        pool.close()
+
+
 @pytest.mark.parametrize("worker", ["thrift_sync", "thrift_gevent", "thrift_asyncio"])
 def test_stuck_call_gets_worker_replaced_idle_keepalive_never_times_out(
     workdir: Path, worker: str

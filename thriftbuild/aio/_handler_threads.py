@@ -100,6 +100,8 @@ class HandlerThreads:
         self._wake_pending = False
         self._closed = False
         self._wake_by = 0.0  # a wake-up is deferred until then at the latest (loop only)
+        #: Told how long each :meth:`run` call's handler took: ``timing(method, seconds)``.
+        self.timing: Callable[[str, float], None] | None = None
 
     @property
     def threads(self) -> int:
@@ -114,10 +116,13 @@ class HandlerThreads:
         future: asyncio.Future[Outcome] = self._loop.create_future()
 
         def job() -> None:
+            started = time.perf_counter()
             try:
                 outcome: Outcome = (call.invoke(), None)
             except BaseException as exc:  # delivered to the connection, which maps it
                 outcome = (None, exc)
+            if self.timing is not None:
+                self.timing(call.request.method, time.perf_counter() - started)
             self._outcomes.append((future, outcome))
             if not self._wake_pending:
                 self._wake_pending = True

@@ -12,7 +12,8 @@ gunicorn workers; this module only runs it on an event loop:
   own (non-TLS) transports a thread takes over the connection's plain calls from
   the loop: it runs each handler, encodes the reply and writes it to the socket,
   and gives the connection back to the loop only when something needs it (see
-  :meth:`_Connection._serve_in_thread`);
+  :meth:`_Connection._serve_in_thread`); a plain method that proves quick in
+  the threads runs on the loop until it is slow there (``_inline.py``);
 * the idle ``timeout`` closes a connection that sent nothing for that long while
   no request of it is being handled -- never a request in progress;
 * ``max_connections``: connections over the cap are closed as soon as they are
@@ -38,6 +39,7 @@ from typing import Any, cast
 
 from thriftbuild import wire
 from thriftbuild.aio._handler_threads import HandlerThreads, default_size
+from thriftbuild.aio._inline import SLOW, InlineGuard
 from thriftbuild.aio._options import Address, warn_loop
 from thriftbuild.dispatch import Call, Dispatcher, ServerConnection
 from thriftbuild.server_metrics import ServerMetrics
@@ -89,7 +91,8 @@ async def create_server(
         max_connections: most open connections (more are closed when accepted).
         max_concurrency: most requests handled at once (more wait).
         handler_threads: threads for plain-function handlers (default:
-            ``min(32, cpus + 4)``); ``0`` runs them on the event loop.
+            ``min(32, cpus + 4)``); ``0`` runs them on the event loop. A plain
+            method proven quick in the threads runs on the loop (until slow there).
         grace: default grace period of :meth:`Server.close`, in seconds.
         metrics: a :class:`~thriftbuild.server_metrics.ServerMetrics`; ``None`` uses
             prometheus_client's default registry when installed, ``False`` disables.
@@ -150,9 +153,12 @@ class Server:
         self.closing = False
         self.slots = None if max_concurrency is None else asyncio.Semaphore(max_concurrency)
         self.threads: HandlerThreads | None = None
+        self.inline: InlineGuard | None = None  # plain methods proven fast run on the loop
         if handler_threads != 0:
             size = default_size() if handler_threads is None else handler_threads
             self.threads = HandlerThreads(size, asyncio.get_running_loop())
+            self.inline = InlineGuard()
+            self.threads.timing = self.inline.timed
         self.connections: set[_Connection] = set()
         self._server: asyncio.Server | None = None
         self._shutdown: asyncio.Task[None] | None = None
@@ -392,6 +398,18 @@ class _Connection(asyncio.Protocol):
         only while no thread serves the queue, so replies keep the requests' order.
         """
         if not self.busy:
+            if self.server.inline is not None and self.server.inline.inline and not self.threaded:
+                self._serve_inline()
+                if self.busy or self.lost:
+                    return
+                if not self.queue:
+                    if self.server.closing:  # a close while it ran (on_finish): see _process
+                        if not self._unread():
+                            self._close()
+                        elif not self.reading:
+                            self.reading = True
+                            self._transport().resume_reading()
+                    return
             threads = self.server.threads
             with self.io_lock:
                 if self.threaded or not self.queue:  # a thread serves it (or has served it)
@@ -405,6 +423,55 @@ class _Connection(asyncio.Protocol):
             self.task = self.loop.create_task(self._process())
         elif self.more is not None and not self.more.done():
             self.more.set_result(None)
+
+    def _serve_inline(self) -> None:
+        """On the loop: run the queued calls of plain methods proven fast (see ``_inline``).
+
+        Only while the connection is idle -- no task, no thread serves it -- and
+        only the calls at the head of the queue, so replies keep the requests'
+        order; the first call that may not run here is left to :meth:`_dispatch`.
+        """
+        server, queue = self.server, self.queue
+        guard, dispatcher = server.inline, server.dispatcher
+        assert guard is not None
+        inline = guard.inline
+        self.busy = True  # a close (on_finish, shutdown) meanwhile waits for the reply
+        try:
+            while queue:
+                call = queue[0]
+                if (
+                    call.is_coroutine
+                    or call.request.method not in inline
+                    or server.closing
+                    or server.slots is not None
+                    or self.write_paused
+                    or self.lost
+                ):
+                    return
+                queue.popleft()
+                started = time.perf_counter()
+                try:
+                    value = call.invoke()
+                except BaseException as exc:  # mapped to the reply by the dispatcher
+                    elapsed = time.perf_counter() - started
+                    if elapsed >= SLOW:
+                        guard.slow(call.request.method, elapsed)
+                    reply = dispatcher.finish(call, error=exc)
+                    if not isinstance(exc, Exception):
+                        raise
+                else:
+                    elapsed = time.perf_counter() - started
+                    if elapsed >= SLOW:
+                        guard.slow(call.request.method, elapsed)
+                    reply = dispatcher.finish(call, value)
+                if reply is None or self.lost:
+                    continue
+                if server.closing and self._idle_after():  # on_finish closed the server
+                    self._send_last(reply)
+                    return
+                self._transport().write(reply)
+        finally:
+            self.busy = False
 
     def _thread_may_take(self, call: Call) -> bool:
         """Whether a handler thread may run ``call`` and write its reply (io_lock held).
@@ -438,6 +505,8 @@ class _Connection(asyncio.Protocol):
         the loop is not woken at all: the next request finds the connection idle.
         """
         dispatcher, queue, lock = self.server.dispatcher, self.queue, self.io_lock
+        guard = self.server.inline
+        assert guard is not None  # there are handler threads
         rest = b""
         while True:
             with lock:
@@ -456,10 +525,12 @@ class _Connection(asyncio.Protocol):
             value: Any = None
             error: BaseException | None = None
             if call.handler is not None:
+                started = time.perf_counter()
                 try:
                     value = call.invoke()
                 except BaseException as exc:  # mapped to the reply by the dispatcher
                     error = exc
+                guard.timed(call.request.method, time.perf_counter() - started)
             if self.fd < 0 and not call.oneway:  # the client left: nobody reads it
                 value, error = None, asyncio.CancelledError()
             reply = dispatcher.finish(call, value, error)

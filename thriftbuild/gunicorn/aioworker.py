@@ -3,7 +3,8 @@
 Each of gunicorn's listening sockets is served by :func:`thriftbuild.aio.create_server`
 on one event loop per worker: ``async def`` handler methods run on the loop, plain
 ones in a thread pool (``--threads N`` threads when N > 1, the aio default for 1,
-gunicorn's default; ``--threads 0`` runs them on the loop, for handlers that never block).
+gunicorn's default; ``--threads 0`` runs them on the loop, for handlers that never block)
+until they prove quick there, then on the loop (see :func:`thriftbuild.aio.create_server`).
 Every client's dialect is detected, unless ``--thrift-transport-factory`` or
 ``--thrift-protocol-factory`` is given: then that dialect only, as in the threaded
 workers. ``--worker-connections`` caps open connections, ``--thrift-client-timeout`` is the

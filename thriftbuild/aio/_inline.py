@@ -1,0 +1,114 @@
+"""Which plain (non-``async``) handler methods the asyncio server runs on its loop.
+
+Handing a call to a handler thread costs a thread switch and a hand-over of the
+GIL per call (futex calls, a context switch): for a handler that returns in a
+microsecond, several times the handler itself, and the reason a trivially fast
+plain handler was slower on our server than on aiothrift's, which runs every
+handler on the loop (and lets a slow one stall every connection).
+
+So a method earns the loop: its calls run in handler threads, timed, and once
+:data:`PROVE` of them in a row each returned within :data:`LIMIT`, its calls run
+on the loop, still timed. A call there that takes :data:`BLOCKED` or more, or
+a second one within :data:`HOLD` seconds that takes :data:`SLOW` or more,
+sends the method back to the threads, where it must prove itself again, over
+twice as many calls in a row each time it was sent back within :data:`HOLD`
+seconds of earning the loop (up to ``PROVE << MAX_LEVEL``); one that kept the
+loop longer than that loses one doubling instead. A slow call on the loop is
+not always the handler's doing -- the OS preempting the loop's thread, a
+garbage collection, a handler thread taking the GIL for a switch interval --
+hence the second chance; such noise, rare, costs a few dozen calls in the
+threads now and then. A handler that blocks now and then climbs to where it
+cannot prove itself and stays in the threads.
+
+What it gives up: a handler that is slow (or blocks) from its first calls on
+never runs on the loop, but one that was fast for long and then blocks holds the
+loop for that call, before it goes back to the threads (a handler that waits for
+the loop itself -- ``run_coroutine_threadsafe(...).result()`` -- takes far longer
+than :data:`LIMIT` in a thread, so it never gets there).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+
+__all__ = ["BLOCKED", "HOLD", "LIMIT", "MAX_LEVEL", "PROVE", "SLOW", "InlineGuard"]
+
+log = logging.getLogger("thriftbuild.server")
+
+#: Seconds a plain handler call may take and still count as fast: a hundred times
+#: a trivial handler's run time, well under a thread hand-off's latency.
+LIMIT = 0.0001
+
+#: Fast calls in a row, in handler threads, before a method first runs on the loop.
+PROVE = 64
+
+#: Seconds a call on the loop may take without counting as slow there: what a
+#: call may wait for a handler thread when every awake one is busy
+#: (:data:`~thriftbuild.aio._handler_threads.STALL`); preemption of the loop's
+#: thread and the GIL taken by a handler thread cost about this much now and then.
+SLOW = 0.001
+
+#: Seconds a call on the loop may take before its method goes back to the threads
+#: at once: twice CPython's default GIL switch interval, longer than the pause a
+#: handler thread taking the GIL away imposes.
+BLOCKED = 0.01
+
+#: Seconds within which a second slow call on the loop sends its method back to
+#: the threads; and on the loop after which that no longer doubles the next proof.
+HOLD = 1.0
+
+#: The most doublings of :data:`PROVE` (a quarter of a million calls in a row).
+MAX_LEVEL = 12
+
+
+class InlineGuard:
+    """The server's record of which plain handler methods run on the loop.
+
+    Methods are named by the request's method name (one service per server).
+    :meth:`timed` is called from handler threads, :meth:`slow` on the loop; their
+    races only ever lose a count (one more or one fewer fast call in a row).
+    """
+
+    __slots__ = ("_level", "_promoted", "_streak", "_strike", "inline")
+
+    def __init__(self) -> None:
+        #: The methods whose calls run on the loop now.
+        self.inline: set[str] = set()
+        self._streak: dict[str, int] = {}
+        self._level: dict[str, int] = {}  # PROVE doubled this many times
+        self._promoted: dict[str, float] = {}  # time.monotonic() it last earned the loop
+        self._strike: dict[str, float] = {}  # time.monotonic() of its last slow call on the loop
+
+    def timed(self, method: str, seconds: float) -> None:
+        """A call of ``method`` took ``seconds`` in a handler thread."""
+        if seconds >= LIMIT:
+            self._streak[method] = 0
+            return
+        streak = self._streak.get(method, 0) + 1
+        self._streak[method] = streak
+        if streak >= PROVE << self._level.get(method, 0) and method not in self.inline:
+            self._promoted[method] = time.monotonic()
+            self.inline.add(method)
+
+    def slow(self, method: str, seconds: float) -> None:
+        """A call of ``method`` on the loop took ``seconds`` (``>= SLOW``)."""
+        now = time.monotonic()
+        last, self._strike[method] = self._strike.get(method, -HOLD), now
+        if seconds < BLOCKED and now - last >= HOLD:
+            return  # the first slow call in a while: maybe not the handler's doing
+        self.inline.discard(method)
+        self._streak[method] = 0
+        level = self._level.get(method, 0)
+        if now - self._promoted.get(method, 0.0) < HOLD:
+            level = min(level + 1, MAX_LEVEL)
+        else:
+            level = max(level - 1, 0)
+        self._level[method] = level
+        log.debug(
+            "plain handler %s took %.1f ms on the event loop: back to handler threads "
+            "until %d calls in a row there are fast",
+            method,
+            seconds * 1000,
+            PROVE << level,
+        )
