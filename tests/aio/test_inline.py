@@ -61,7 +61,10 @@ def test_guard_promotes_after_prove_fast_calls_and_doubles_the_proof_after_a_dem
     guard.timed("echo", 0.0)
     assert guard.inline == {"echo"}
 
-    guard.slow("echo", BLOCKED)  # a call that long goes back at once
+    guard.slow("echo", BLOCKED)  # a call that long blocked everyone: threads for good
+    assert guard.inline == set()
+    for _ in range(PROVE << 13):
+        guard.timed("echo", 0.0)
     assert guard.inline == set()
 
 
@@ -117,7 +120,7 @@ def test_an_error_in_a_plain_handler_on_the_loop_is_mapped_and_the_connection_li
     run(main())
 
 
-def test_a_proven_method_that_turns_slow_goes_back_to_the_threads(
+def test_a_proven_method_that_blocks_the_loop_goes_back_to_the_threads_for_good(
     echo: types.SimpleNamespace,
 ) -> None:
     handler = SlowOnRequestHandler(echo.ttypes)
@@ -133,6 +136,10 @@ def test_a_proven_method_that_turns_slow_goes_back_to_the_threads(
             assert "echo" not in server.inline.inline
             handler.threads.clear()
             assert await conn.echo("threads") == "threads"
+            assert all(name.startswith("thriftbuild-handler") for name in handler.threads)
+            for i in range(4 * PROVE):  # however quick it is now, it stays off the loop
+                assert await conn.echo(f"again {i}") == f"again {i}"
+            assert "echo" not in server.inline.inline
             assert all(name.startswith("thriftbuild-handler") for name in handler.threads)
             conn.close()
 

@@ -8,21 +8,21 @@ handler on the loop (and lets a slow one stall every connection).
 
 So a method earns the loop: its calls run in handler threads, timed, and once
 :data:`PROVE` of them in a row each returned within :data:`LIMIT`, its calls run
-on the loop, still timed. A call there that takes :data:`BLOCKED` or more, or
-a second one within :data:`HOLD` seconds that takes :data:`SLOW` or more,
-sends the method back to the threads, where it must prove itself again, over
-twice as many calls in a row each time it was sent back within :data:`HOLD`
-seconds of earning the loop (up to ``PROVE << MAX_LEVEL``); one that kept the
-loop longer than that loses one doubling instead. A slow call on the loop is
-not always the handler's doing -- the OS preempting the loop's thread, a
-garbage collection, a handler thread taking the GIL for a switch interval --
-hence the second chance; such noise, rare, costs a few dozen calls in the
-threads now and then. A handler that blocks now and then climbs to where it
-cannot prove itself and stays in the threads.
+on the loop, still timed. A call there that takes :data:`BLOCKED` or more
+blocked every other connection: its method runs in the threads for the rest of
+the server's life. A call that takes :data:`SLOW` or more is not always the
+handler's doing -- the OS preempting the loop's thread, a garbage collection, a
+handler thread taking the GIL for a switch interval -- so only a second one
+within :data:`HOLD` seconds sends the method back to the threads, where it must
+prove itself again, over twice as many calls in a row each time it was sent
+back within :data:`HOLD` seconds of earning the loop (up to
+``PROVE << MAX_LEVEL``); one that kept the loop longer than that loses one
+doubling instead. Such noise, rare, costs a few dozen calls in the threads now
+and then.
 
 What it gives up: a handler that is slow (or blocks) from its first calls on
 never runs on the loop, but one that was fast for long and then blocks holds the
-loop for that call, before it goes back to the threads (a handler that waits for
+loop for that one call, once per method and server (a handler that waits for
 the loop itself -- ``run_coroutine_threadsafe(...).result()`` -- takes far longer
 than :data:`LIMIT` in a thread, so it never gets there).
 """
@@ -50,7 +50,7 @@ PROVE = 64
 SLOW = 0.001
 
 #: Seconds a call on the loop may take before its method goes back to the threads
-#: at once: twice CPython's default GIL switch interval, longer than the pause a
+#: for good: twice CPython's default GIL switch interval, longer than the pause a
 #: handler thread taking the GIL away imposes.
 BLOCKED = 0.01
 
@@ -70,7 +70,7 @@ class InlineGuard:
     races only ever lose a count (one more or one fewer fast call in a row).
     """
 
-    __slots__ = ("_level", "_promoted", "_streak", "_strike", "inline")
+    __slots__ = ("_blocked", "_level", "_promoted", "_streak", "_strike", "inline")
 
     def __init__(self) -> None:
         #: The methods whose calls run on the loop now.
@@ -79,10 +79,11 @@ class InlineGuard:
         self._level: dict[str, int] = {}  # PROVE doubled this many times
         self._promoted: dict[str, float] = {}  # time.monotonic() it last earned the loop
         self._strike: dict[str, float] = {}  # time.monotonic() of its last slow call on the loop
+        self._blocked: set[str] = set()  # held the loop BLOCKED or more: threads for good
 
     def timed(self, method: str, seconds: float) -> None:
         """A call of ``method`` took ``seconds`` in a handler thread."""
-        if seconds >= LIMIT:
+        if seconds >= LIMIT or method in self._blocked:
             self._streak[method] = 0
             return
         streak = self._streak.get(method, 0) + 1
@@ -93,9 +94,19 @@ class InlineGuard:
 
     def slow(self, method: str, seconds: float) -> None:
         """A call of ``method`` on the loop took ``seconds`` (``>= SLOW``)."""
+        if seconds >= BLOCKED:
+            self.inline.discard(method)
+            self._blocked.add(method)
+            log.warning(
+                "plain handler %s held the event loop for %.1f ms: it runs in handler "
+                "threads from now on",
+                method,
+                seconds * 1000,
+            )
+            return
         now = time.monotonic()
         last, self._strike[method] = self._strike.get(method, -HOLD), now
-        if seconds < BLOCKED and now - last >= HOLD:
+        if now - last >= HOLD:
             return  # the first slow call in a while: maybe not the handler's doing
         self.inline.discard(method)
         self._streak[method] = 0
