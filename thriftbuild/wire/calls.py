@@ -403,7 +403,12 @@ def decode_args(
     method: Method, protocol: int, payload: bytes, body: int, limits: Limits = DEFAULT_LIMITS
 ) -> Any:
     """The ``<method>_args`` of a call whose body starts at offset ``body``."""
-    return method.codec.decode(method.args_cls, payload[body:], protocol, limits)
+    codec = method.codec
+    if codec is _APACHE:  # the hot path: no lazy wrapper, the body read in place
+        return (_APACHE._codec or _APACHE._get()).decode_from(
+            method.args_cls, payload, body, protocol, limits
+        )
+    return codec.decode(method.args_cls, payload[body:], protocol, limits)
 
 
 def encode_reply(method: Method, protocol: int, seqid: int, result: Any) -> bytes:
