@@ -38,6 +38,7 @@ from thriftbuild import wire
 from thriftbuild.dispatch.request import Request, _current, deadline_from, decode_headers
 from thriftbuild.server_metrics import ServerMetrics, default_server_metrics
 from thriftbuild.service import ServiceView, service_view
+from thriftbuild.wire.calls import args_decoder, result_encoder
 
 __all__ = ["Call", "Dispatcher"]
 
@@ -74,6 +75,8 @@ class _Plan:
     __slots__ = (
         "args",
         "bare",
+        "decoders",
+        "encoders",
         "finishers",
         "handler",
         "is_coroutine",
@@ -97,6 +100,9 @@ class _Plan:
         self.bare = not params
         self.recorders: dict[str, Callable[[float], None]] = {}
         self.finishers: dict[str, Callable[[float], None]] = {}
+        # Protocol -> the method's argument decoder / result encoder (see wire.calls).
+        self.decoders: dict[int, Callable[[bytes, int], Any]] = {}
+        self.encoders: dict[int, Callable[[Any], bytes]] = {}
         # A void method's framed binary reply around its sequence id (made on first use).
         self.void_framed: tuple[bytes, bytes] | None = None
 
@@ -300,7 +306,10 @@ class Dispatcher:
             # decoding gives, without a decoder.
             args = () if plan.bare else plan.args(method.args_cls())
         else:
-            args = plan.args(wire.decode_args(method, protocol, payload, body, self.limits))
+            decode = plan.decoders.get(protocol)
+            if decode is None:
+                decode = plan.decoders[protocol] = args_decoder(method, protocol, self.limits)
+            args = plan.args(decode(payload, body))
         call = Call(request, plan, args, frame, dialect)
         if self._in_flight is not None:
             self._in_flight(1)
@@ -365,8 +374,11 @@ class Dispatcher:
                     return self._failed(call, error)
                 outcome = "declared_exception"
                 setattr(result, field, error)
+            encode = plan.encoders.get(protocol)
+            if encode is None:
+                encode = plan.encoders[protocol] = result_encoder(method, protocol)
             try:
-                body = method.codec.encode(result, protocol)
+                body = encode(result)
             except Exception as exc:  # a handler returned a value its IDL type cannot hold
                 log.error("%s.%s: cannot encode the reply", self.name, request.method, exc_info=exc)
                 self._done(call, "internal_error")
