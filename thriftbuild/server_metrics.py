@@ -90,8 +90,12 @@ class ServerMetrics:
             multiprocess_mode="livesum",
             **kwargs,
         )
-        self._recorders: dict[tuple[str, str, str], Callable[[float], None]] = {}
+        self._recorders: dict[tuple[str, str, str, bool], Callable[[float], None]] = {}
         self._lock = threading.Lock()
+        # The one lock of every in-process value these instruments hold (made when
+        # first needed, after gevent patched, see _native_lock): a request's in-flight
+        # decrement, count, sum and bucket then take it once, together.
+        self._values_lock: Any = None
 
     def connections(self, service: str) -> Any:
         """The active-connections gauge of ``service`` (``inc()``/``dec()``)."""
@@ -107,17 +111,40 @@ class ServerMetrics:
         Servers call it twice per request, so it skips the instrument's checks
         (see :func:`_value_adder`).
         """
+        with self._lock:
+            value = self._in_flight_value(service)
+        if value is not None:
+            return cast("Callable[[float], None]", value.inc)
         return _value_adder(self._in_flight.labels(service))
 
-    def recorder(self, service: str, method: str, outcome: str) -> Callable[[float], None]:
+    def _shared_lock(self) -> Any:
+        if self._values_lock is None:
+            self._values_lock = _native_lock()
+        return self._values_lock
+
+    def _in_flight_value(self, service: str) -> Any:
+        """The in-flight gauge's in-process value, on the shared lock (None: not plain)."""
+        value = getattr(self._in_flight.labels(service), "_value", None)
+        if value is None or not _plain(value):
+            return None
+        value._lock = self._shared_lock()
+        return value
+
+    def recorder(
+        self, service: str, method: str, outcome: str, *, finishing: bool = False
+    ) -> Callable[[float], None]:
         """A function counting one finished request and observing its latency.
 
         Servers keep one per method and outcome, so a request costs no label lookup,
         and none of the checks prometheus_client makes on every call: the children
         are labelled, unlimited, without exemplars (see :func:`_value_adder`). Made
         once per labels and process; later calls return the same function.
+
+        ``finishing``: the function also takes the request off ``service``'s
+        in-flight gauge (what :meth:`in_flight_adder` ``(-1)`` does), in the same
+        locked section as the rest when the values are in-process ones.
         """
-        key = (service, method, outcome)
+        key = (service, method, outcome, finishing)
         found = self._recorders.get(key)
         if found is None:
             with self._lock:
@@ -126,7 +153,19 @@ class ServerMetrics:
                     found = self._recorders[key] = self._make_recorder(*key)
         return found
 
-    def _make_recorder(self, service: str, method: str, outcome: str) -> Callable[[float], None]:
+    def _make_recorder(
+        self, service: str, method: str, outcome: str, finishing: bool
+    ) -> Callable[[float], None]:
+        in_flight = self._in_flight_value(service) if finishing else None
+        if finishing and in_flight is None:  # not in-process values: one after the other
+            done = _value_adder(self._in_flight.labels(service))
+            record_only = self._make_recorder(service, method, outcome, False)
+
+            def record_done(seconds: float) -> None:
+                done(-1)
+                record_only(seconds)
+
+            return record_done
         child = self._requests.labels(service, method, outcome)
         histogram = self._latency.labels(service, method, outcome)
         try:
@@ -139,16 +178,28 @@ class ServerMetrics:
             count, observe = _value_adder(child), histogram.observe
 
             def record_public(seconds: float) -> None:
+                if in_flight is not None:
+                    in_flight.inc(-1)
                 count(1)
                 observe(seconds)
 
             return record_public
         if all(_plain(value) for value in (total, added, *values)):
-            # In-process values: one lock for the three, so a request takes it once
-            # (and their own inc/get, which collection uses, take the same one).
-            lock = _native_lock()
+            # In-process values: one lock for all, so a request takes it once (and
+            # their own inc/get, which collection uses, take the same one).
+            lock = self._shared_lock()
             for value in (total, added, *values):
                 value._lock = lock
+            if in_flight is not None:
+
+                def record_finished(seconds: float) -> None:
+                    with lock:
+                        in_flight._value -= 1
+                        total._value += 1
+                        added._value += seconds
+                        values[bisect_left(bounds, seconds)]._value += 1
+
+                return record_finished
 
             def record_plain(seconds: float) -> None:
                 with lock:
@@ -158,6 +209,14 @@ class ServerMetrics:
                     values[bisect_left(bounds, seconds)]._value += 1
 
             return record_plain
+        if in_flight is not None:  # in-process gauge, other values: the gauge first
+            gauge, record_rest = in_flight.inc, self._make_recorder(service, method, outcome, False)
+
+            def record_mixed(seconds: float) -> None:
+                gauge(-1)
+                record_rest(seconds)
+
+            return record_mixed
         count, add_sum = _value_adder(child), added.inc
         buckets = tuple(value.inc for value in values)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import struct
+import sys
 import time
 from collections.abc import Callable
 from typing import Any
@@ -351,3 +352,133 @@ def test_a_framed_reply_over_the_frame_limit_is_refused(echo: Any) -> None:
         else:
             with pytest.raises(wire.LimitExceededError, match="frame size"):
                 dispatcher.handle(call)
+
+
+# Framed feeds: one whole frame to an empty decoder takes a shortcut past the decoder;
+# every other feed goes through it. Each must give what feeding byte by byte gives.
+def _framed(payload: bytes) -> bytes:
+    return struct.pack("!i", len(payload)) + payload
+
+
+_PING = _binary_call(b"ping", 1, b"\xff\xff\xff\xfe", b"\x00")
+_ECHO = _binary_call(b"echo", 1, b"\x00\x00\x00\x03", b"\x0b\x00\x01\x00\x00\x00\x02hi\x00")
+FRAMED_FEEDS = {
+    "one whole frame": _framed(_PING),
+    "two frames": _framed(_PING) + _framed(_ECHO),
+    "a frame and a part": _framed(_ECHO) + _framed(_PING)[:6],
+    "the size alone": _framed(_PING)[:4],
+    "a zero size": b"\x00\x00\x00\x00" + _PING,
+    "a negative size": b"\xff\xff\xff\xff" + _PING,
+    "a size over the frame limit": struct.pack("!i", 2048) + b"\x80" * 2048,
+    "a whole frame that is no call": _framed(_binary_call(b"echo", 2, b"\x00" * 4, b"\x00")),
+    "a whole frame with cut arguments": _framed(_ECHO[:-3]),
+}
+
+
+def _feed_outcomes(dispatcher: Dispatcher, chunks: list[bytes]) -> list[Any]:
+    connection = ServerConnection(dispatcher, dialect=wire.Dialect(wire.Framing.FRAMED, 0))
+    seen: list[Any] = []
+    for chunk in chunks:
+        try:
+            calls = connection.feed(chunk)
+        except wire.WireError as exc:
+            seen.append((type(exc), str(exc)))
+            break
+        for call in calls:
+            request = call.request
+            seen.append((request.method, request.seqid, call.args, dispatcher.handle(call)))
+    seen.append(connection.buffered)
+    return seen
+
+
+@pytest.mark.parametrize("data", FRAMED_FEEDS.values(), ids=FRAMED_FEEDS.keys())
+def test_a_whole_framed_feed_decodes_as_the_decoder_does(echo: Any, data: bytes) -> None:
+    limits = wire.Limits(max_frame=1024)
+    handler = RequestEchoHandler(echo.ttypes)
+
+    def fresh() -> Dispatcher:
+        return Dispatcher(echo.service, handler, limits=limits, metrics=False)
+
+    whole = _feed_outcomes(fresh(), [data])
+    bytewise = _feed_outcomes(fresh(), [data[i : i + 1] for i in range(len(data))])
+    assert whole == bytewise
+
+
+def test_a_failed_framed_connection_refuses_whole_frames_after(echo: Any) -> None:
+    dispatcher = Dispatcher(echo.service, RequestEchoHandler(echo.ttypes), metrics=False)
+    connection = ServerConnection(dispatcher, dialect=wire.Dialect(wire.Framing.FRAMED, 0))
+    with pytest.raises(wire.WireError):
+        connection.feed(b"\xff\xff\xff\xff")
+    with pytest.raises(wire.WireError, match="already failed"):
+        connection.feed(_framed(_PING))
+
+
+@pytest.mark.parametrize("seqid", [0, 7, -2, 2**31 - 1, -(2**31)])
+def test_the_cached_void_reply_carries_each_sequence_id(echo: Any, seqid: int) -> None:
+    dispatcher = Dispatcher(echo.service, RequestEchoHandler(echo.ttypes), metrics=False)
+    method = dispatcher.view.methods["ping"]
+    assert method.result_cls is not None
+    for dialect in (None, wire.Dialect(wire.Framing.FRAMED, wire.BINARY)):  # detected or fixed
+        connection = ServerConnection(dispatcher, dialect=dialect)
+        for _ in range(2):  # the first reply makes the cache, the second uses it
+            (call,) = connection.feed(wire.encode_framed(wire.encode_call(method, 0, seqid)))
+            reply = dispatcher.handle(call)
+            expected = wire.encode_reply(method, wire.BINARY, seqid, method.result_cls())
+            assert reply == wire.encode_framed(expected)
+
+
+def test_every_outcome_leaves_the_in_flight_gauge_at_zero(
+    echo: Any, registry: CollectorRegistry
+) -> None:
+    class Partial(RequestEchoHandler):
+        sleep = None  # type: ignore[assignment]  # not implemented
+
+    dispatcher = _dispatcher(echo, Partial(echo.ttypes), registry)
+    sample: Callable[..., Any] = registry.get_sample_value
+    exchange = Exchange(echo, dispatcher, "binary-framed")
+    exchange.call("ping")
+    exchange.call("notify", "m")
+    with pytest.raises(echo.ttypes.EchoError):
+        exchange.call("fail", "m", 1)
+    with pytest.raises(TApplicationException):
+        exchange.call("echo", "boom")
+    with pytest.raises(TApplicationException):
+        exchange.call("sleep", 1)
+    exchange.client.send_echo("cancelled")
+    (call,) = exchange.connection.feed(exchange.out.getvalue())
+    assert dispatcher.finish(call, error=KeyboardInterrupt()) is None  # recorded, no reply
+    assert sample("thrift_server_active_requests", {"thrift_service": "Echo"}) == 0
+    outcomes = {
+        ("ping", "success"),
+        ("notify", "success"),
+        ("fail", "declared_exception"),
+        ("echo", "internal_error"),
+        ("sleep", "internal_error"),
+        ("echo", "cancelled"),
+    }
+    for method, outcome in outcomes:
+        labels = {"thrift_service": "Echo", "thrift_method": method, "outcome": outcome}
+        assert sample("thrift_server_requests_total", labels) == 1, labels
+    assert dispatcher.handled == 6
+
+
+def test_handled_counts_every_call_finished_from_threads(echo: Any) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    dispatcher = Dispatcher(echo.service, RequestEchoHandler(echo.ttypes), metrics=False)
+    request = wire.encode_framed(_PING)
+
+    def serve(_: int) -> None:
+        connection = ServerConnection(dispatcher)
+        for _ in range(2000):
+            (call,) = connection.feed(request)
+            dispatcher.handle(call)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # threads switch as often as they can
+    try:
+        with ThreadPoolExecutor(4) as pool:
+            list(pool.map(serve, range(4)))
+    finally:
+        sys.setswitchinterval(interval)
+    assert dispatcher.handled == 8000

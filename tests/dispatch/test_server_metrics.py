@@ -126,3 +126,27 @@ def test_one_recorder_per_labels_counts_every_call_from_threads() -> None:
     assert registry.get_sample_value("thrift_server_latency_seconds_bucket", le) == 20001
     total = registry.get_sample_value("thrift_server_latency_seconds_sum", LABELS)
     assert total == pytest.approx(20001 * 0.003)
+
+
+def test_a_finishing_recorder_takes_the_call_off_the_in_flight_gauge_from_threads() -> None:
+    registry = pc.CollectorRegistry()
+    metrics = ServerMetrics(registry)
+    begun = metrics.in_flight_adder("Echo")
+    finish = metrics.recorder(*LABELS.values(), finishing=True)
+    assert metrics.recorder(*LABELS.values(), finishing=True) is finish
+    record = metrics.recorder(*LABELS.values())  # the same values, without the gauge
+
+    def calls(_: int) -> None:
+        for _ in range(5000):
+            begun(1)
+            finish(0.003)
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(calls, range(4)))
+    begun(1)
+    record(0.003)
+    gauge = registry.get_sample_value("thrift_server_active_requests", {"thrift_service": "Echo"})
+    assert gauge == 1.0
+    assert registry.get_sample_value("thrift_server_requests_total", LABELS) == 20001
+    le = {**LABELS, "le": "0.005"}
+    assert registry.get_sample_value("thrift_server_latency_seconds_bucket", le) == 20001

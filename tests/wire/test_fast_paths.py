@@ -7,6 +7,7 @@ An outcome is the value, or the "need more" position, or the error's type and te
 
 from __future__ import annotations
 
+import functools
 import itertools
 from collections.abc import Callable
 from typing import Any
@@ -280,3 +281,46 @@ def test_decode_reply_shortcut_values_errors_and_truncation(echo: Any, protocol:
     with pytest.raises(echo.ttypes.EchoError) as raised:
         wire.decode_reply(fail_m, protocol, failed, 3, scanned=True)
     assert (raised.value.message, raised.value.code) == ("bad", 7)
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+def test_args_decoder_is_decode_args_at_every_cut_and_limit(echo: Any, protocol: int) -> None:
+    from thriftbuild.wire.calls import args_decoder
+
+    view = service_view(echo.service)
+    for name, args in [("echo", ("héllo",)), ("fail", ("m", 7)), ("echo_bytes", (b"x" * 70,))]:
+        method = view.methods[name]
+        payload = wire.encode_call(method, protocol, 3, args)
+        _, body = wire.decode_head(protocol, payload)
+        for limits in LIMITS:
+            decode = args_decoder(method, protocol, limits)
+            for cut in range(body, len(payload) + 1):
+                data = payload[:cut] + b"\x00"  # cut short, or one byte past the end
+                fast = _outcome(functools.partial(decode, data, body))
+                general = _outcome(
+                    functools.partial(wire.decode_args, method, protocol, data, body, limits)
+                )
+                assert fast == general, (name, cut)
+        decoded = args_decoder(method, protocol)(payload, body)
+        assert tuple(getattr(decoded, param) for param in view.params[name]) == args
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+def test_result_encoder_is_the_codecs_encoding(echo: Any, protocol: int) -> None:
+    from thriftbuild.wire.calls import result_encoder
+    from thriftbuild.wire.fields import LARGE_STRING
+
+    methods = service_view(echo.service).methods
+    values = {
+        "echo_bytes": [b"", b"x" * 10, b"y" * LARGE_STRING, "text, not bytes"],
+        "echo": ["", "héllo", "z" * (LARGE_STRING + 1)],
+        "bump": [0, 2**40],
+    }
+    for name, cases in values.items():
+        method = methods[name]
+        assert method.result_cls is not None
+        encode = result_encoder(method, protocol)
+        for value in cases:
+            result = method.result_cls(success=value)
+            general = _outcome(functools.partial(method.codec.encode, result, protocol))
+            assert _outcome(functools.partial(encode, result)) == general, (name, value)

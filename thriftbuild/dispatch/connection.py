@@ -6,8 +6,11 @@ from typing import Any
 
 from thriftbuild import wire
 from thriftbuild.dispatch.dispatcher import Call, Dispatcher
+from thriftbuild.wire.theader import plain_frame
 
 __all__ = ["ServerConnection"]
+
+_FRAMED = wire.Framing.FRAMED
 
 
 class ServerConnection:
@@ -48,6 +51,11 @@ class ServerConnection:
             else dialect.decoder(dispatcher.limits)
         )
         self._dialect = dialect
+        # Framed: the protocol, for feeds that bring exactly one whole frame (most do)
+        # to an empty decoder; taken without the decoder, as it would return it.
+        self._whole: int | None = None
+        if dialect is not None and dialect.framing is _FRAMED:
+            self._whole = dialect.protocol
         self._gauge = None
         if dispatcher.metrics is not None:
             self._gauge = dispatcher.metrics.connections(dispatcher.name)
@@ -70,7 +78,18 @@ class ServerConnection:
             WireError: bytes that are no valid request (or over the limits); the
                 connection cannot continue and should be closed.
         """
-        frames = self._decoder.feed(data)
+        whole = self._whole
+        if whole is not None and not self._decoder.buffered:
+            payload = wire.framed_payload(data, self.dispatcher.limits)
+            if payload is not None:
+                dialect = self._dialect
+                assert dialect is not None
+                return [self.dispatcher.begin(plain_frame(payload, whole), dialect, self.peer)]
+        try:
+            frames = self._decoder.feed(data)
+        except wire.WireError:
+            self._whole = None  # the decoder refuses every later feed: so does this
+            raise
         if not frames:
             return []
         dialect = self._dialect
@@ -78,6 +97,8 @@ class ServerConnection:
             assert isinstance(self._decoder, wire.AutoDecoder)
             dialect = self._dialect = self._decoder.dialect
             assert dialect is not None
+            if dialect.framing is _FRAMED:
+                self._whole = dialect.protocol
         begin = self.dispatcher.begin
         if len(frames) == 1:  # the usual feed: no comprehension frame
             return [begin(frames[0], dialect, self.peer)]

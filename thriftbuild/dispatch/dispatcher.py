@@ -24,6 +24,7 @@ Outcomes, as Apache's generated processors map them:
 from __future__ import annotations
 
 import inspect
+import itertools
 import logging
 import operator
 import struct
@@ -37,6 +38,7 @@ from thriftbuild import wire
 from thriftbuild.dispatch.request import Request, _current, deadline_from, decode_headers
 from thriftbuild.server_metrics import ServerMetrics, default_server_metrics
 from thriftbuild.service import ServiceView, service_view
+from thriftbuild.wire.calls import args_decoder, result_encoder
 
 __all__ = ["Call", "Dispatcher"]
 
@@ -53,11 +55,13 @@ _CALL, _ONEWAY = int(wire.MessageType.CALL), int(wire.MessageType.ONEWAY)
 _BINARY = wire.BINARY
 _I32 = struct.Struct("!i")
 _FRAMED = wire.Framing.FRAMED
-# What Dialect.frame allows a framed reply (it frames with the default limits); a
-# longer one takes that path and fails there as it always did.
-_MAX_REPLY_FRAME = wire.DEFAULT_LIMITS.max_frame
 # Request(...) without its generated __new__ frame (the fields are positional).
 _new_tuple = tuple.__new__
+_new_object = object.__new__
+# What Dialect.frame allows a framed reply (it frames with the default limits: what a
+# client reads by default, whatever this server accepts); a longer one takes that
+# path and fails there as it always did.
+_MAX_REPLY_FRAME = wire.DEFAULT_LIMITS.max_frame
 _STOP = b"\x00"  # an empty struct: its STOP byte alone (binary and compact alike)
 
 
@@ -71,12 +75,17 @@ class _Plan:
 
     __slots__ = (
         "args",
+        "bare",
+        "decoders",
+        "encoders",
+        "finishers",
         "handler",
         "is_coroutine",
         "method",
         "name",
         "oneway",
         "recorders",
+        "void_framed",
     )
 
     def __init__(self, view: ServiceView, handler: Any, name: str) -> None:
@@ -86,8 +95,17 @@ class _Plan:
         self.handler: Callable[..., Any] | None = found if callable(found) else None
         self.is_coroutine = self.handler is not None and inspect.iscoroutinefunction(self.handler)
         self.oneway = self.method is not None and self.method.oneway
-        self.args = _extractor(view.params.get(name, ()))
+        params = view.params.get(name, ())
+        self.args = _extractor(params)
+        # No parameters: a call sending none (its body a STOP byte) needs no decoding.
+        self.bare = not params
         self.recorders: dict[str, Callable[[float], None]] = {}
+        self.finishers: dict[str, Callable[[float], None]] = {}
+        # Protocol -> the method's argument decoder / result encoder (see wire.calls).
+        self.decoders: dict[int, Callable[[bytes, int], Any]] = {}
+        self.encoders: dict[int, Callable[[Any], bytes]] = {}
+        # A void method's framed binary reply around its sequence id (made on first use).
+        self.void_framed: tuple[bytes, bytes] | None = None
 
 
 def _extractor(names: tuple[str, ...]) -> Callable[[Any], tuple[Any, ...]]:
@@ -137,6 +155,7 @@ class Call:
         frame: wire.Frame,
         dialect: wire.Dialect,
     ) -> None:
+        # Dispatcher.begin sets these same fields itself, without calling this.
         self.request = request
         self.method = plan.method
         self.handler = plan.handler
@@ -216,6 +235,9 @@ class Dispatcher:
         self._in_flight = None if self.metrics is None else self.metrics.in_flight_adder(self.name)
         #: Requests finished (replied to or not), for drivers that recycle after N.
         self.handled = 0
+        # Counts finishes: next() is atomic under the GIL where `handled += 1` from
+        # several threads could lose increments.
+        self._finished = itertools.count(1)
         #: Called (no arguments) each time :attr:`handled` grows, in the finishing thread.
         self.on_finish: Callable[[], None] | None = None
         self._active: dict[Call, float] = {}  # begun, not finished -> monotonic start
@@ -284,10 +306,26 @@ class Dispatcher:
         if len(payload) == body + 1 and payload.endswith(_STOP):
             # No arguments sent (every call of a method without parameters): what
             # decoding gives, without a decoder.
-            decoded = method.args_cls()
+            args = () if plan.bare else plan.args(method.args_cls())
         else:
-            decoded = method.codec.decode(method.args_cls, payload[body:], protocol, self.limits)
-        call = Call(request, plan, plan.args(decoded), frame, dialect)
+            decode = plan.decoders.get(protocol)
+            if decode is None:
+                decode = plan.decoders[protocol] = args_decoder(method, protocol, self.limits)
+            args = plan.args(decode(payload, body))
+        # Call(request, plan, args, frame, dialect) without the class call: a Python
+        # __init__ goes through type_call and slot_tp_init, which cost more than the
+        # stores themselves (the same fields, in the same order).
+        call = _new_object(Call)
+        call.request = request
+        call.method = method
+        call.handler = plan.handler
+        call.args = args
+        call.is_coroutine = plan.is_coroutine
+        call.oneway = plan.oneway
+        call.started = received
+        call._plan = plan
+        call._frame = frame
+        call._dialect = dialect
         if self._in_flight is not None:
             self._in_flight(1)
         self._active[call] = received
@@ -306,7 +344,7 @@ class Dispatcher:
         """
         plan, request = call._plan, call.request
         method = plan.method
-        self.handled += 1
+        self.handled = next(self._finished)
         if self.on_finish is not None:
             self.on_finish()
         if method is None:
@@ -314,24 +352,31 @@ class Dispatcher:
             self._record(call, "unknown_method")
             return reply
         self._active.pop(call, None)
-        if self._in_flight is not None:
-            self._in_flight(-1)
+        # From here every path records through _done: the in-flight gauge's decrement
+        # goes with the outcome's count (one locked section).
         if plan.handler is None:
             message = f"{self.name}.{request.method} is not implemented by the handler"
             log.error("%s", message)
-            self._record(call, "internal_error")
+            self._done(call, "internal_error")
             return None if plan.oneway else self._app_error(call, INTERNAL_ERROR, message)
         if error is not None and not isinstance(error, Exception):
-            self._record(call, "cancelled")
+            self._done(call, "cancelled")
             return None
         if plan.oneway:
             if error is not None:
                 log.error("%s.%s (oneway) failed", self.name, request.method, exc_info=error)
-            self._record(call, "success" if error is None else "oneway_error")
+            self._done(call, "success" if error is None else "oneway_error")
             return None
         assert method.result_cls is not None
         protocol = call._frame.protocol
         if error is None and not method.returns:
+            if protocol == _BINARY and call._dialect.framing is _FRAMED:
+                # The whole framed reply but its sequence id is the same every time.
+                framed = plan.void_framed or self._void_framed(plan)
+                if self.metrics is not None:  # _done(call, "success"), one frame fewer
+                    done = plan.finishers.get("success") or self._finisher(plan, "success")
+                    done(time.monotonic() - call.started)
+                return b"".join((framed[0], _I32.pack(request.seqid), framed[1]))
             # A void method's result struct is empty: its STOP byte, encoded alike
             # by every codec and protocol.
             outcome, body = "success", _STOP
@@ -346,15 +391,18 @@ class Dispatcher:
                     return self._failed(call, error)
                 outcome = "declared_exception"
                 setattr(result, field, error)
+            encode = plan.encoders.get(protocol)
+            if encode is None:
+                encode = plan.encoders[protocol] = result_encoder(method, protocol)
             try:
-                body = method.codec.encode(result, protocol)
+                body = encode(result)
             except Exception as exc:  # a handler returned a value its IDL type cannot hold
                 log.error("%s.%s: cannot encode the reply", self.name, request.method, exc_info=exc)
-                self._record(call, "internal_error")
+                self._done(call, "internal_error")
                 return self._app_error(call, INTERNAL_ERROR, "Internal error: cannot encode result")
         before, after = wire.head_parts(protocol, plan.name, _REPLY)  # cached by wire
         seqid = wire.seqid_bytes(protocol, request.seqid)
-        self._record(call, outcome)
+        self._done(call, outcome)
         if call._dialect.framing is _FRAMED:
             # The frame's length prefix joined with the rest: one copy of the body.
             size = len(before) + len(seqid) + len(after) + len(body)
@@ -362,15 +410,22 @@ class Dispatcher:
                 return b"".join((_I32.pack(size), before, seqid, after, body))
         return self._frame(call, b"".join((before, seqid, after, body)))
 
+    def _void_framed(self, plan: _Plan) -> tuple[bytes, bytes]:
+        """``plan``'s void reply, framed binary, split around the sequence id."""
+        before, after = wire.head_parts(_BINARY, plan.name, _REPLY)
+        size = len(before) + 4 + len(after) + len(_STOP)
+        plan.void_framed = (_I32.pack(size) + before, after + _STOP)
+        return plan.void_framed
+
     def _failed(self, call: Call, error: BaseException) -> bytes:
         """The reply to a handler that raised something its IDL does not declare."""
         name = call.request.method
         app = _app_exception_args(error)
         if app is not None:
-            self._record(call, "application_exception")
+            self._done(call, "application_exception")
             return self._app_error(call, *app)
         log.error("%s.%s failed", self.name, name, exc_info=error)
-        self._record(call, "internal_error")
+        self._done(call, "internal_error")
         return self._app_error(call, INTERNAL_ERROR, "Internal error")
 
     def handle(self, call: Call) -> bytes | None:
@@ -422,8 +477,26 @@ class Dispatcher:
     def _frame(self, call: Call, payload: bytes) -> bytes:
         frame = call._frame
         return call._dialect.frame(
-            payload, protocol=frame.protocol, seqid=frame.seqid, zlib=frame.zlib
+            payload,
+            protocol=frame.protocol,
+            seqid=frame.seqid,
+            zlib=frame.zlib,
         )
+
+    def _done(self, call: Call, outcome: str) -> None:
+        """Take a begun call off the in-flight gauge and record its outcome."""
+        if self.metrics is None:
+            return
+        plan = call._plan
+        done = plan.finishers.get(outcome) or self._finisher(plan, outcome)
+        done(time.monotonic() - call.started)
+
+    def _finisher(self, plan: _Plan, outcome: str) -> Callable[[float], None]:
+        """``plan``'s recorder of ``outcome`` that also ends the call's in-flight count."""
+        assert self.metrics is not None
+        done = self.metrics.recorder(self.name, plan.name, outcome, finishing=True)
+        plan.finishers[outcome] = done
+        return done
 
     def _record(self, call: Call, outcome: str) -> None:
         metrics = self.metrics

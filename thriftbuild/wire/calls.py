@@ -40,11 +40,13 @@ __all__ = [
     "THRIFTPY2",
     "Method",
     "StructCodec",
+    "args_decoder",
     "decode_args",
     "decode_reply",
     "encode_call",
     "encode_exception",
     "encode_reply",
+    "result_encoder",
     "unpack_result",
 ]
 
@@ -161,6 +163,43 @@ class _ApacheCodec:
         except Exception as exc:
             raise WireError(f"cannot decode {cls.__name__} ({type(exc).__name__}: {exc})") from exc
         return obj
+
+    def decoder(self, cls: type, protocol: int, limits: Limits) -> Callable[[bytes, int], Any]:
+        """``decode_from(cls, data, offset, protocol, limits)`` as a function of
+        ``(data, offset)``, its lookups done once (servers keep one per method)."""
+        fast = self._fast.get(protocol)
+        spec = getattr(cls, "thrift_spec", None)
+        if fast is None or spec is None:
+            return lambda data, offset: self.decode_from(cls, data, offset, protocol, limits)
+        decode_c, spec_arg = fast[1], [cls, spec]
+
+        def decode(data: bytes, offset: int) -> Any:
+            _check_struct(protocol, data, limits, offset)  # see decode_from
+            obj = cls()
+            try:
+                decode_c(obj, _source(data, offset, limits), spec_arg)
+            except Exception as exc:
+                raise WireError(
+                    f"cannot decode {cls.__name__} ({type(exc).__name__}: {exc})"
+                ) from exc
+            return obj
+
+        return decode
+
+    def encoder(self, cls: type, protocol: int) -> Callable[[Any], bytes]:
+        """``encode(obj, protocol)`` for ``cls`` objects, its lookups done once."""
+        fast = self._fast.get(protocol)
+        spec = getattr(cls, "thrift_spec", None)
+        if fast is None or spec is None:
+            return lambda obj: self.encode(obj, protocol)
+        encode_c, spec_arg, fields = fast[0], [cls, spec], string_fields(cls)
+
+        def encode(obj: Any) -> bytes:
+            if fields and take_large_strings(obj, spec, fields, protocol) is not None:
+                return self.encode(obj, protocol)  # splits them off (see encode)
+            return bytes(encode_c(obj, spec_arg))
+
+        return encode
 
 
 # A generated class -> its thrift_spec and string fields (what encode looks up per
@@ -403,7 +442,35 @@ def decode_args(
     method: Method, protocol: int, payload: bytes, body: int, limits: Limits = DEFAULT_LIMITS
 ) -> Any:
     """The ``<method>_args`` of a call whose body starts at offset ``body``."""
-    return method.codec.decode(method.args_cls, payload[body:], protocol, limits)
+    codec = method.codec
+    if codec is _APACHE:  # the hot path: no lazy wrapper, the body read in place
+        return (_APACHE._codec or _APACHE._get()).decode_from(
+            method.args_cls, payload, body, protocol, limits
+        )
+    return codec.decode(method.args_cls, payload[body:], protocol, limits)
+
+
+def args_decoder(
+    method: Method, protocol: int, limits: Limits = DEFAULT_LIMITS
+) -> Callable[[bytes, int], Any]:
+    """:func:`decode_args` for one method and protocol: ``decode(payload, body)``.
+
+    The same checks and result, with the codec's lookups done when it is made
+    (servers make one per method and protocol).
+    """
+    codec, cls = method.codec, method.args_cls
+    if codec is _APACHE:
+        return (_APACHE._codec or _APACHE._get()).decoder(cls, protocol, limits)
+    return lambda payload, body: codec.decode(cls, payload[body:], protocol, limits)
+
+
+def result_encoder(method: Method, protocol: int) -> Callable[[Any], bytes]:
+    """The encoding of ``method``'s ``<method>_result`` objects in ``protocol``, as
+    ``method.codec.encode`` gives it, with the codec's lookups done once."""
+    codec, cls = method.codec, method.result_cls
+    if codec is _APACHE and cls is not None:
+        return (_APACHE._codec or _APACHE._get()).encoder(cls, protocol)
+    return lambda result: codec.encode(result, protocol)
 
 
 def encode_reply(method: Method, protocol: int, seqid: int, result: Any) -> bytes:
