@@ -106,6 +106,10 @@ class _DirectCalls:
         except Exception as exc:
             channel.undecodable(exc)
         channel.awaiting = False
+        if method.returns:  # unpack_result's common case, without its call
+            value = result.success
+            if value is not None:
+                return value
         return wire.unpack_result(method, result)
 
     def _send_general(
