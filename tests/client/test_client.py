@@ -176,6 +176,87 @@ def test_proxy_large_string_and_binary_arguments_written_after_the_other_fields(
         proxy.pool.close()
 
 
+def _apache_message(echo: Any, protocol: int, name: str, mtype: int, seqid: int, obj: Any) -> bytes:
+    """A message as Apache's generated client writes it (accelerated protocol)."""
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocolAccelerated
+    from thrift.protocol.TCompactProtocol import TCompactProtocolAccelerated
+    from thrift.transport.TTransport import TMemoryBuffer
+
+    buf = TMemoryBuffer()
+    prot = (TBinaryProtocolAccelerated if protocol == 0 else TCompactProtocolAccelerated)(buf)
+    prot.writeMessageBegin(name, mtype, seqid)
+    obj.write(prot)
+    prot.writeMessageEnd()
+    return bytes(buf.getvalue())
+
+
+@pytest.mark.parametrize("protocol", [0, 2])
+def test_proxy_string_only_arguments_sent_as_apache_writes_them(echo: Any, protocol: int) -> None:
+    # Calls whose arguments are all string/binary are encoded by the runtime, not the
+    # C codec: the request is byte for byte what Apache writes, for every size and for
+    # values of the other type (left to the C codec).
+    from thrift.Thrift import TMessageType
+
+    from thriftbuild import wire
+
+    service = echo.service
+    received: list[bytes] = []
+
+    def behaviour(conn: socket.socket, srv: RawServer) -> None:
+        data = b""
+        while True:
+            try:
+                head, end = wire.decode_head(protocol, data)
+            except wire.WireError:  # the head is not complete yet
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+                continue
+            args_cls = getattr(service, f"{head.name}_args")
+            try:
+                args = wire.APACHE.decode(args_cls, data[end:], protocol, wire.DEFAULT_LIMITS)
+            except wire.WireError:  # the body is not complete yet
+                chunk = conn.recv(65536)
+                if not chunk:
+                    return
+                data += chunk
+                continue
+            size = len(_apache_message(echo, protocol, head.name, TMessageType.CALL, 0, args))
+            size += len(wire.seqid_bytes(protocol, head.seqid)) - len(wire.seqid_bytes(protocol, 0))
+            received.append(data[:size])
+            data = data[size:]
+            value = args.data if head.name == "echo_bytes" else args.text
+            result = getattr(service, f"{head.name}_result")(success=value)
+            conn.sendall(
+                _apache_message(echo, protocol, head.name, TMessageType.REPLY, head.seqid, result)
+            )
+
+    factory = BINARY if protocol == 0 else TCompactProtocolFactory()
+    with RawServer(behaviour).start() as srv:
+        proxy = _proxy(echo, srv.endpoint, protocol_factory=factory)
+        calls: list[tuple[str, Any, Any]] = [
+            ("echo_bytes", b"", b""),
+            ("echo_bytes", b"x", b"x"),
+            ("echo_bytes", bytes(range(256)) * 4, bytes(range(256)) * 4),
+            ("echo_bytes", os.urandom(70_000), None),
+            ("echo_bytes", "é", "é".encode()),  # str for binary: Apache sends UTF-8
+            ("echo", "snow ☃", "snow ☃"),
+            ("echo", "t" * 5000, "t" * 5000),
+        ]
+        for name, value, answer in calls:
+            got = getattr(proxy, name)(value)
+            assert got == (value if answer is None else answer)
+            request = received.pop()
+            head, _ = wire.decode_head(protocol, request)
+            args = getattr(service, f"{name}_args")(value)
+            assert request == _apache_message(
+                echo, protocol, name, TMessageType.CALL, head.seqid, args
+            )
+        assert srv.accepted == 1
+        proxy.pool.close()
+
+
 # -- connection hygiene ------------------------------------------------------------------
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import os
 from collections.abc import Callable
 from typing import Any
 
@@ -248,7 +249,7 @@ def test_encode_call_is_head_then_codec_body(echo: Any, protocol: int) -> None:
     view = service_view(echo.service)
     for name, args, kwargs in (
         ("ping", (), {}),
-        ("echo", ("t" * 3000,), {}),
+        ("fail", ("t" * 3000,), {"code": 2}),  # a large string after the codec's fields
         ("fail", ("m",), {"code": -4}),
         ("notify", ("n",), None),
     ):
@@ -324,3 +325,122 @@ def test_result_encoder_is_the_codecs_encoding(echo: Any, protocol: int) -> None
             result = method.result_cls(success=value)
             general = _outcome(functools.partial(method.codec.encode, result, protocol))
             assert _outcome(functools.partial(encode, result)) == general, (name, value)
+
+
+def _string_struct(layout: tuple[tuple[int, str], ...]) -> type:
+    """An Apache-style struct class whose fields are ``(id, "UTF8" | "BINARY")``."""
+    from thrift.Thrift import TType
+
+    spec: list[Any] = [None] * (max(fid for fid, _ in layout) + 1)
+    names = []
+    for fid, kind in layout:
+        spec[fid] = (fid, TType.STRING, f"f{fid}", kind, None)
+        names.append(f"f{fid}")
+
+    def __init__(self: Any, **values: Any) -> None:
+        for name in names:
+            setattr(self, name, values.get(name))
+
+    return type("Strings", (), {"thrift_spec": tuple(spec), "__init__": __init__})
+
+
+def _c_codec(protocol: int) -> Any:
+    from thrift.protocol import fastbinary
+
+    return fastbinary.encode_binary if protocol == wire.BINARY else fastbinary.encode_compact
+
+
+def _python_codec(obj: Any, protocol: int) -> bytes:
+    from thrift.protocol.TBinaryProtocol import TBinaryProtocol
+    from thrift.protocol.TCompactProtocol import TCompactProtocol
+    from thrift.transport.TTransport import TMemoryBuffer
+
+    buf = TMemoryBuffer()
+    (TBinaryProtocol if protocol == wire.BINARY else TCompactProtocol)(buf).writeStruct(
+        obj, type(obj).thrift_spec
+    )
+    return bytes(buf.getvalue())
+
+
+STRING_LAYOUTS = [
+    ((1, "BINARY"),),
+    ((1, "UTF8"), (2, "BINARY")),
+    ((0, "BINARY"), (15, "UTF8"), (16, "BINARY")),  # compact: a delta of 0, 15 and 1
+    ((3, "UTF8"), (19, "BINARY"), (300, "UTF8")),  # compact: deltas of 16 and 281
+]
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+@pytest.mark.parametrize("layout", STRING_LAYOUTS)
+def test_encode_string_struct_writes_the_codecs_bytes(
+    protocol: int, layout: tuple[tuple[int, str], ...]
+) -> None:
+    cls = _string_struct(layout)
+    fields = wire.only_string_fields(cls)
+    assert fields is not None
+    texts = [None, "", "snow ☃ é" * 40]
+    blobs = [None, b"", bytes(range(256)) * 4, os.urandom(127), os.urandom(128), os.urandom(70_000)]
+    choices = [texts if kind == "UTF8" else blobs for _, kind in layout]
+    for values in itertools.product(*choices):
+        obj = cls(**{f"f{fid}": value for (fid, _), value in zip(layout, values, strict=True)})
+        parts = wire.encode_string_struct(obj, fields, protocol)
+        assert parts is not None
+        got = b"".join(parts)
+        assert got == _c_codec(protocol)(obj, [cls, cls.thrift_spec])
+        assert got == _python_codec(obj, protocol)
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+def test_encode_string_struct_leaves_other_value_types_to_the_codec(protocol: int) -> None:
+    # A value of another type than its field declares is the C codec's to encode (or
+    # refuse): it accepts str for binary and bytes for string, refuses the others.
+    cls = _string_struct(((1, "UTF8"), (2, "BINARY")))
+    fields = wire.only_string_fields(cls)
+    assert fields is not None
+
+    class Text(str):
+        pass
+
+    for f1, f2 in [
+        (b"bytes", None),
+        (None, "text"),
+        (None, bytearray(b"ab")),
+        (None, memoryview(b"ab")),
+        (Text("sub"), None),
+        (7, None),
+    ]:
+        assert wire.encode_string_struct(cls(f1=f1, f2=f2), fields, protocol) is None
+    assert wire.encode_string_struct(cls(f1="a"), fields, 7) is None  # no such protocol
+
+
+def test_only_string_fields(echo: Any) -> None:
+    service = echo.service
+    assert wire.only_string_fields(service.echo_bytes_args) == ((1, "data", False),)
+    assert wire.only_string_fields(service.echo_args) == ((1, "text", True),)
+    assert wire.only_string_fields(service.echo_bytes_result) == ((0, "success", False),)
+    assert wire.only_string_fields(service.fail_args) is None  # also an i32
+    assert wire.only_string_fields(service.ping_args) is None  # no field at all
+    assert wire.only_string_fields(service.sleep_args) is None
+    assert wire.only_string_fields(int) is None  # not a generated struct
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+def test_encode_call_of_string_only_arguments_is_the_codecs_bytes(echo: Any, protocol: int) -> None:
+    view = service_view(echo.service)
+    for name, args in (
+        ("echo_bytes", (b"",)),
+        ("echo_bytes", (os.urandom(1024),)),
+        ("echo_bytes", ("é",)),  # str for binary: the C codec's UTF-8
+        ("echo", ("snow ☃",)),
+        ("echo", (b"raw",)),  # bytes for string: the C codec writes them as they are
+        ("echo", (None,)),
+        ("notify", ("n" * 3000,)),  # oneway
+    ):
+        method = view[name]
+        mtype = wire.MessageType.ONEWAY if method.oneway else wire.MessageType.CALL
+        obj = method.args_cls(*args)
+        body = _c_codec(protocol)(obj, [method.args_cls, method.args_cls.thrift_spec])
+        want = wire.encode_head(protocol, name, mtype, 77) + body
+        assert wire.encode_call(method, protocol, 77, args) == want
+    with pytest.raises(TypeError):
+        wire.encode_call(view["echo_bytes"], protocol, 1, (bytearray(b"x"),))

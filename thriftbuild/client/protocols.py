@@ -70,21 +70,30 @@ class _DirectCalls:
         """Call ``method`` with ``args`` under a fresh sequence id and return its value."""
         args_cls = method.args_cls
         plan = self._plans.get(args_cls) or _plan(method, self.protocol_id, self._plans)
-        args_spec, result_spec, strings, call_head, reply_head, tail = plan
+        args_spec, result_spec, strings, call_head, reply_head, tail, whole = plan
         obj = args_cls(*args, **kwargs)
         channel = self.channel
         self.expect = None  # the reply is checked here, not by readMessageBegin
         seqid = channel.seq_id = (channel.seq_id + 1) & 0x7FFFFFFF  # next_seqid()
         seq = wire.seqid_bytes(self.protocol_id, seqid)
-        large = None
-        if strings:  # large string/binary arguments are written here (wire.fields)
-            large = wire.take_large_strings(obj, args_spec[1], strings, self.protocol_id)
-        if result_spec is None or large is not None:
-            if not self._send_general(method, obj, plan, seq, large):
-                return None  # oneway: no reply
-        else:  # the common case: a two-way call without large strings
+        parts = None
+        if whole is not None and result_spec is not None:
+            # Only string/binary arguments: encoded here, each value copied once
+            # (the C codec copies them a byte at a time), same bytes (wire.fields).
+            parts = wire.encode_string_struct(obj, whole, self.protocol_id)
+        if parts is not None:
             channel.awaiting = True
-            channel.send_message(call_head + seq + tail + self._fast_encode(obj, args_spec))
+            channel.send_message(b"".join((call_head, seq, tail, *parts)))
+        else:
+            large = None
+            if strings:  # large string/binary arguments are written here (wire.fields)
+                large = wire.take_large_strings(obj, args_spec[1], strings, self.protocol_id)
+            if result_spec is None or large is not None:
+                if not self._send_general(method, obj, plan, seq, large):
+                    return None  # oneway: no reply
+            else:  # a two-way call without large strings
+                channel.awaiting = True
+                channel.send_message(call_head + seq + tail + self._fast_encode(obj, args_spec))
         want = reply_head + seq + tail
         got = channel.readAll(len(want))
         if got != want:
@@ -97,6 +106,10 @@ class _DirectCalls:
         except Exception as exc:
             channel.undecodable(exc)
         channel.awaiting = False
+        if method.returns:  # unpack_result's common case, without its call
+            value = result.success
+            if value is not None:
+                return value
         return wire.unpack_result(method, result)
 
     def _send_general(
@@ -108,7 +121,7 @@ class _DirectCalls:
         large: tuple[Any, list[bytes]] | None,
     ) -> bool:
         """Send a oneway call or one with large strings; whether a reply is due."""
-        args_spec, result_spec, _, call_head, _, tail = plan
+        args_spec, result_spec, _, call_head, _, tail, _ = plan
         channel = self.channel
         if large is None:
             body = self._fast_encode(obj, args_spec)
@@ -209,9 +222,18 @@ def _guarded_decode(channel: Channel, decode: Any) -> Any:
 
 #: What ``invoke`` needs of one method in one protocol, computed once: the C codec's
 #: type specs of its argument and result (None: oneway) classes, the argument
-#: struct's string/binary fields, and its CALL and REPLY heads around the sequence
-#: id -- ``call_head + seq + tail`` (``wire.head_parts``).
-_Plan = tuple[list[Any], list[Any] | None, tuple[wire.StringField, ...], bytes, bytes, bytes]
+#: struct's string/binary fields, its CALL and REPLY heads around the sequence
+#: id -- ``call_head + seq + tail`` (``wire.head_parts``) -- and the same fields
+#: again when the argument struct has no other (``wire.only_string_fields``).
+_Plan = tuple[
+    list[Any],
+    list[Any] | None,
+    tuple[wire.StringField, ...],
+    bytes,
+    bytes,
+    bytes,
+    tuple[wire.StringField, ...] | None,
+]
 
 # By protocol, then by argument class (types hash by identity, fast).
 _plans: dict[int, dict[type, _Plan]] = {wire.BINARY: {}, wire.COMPACT: {}}
@@ -229,6 +251,7 @@ def _plan(method: wire.Method, protocol: int, plans: dict[type, _Plan]) -> _Plan
         call_head,
         reply_head,
         tail,  # after the id: the same in both heads (compact: the name)
+        wire.only_string_fields(method.args_cls),
     )
     plans[method.args_cls] = plan
     return plan

@@ -17,7 +17,13 @@ from io import BytesIO
 from typing import Any, NamedTuple, Protocol
 
 from thriftbuild.wire.errors import WireError
-from thriftbuild.wire.fields import STRUCT_STOP, string_fields, take_large_strings
+from thriftbuild.wire.fields import (
+    STRUCT_STOP,
+    encode_string_struct,
+    only_string_fields,
+    string_fields,
+    take_large_strings,
+)
 from thriftbuild.wire.heads import (
     BINARY,
     COMPACT,
@@ -356,12 +362,17 @@ def encode_call(
     """A call message (head and arguments) for ``method(*args, **kwargs)``."""
     args_obj = method.args_cls(*args, **kwargs) if kwargs else method.args_cls(*args)
     codec = method.codec
+    mtype = _CALL if method.result_cls is not None else _ONEWAY
+    before, after = head_parts(protocol, method.name, mtype, strict=strict)
     if codec is _APACHE:  # the hot path skips the lazy wrapper's extra call
+        whole = only_string_fields(method.args_cls)
+        if whole is not None:  # only string/binary arguments: the same bytes, faster
+            parts = encode_string_struct(args_obj, whole, protocol)
+            if parts is not None:
+                return b"".join((before, seqid_bytes(protocol, seqid), after, *parts))
         body = (_APACHE._codec or _APACHE._get()).encode(args_obj, protocol)
     else:
         body = codec.encode(args_obj, protocol)
-    mtype = _CALL if method.result_cls is not None else _ONEWAY
-    before, after = head_parts(protocol, method.name, mtype, strict=strict)
     return b"".join((before, seqid_bytes(protocol, seqid), after, body))
 
 
