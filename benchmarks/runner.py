@@ -101,19 +101,20 @@ def measure_client(row: Row, contender: Contender, state: RunState, duration: fl
 
 
 def measure_server(row: Row, contender: Contender, state: RunState, duration: float) -> Measurement:
-    """A server row: ``clients`` raw client processes, each on one persistent connection.
+    """A server row: ``clients`` raw clients, each on one persistent connection, in
+    ``client_processes`` processes (a thread per client).
 
     Contender spec: ``server`` (a :class:`~benchmarks.registry.ServerSpec`), kept
     running for the whole run and shared by every row that runs the same one. Row
-    params: ``clients``, ``op``, ``size``, ``protocol``, ``transport``. The value is
-    the clients' total calls/s; ``starved`` counts clients that completed no call in
-    the window.
+    params: ``clients``, ``client_processes``, ``op``, ``size``, ``protocol``,
+    ``transport``. The value is the clients' total calls/s; ``starved`` counts the
+    clients that made under a tenth of their fair share (issue 12's definition).
     """
     spec: ServerSpec = contender.spec["server"]
     # Rows running the same server (ping and echo rows) share one process tree.
     key = f"{contender.name} {spec.env} {spec.argv} {sorted(spec.extra_env.items())}"
     server = state.server(key, spec)
-    clients = int(row.params["clients"])
+    clients, processes = int(row.params["clients"]), int(row.params["client_processes"])
     cpus = machine.cpus_for(row.placement)
     machine.place(server.pid, cpus)
     base = Context(
@@ -128,15 +129,22 @@ def measure_server(row: Row, contender: Contender, state: RunState, duration: fl
         max_calls=state.settings.max_calls,
         cpus=cpus,
     )
-    contexts = [dataclasses.replace(base) for _ in range(clients)]
+    shares = [clients // processes + (i < clients % processes) for i in range(processes)]
+    contexts = [dataclasses.replace(base, connections=n) for n in shares]
     python = state.space.python("project")
     results = run_load_clients(python, contexts, state.settings.warmup, timeout=duration + 60)
-    calls = [int(r["calls"]) for r in results]
+    calls = [int(c) for r in results for c in r["per_connection"]]
     return {
         "value": sum(calls) / duration,
-        "starved": sum(1 for c in calls if c == 0),
+        "starved": starved(calls),
         "per_client": calls,
     }
+
+
+def starved(calls: list[int]) -> int:
+    """How many clients made under a tenth of the fair share (total / clients)."""
+    fair = sum(calls) / len(calls) if calls else 0.0
+    return sum(1 for c in calls if c < fair / 10)
 
 
 def _expand(argv: tuple[str, ...], values: dict[str, Any]) -> list[str]:

@@ -3,15 +3,19 @@ arrives (nothing is timed here)."""
 
 from __future__ import annotations
 
+import dataclasses
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from benchmarks.procs import RunningServer, Workspace, start_server
+from benchmarks.procs import RunningServer, Workspace, run_load_clients, start_server
 from benchmarks.registry import ROWS, Role, ServerSpec
+from benchmarks.runner import starved
 from benchmarks.scenarios import load_all
 from benchmarks.worker import wire
+from benchmarks.worker.context import Context
 from benchmarks.worker.servers import ROWS as SERVED
 
 
@@ -81,3 +85,33 @@ def test_floor_closes_a_connection_that_sends_an_unknown_request(
     with wire.connect(server.port) as sock:
         sock.sendall(b"\x00\x00\x00\x03abc")
         assert sock.recv(1) == b""
+
+
+def test_a_client_is_starved_under_a_tenth_of_the_fair_share() -> None:
+    # Fair share here: 1000 / 5 = 200 calls; under 20 is starved, 20 is not.
+    assert starved([600, 361, 20, 19, 0]) == 2
+    assert starved([250, 250, 250, 250]) == 0
+    assert starved([0, 0, 0, 0]) == 0  # nobody served: no call to share, none starved
+
+
+def test_load_clients_run_in_processes_of_several_connections(tmp_path: Path) -> None:
+    """Issue 12's load: 8 clients in 2 processes of 4 threads, each counted alone."""
+    name, spec = _floor("server/")
+    server = start_server(name, spec, Workspace(tmp_path))
+    try:
+        base = Context(
+            factory="",
+            mode="load",
+            port=server.port,
+            transport="framed",
+            duration=5.0,
+            max_calls=50,
+        )
+        contexts = [dataclasses.replace(base, connections=4) for _ in range(2)]
+        results = run_load_clients(Path(sys.executable), contexts, warmup=0.0, timeout=60)
+    finally:
+        server.stop()
+    counts = [c for result in results for c in result["per_connection"]]
+    assert len(counts) == 8
+    assert counts == [50] * 8  # each thread counted its own calls, up to max_calls
+    assert [r["calls"] for r in results] == [sum(counts[:4]), sum(counts[4:])]

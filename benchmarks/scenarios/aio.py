@@ -133,6 +133,7 @@ for op, size, op_id in (("ping", 0, "ping"), ("text", 1024, "echo-1k-string")):
                 targets=(Target("aiothrift", 1.0, max_starved=0), Target("apache threaded", 1.0)),
                 params={
                     "clients": SERVER_CLIENTS,
+                    "client_processes": SERVER_CLIENTS,  # a process per client
                     "op": op,
                     "size": size,
                     "protocol": "binary",

@@ -18,7 +18,8 @@ class Context:
         factory: ``module:function`` making the client (see ``sync_clients``).
         mode: ``threads`` (blocking calls from ``threads`` threads), ``async``
             (``tasks`` tasks over ``connections`` connections on ``loop``), or
-            ``load`` (one raw client of a server row, counting its own calls).
+            ``load`` (``connections`` raw clients of a server row, a thread each,
+            each counting its own calls).
         port: the server's port on 127.0.0.1.
         op: ``ping`` or ``echo`` (``echo_bytes`` with ``size`` bytes).
         protocol: ``binary`` or ``compact``; transport: ``buffered``, ``framed``

@@ -138,36 +138,58 @@ async def _async_main(ctx: Context) -> Result:
 
 
 def _load(ctx: Context) -> Result:
-    """One persistent raw client of a server row; a starved one counts 0 calls.
+    """``connections`` persistent raw clients of a server row, a thread each.
 
-    Connects, says ``READY`` on stdout, and waits for ``GO <start>`` on stdin (the
-    harness sends it once every client is connected), so that every client counts
-    over the same window whatever its start-up took. Calls before ``start`` are the
-    warm-up.
+    Connects them all, says ``READY`` on stdout, and waits for ``GO <start>`` on
+    stdin (the harness sends it once every client process is connected), so that
+    every client counts over the same window whatever its start-up took. Calls
+    before ``start`` are the warm-up. ``per_connection`` holds each client's count;
+    a starved one counts 0.
     """
     request = wire.request_bytes(ctx.op, ctx.size, ctx.protocol, ctx.transport)
     reply = wire.reply_bytes(ctx.op, ctx.size, ctx.protocol, ctx.transport)
-    sock = wire.connect(ctx.port, timeout=30.0)
-    exchange = wire.RawExchange(sock, request, reply)
+    socks = [wire.connect(ctx.port, timeout=30.0) for _ in range(ctx.connections)]
     print("READY", flush=True)
     word, start = sys.stdin.readline().split()
     if word != "GO":
         raise SystemExit(f"expected GO <start>, got {word!r}")
     start_at = float(start)
     end = start_at + ctx.duration
-    now = time.monotonic
-    done = 0
-    try:
-        while now() < start_at:
-            sock.settimeout(max(0.01, end - now()))
-            exchange.call()
-        while done < ctx.max_calls and now() < end:
-            sock.settimeout(max(0.01, end - now()))
-            exchange.call()
-            done += 1
-    except TimeoutError:
-        pass  # the window ended while this client waited: what it did counts
-    return {"calls": done, "seconds": ctx.duration, "rate": done / ctx.duration, "cpu": 0.0}
+    counts = [0] * len(socks)
+    failures: list[BaseException] = []
+
+    def client(index: int) -> None:
+        sock, now, done = socks[index], time.monotonic, 0
+        exchange = wire.RawExchange(sock, request, reply)
+        try:
+            while now() < start_at:
+                sock.settimeout(max(0.01, end - now()))
+                exchange.call()
+            while done < ctx.max_calls and now() < end:
+                sock.settimeout(max(0.01, end - now()))
+                exchange.call()
+                done += 1
+        except TimeoutError:
+            pass  # the window ended while this client waited: what it did counts
+        except BaseException as exc:  # a broken reply fails the measurement
+            failures.append(exc)
+        counts[index] = done
+
+    threads = [threading.Thread(target=client, args=(i,)) for i in range(len(socks))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise failures[0]
+    total = sum(counts)
+    return {
+        "calls": total,
+        "seconds": ctx.duration,
+        "rate": total / ctx.duration,
+        "cpu": 0.0,
+        "per_connection": counts,
+    }
 
 
 MODES: dict[str, Callable[[Context], Result]] = {
