@@ -20,41 +20,21 @@ import asyncio
 import contextlib
 import os
 import signal
-import time
-from typing import Any
 
-from gunicorn.workers.base import Worker
-
-from thriftbuild import wire
-from thriftbuild.gunicorn.app import processor_of
-from thriftbuild.gunicorn.factories import dialect_for, resolve_name
+from thriftbuild.gunicorn.base import ThriftWorkerBase
 from thriftbuild.gunicorn.settings import setting
-from thriftbuild.gunicorn.workers import _APACHE_DEFAULTS, route_logs
 
 __all__ = ["ThriftAsyncioWorker"]
 
 
-class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
+class ThriftAsyncioWorker(ThriftWorkerBase):
     """The asyncio Thrift worker; see the module docstring."""
 
-    alive: bool
-
     def load_wsgi(self) -> None:
-        route_logs(self)
-        self.processor = processor_of(
-            self.app.wsgi(), as_factory=setting(self.cfg, "thrift_processor_as_factory")
-        )
-        self.dialect = _dialect(self.cfg)
-        self.ssl_context = None
-        if self.cfg.is_ssl:
-            from gunicorn.sock import ssl_context
-
-            self.ssl_context = ssl_context(self.cfg)
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        # SIGTERM before the event loop has installed its own handler (see _main).
-        super().handle_exit(sig, frame)
-        setting(self.cfg, "worker_term")(self)
+        super().load_wsgi()
+        # Unlike the threaded workers (whose default is gunicorn_thrift's buffered
+        # binary), every dialect is detected unless a factory is configured.
+        self.dialect = self.configured_dialect(detect_by_default=True)
 
     def run(self) -> None:
         asyncio.run(self._main())
@@ -103,7 +83,7 @@ class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
                 server.dispatcher.on_finish = count
         interval = min(1.0, self.timeout / 4) if self.timeout else 1.0
         while self.alive:
-            self._heartbeat(servers)
+            self.heartbeat(s.dispatcher for s in servers)
             if self.ppid != os.getppid():
                 self.log.info("Parent changed, shutting down: %s", self)
                 break
@@ -114,34 +94,5 @@ class ThriftAsyncioWorker(Worker):  # type: ignore[misc]
             server.close()
         closing = asyncio.gather(*(server.wait_closed() for server in servers))
         while not closing.done():
-            self._heartbeat(servers)
+            self.heartbeat(s.dispatcher for s in servers)
             await asyncio.wait([closing], timeout=interval)
-
-    def _heartbeat(self, servers: list[Any]) -> None:
-        """Notify the arbiter unless a call has run past ``--timeout``."""
-        if self.timeout:
-            started = [s.dispatcher.oldest_active() for s in servers]
-            oldest = min((t for t in started if t is not None), default=None)
-            if oldest is not None and time.monotonic() - oldest > self.timeout:
-                return
-        self.notify()
-
-
-def _dialect(cfg: Any) -> wire.Dialect | None:
-    """The dialect the factory settings pin, or ``None``: detect each client's.
-
-    Unlike the threaded workers (whose default is gunicorn_thrift's buffered
-    binary), this worker detects every dialect unless a factory is configured;
-    a configured one pins the port as it does there (the other factory keeps
-    gunicorn_thrift's default). ``--thrift-auto-dialect`` always detects.
-    """
-    if setting(cfg, "thrift_auto_dialect"):
-        return None
-    transport = setting(cfg, "thrift_transport_factory")
-    protocol = setting(cfg, "thrift_protocol_factory")
-    if transport is None and protocol is None:
-        return None
-    return dialect_for(
-        resolve_name(transport or _APACHE_DEFAULTS[0]),
-        resolve_name(protocol or _APACHE_DEFAULTS[1]),
-    )

@@ -22,8 +22,9 @@ except ImportError as exc:  # pragma: no cover - depends on the environment
         "the gevent workers need gevent: pip install 'thriftbuild[gunicorn]'"
     ) from exc
 
+from thriftbuild.gunicorn.base import APACHE_DEFAULTS, THRIFTPY_DEFAULTS
 from thriftbuild.gunicorn.settings import setting
-from thriftbuild.gunicorn.workers import _APACHE_DEFAULTS, _THRIFTPY_DEFAULTS, ThriftWorker, Wait
+from thriftbuild.gunicorn.workers import ThriftWorker, Wait
 
 __all__ = ["ThriftGeventWorker", "ThriftpyGeventWorker"]
 
@@ -132,10 +133,10 @@ def _monitor_blocking(interval: float) -> None:
 class ThriftGeventWorker(_GeventWorker):
     """``thrift_gevent``: greenlets; Apache's buffered binary by default."""
 
-    defaults = _APACHE_DEFAULTS
+    defaults = APACHE_DEFAULTS
 
 
 class ThriftpyGeventWorker(_GeventWorker):
     """``thriftpy_gevent``: greenlets; thriftpy2's buffered binary by default."""
 
-    defaults = _THRIFTPY_DEFAULTS
+    defaults = THRIFTPY_DEFAULTS

@@ -38,21 +38,12 @@ import threading
 import time
 from typing import Any, Protocol
 
-from gunicorn.workers.base import Worker
-
 from thriftbuild import wire
 from thriftbuild.dispatch import Dispatcher, ServerConnection
-from thriftbuild.gunicorn.app import processor_of
-from thriftbuild.gunicorn.factories import dialect_for, resolve_name
+from thriftbuild.gunicorn.base import APACHE_DEFAULTS, THRIFTPY_DEFAULTS, ThriftWorkerBase
 from thriftbuild.gunicorn.settings import setting
 
-__all__ = [
-    "ThriftSyncWorker",
-    "ThriftWorker",
-    "ThriftpySyncWorker",
-    "build_dispatcher",
-    "route_logs",
-]
+__all__ = ["ThriftSyncWorker", "ThriftWorker", "ThriftpySyncWorker"]
 
 log = logging.getLogger("thriftbuild.server")
 
@@ -64,51 +55,6 @@ _HOT = 0.1
 _ACCEPT_RETRY = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _CORK = getattr(socket, "TCP_CORK", None)  # Linux: hold segments until uncorked
 _EPOLL = getattr(select, "epoll", None)  # Linux
-_APACHE_DEFAULTS = (
-    "thrift.transport.TTransport:TBufferedTransportFactory",
-    "thrift.protocol.TBinaryProtocol:TBinaryProtocolAcceleratedFactory",
-)
-_THRIFTPY_DEFAULTS = (
-    "thriftpy2.transport:TBufferedTransportFactory",
-    "thriftpy2.protocol:TBinaryProtocolFactory",
-)
-
-
-def route_logs(worker: Any) -> None:
-    """Send ``thriftbuild`` log records to gunicorn's error log, unless logging is set up.
-
-    Handler tracebacks and closed connections then appear in gunicorn's log, in its
-    format; a ``--log-config`` that configures the ``thriftbuild`` logger (or the
-    root logger) is left alone.
-    """
-    ours = logging.getLogger("thriftbuild")
-    if ours.handlers or logging.getLogger().handlers:
-        return
-    error_log = getattr(worker.log, "error_log", None)
-    if error_log is None:
-        return
-    for handler in error_log.handlers:
-        ours.addHandler(handler)
-    ours.setLevel(error_log.level)
-    ours.propagate = False
-
-
-def build_dispatcher(worker: Any, defaults: tuple[str, str]) -> tuple[Dispatcher, Any]:
-    """The worker's dispatcher and dialect (``None``: detect each client's).
-
-    Resolves the app gunicorn loaded into a processor (calling a factory here, in
-    the worker, after the fork) and the factory settings into a dialect.
-    """
-    cfg = worker.cfg
-    processor = processor_of(
-        worker.app.wsgi(), as_factory=setting(cfg, "thrift_processor_as_factory")
-    )
-    dispatcher = Dispatcher(None, processor)
-    if setting(cfg, "thrift_auto_dialect"):
-        return dispatcher, None
-    transport = setting(cfg, "thrift_transport_factory") or defaults[0]
-    protocol = setting(cfg, "thrift_protocol_factory") or defaults[1]
-    return dispatcher, dialect_for(resolve_name(transport), resolve_name(protocol))
 
 
 class _Client:
@@ -124,43 +70,32 @@ class _Dropped(BaseException):
     """Finishes a received call that is never run (its connection failed first)."""
 
 
-class ThriftWorker(Worker):  # type: ignore[misc]
+class ThriftWorker(ThriftWorkerBase):
     """The threaded Thrift worker; see the module docstring.
 
     Subclasses choose the default factories (``defaults``) and may change how
     sockets are waited on (the gevent workers do, by monkey-patching).
     """
 
-    defaults: tuple[str, str] = _APACHE_DEFAULTS
     #: Whether connection threads wait with a raw ``epoll`` (real threads on Linux).
     native_poll = True
 
-    alive: bool
     sockets: list[Any]
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._clients: set[_Client] = set()
         self._lock = threading.Lock()
-        self._stuck_logged = False
         self._stop_r = self._stop_w = -1
         self._served = itertools.count(1)
 
     # -- setup ------------------------------------------------------------------------
 
     def load_wsgi(self) -> None:
-        route_logs(self)
-        self.dispatcher, self.dialect = build_dispatcher(self, self.defaults)
+        super().load_wsgi()
+        self.dispatcher = Dispatcher(None, self.processor)
+        self.dialect = self.configured_dialect(detect_by_default=False)
         self.client_timeout: float | None = setting(self.cfg, "thrift_client_timeout")
-        self.ssl_context = None
-        if self.cfg.is_ssl:
-            from gunicorn.sock import ssl_context
-
-            self.ssl_context = ssl_context(self.cfg)
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        super().handle_exit(sig, frame)
-        setting(self.cfg, "worker_term")(self)
 
     # -- the main thread --------------------------------------------------------------
 
@@ -174,7 +109,7 @@ class ThriftWorker(Worker):  # type: ignore[misc]
         limit = self.worker_connections
         interval = min(1.0, self.timeout / 4) if self.timeout else 1.0
         while self.alive:
-            self._heartbeat()
+            self.heartbeat((self.dispatcher,))
             if self.ppid != os.getppid():
                 self.log.info("Parent changed, shutting down: %s", self)
                 break
@@ -207,23 +142,6 @@ class ThriftWorker(Worker):  # type: ignore[misc]
     def _wake(self) -> None:
         with contextlib.suppress(OSError):
             os.write(self.PIPE[1], b".")
-
-    def _heartbeat(self) -> None:
-        """Notify the arbiter unless a call has run past ``--timeout``."""
-        if self.timeout:
-            now = time.monotonic()
-            oldest = self.dispatcher.oldest_active()
-            if oldest is not None and now - oldest > self.timeout:
-                if not self._stuck_logged:
-                    self._stuck_logged = True
-                    log.error(
-                        "a call has run for %.0fs, past --timeout %ss: no heartbeat, "
-                        "the arbiter will replace this worker",
-                        now - oldest,
-                        self.timeout,
-                    )
-                return
-        self.notify()
 
     def _accept(self, listener: Any, limit: int) -> None:
         while len(self._clients) < limit:
@@ -260,7 +178,7 @@ class ThriftWorker(Worker):  # type: ignore[misc]
         selector.register(self.PIPE[0], selectors.EVENT_READ)
         try:
             while self._clients and time.monotonic() < deadline:
-                self._heartbeat()
+                self.heartbeat((self.dispatcher,))
                 selector.select(min(1.0, max(0.0, deadline - time.monotonic())))
                 self._drain_pipe()
         finally:
@@ -508,10 +426,10 @@ def _send_last(sock: Any, reply: bytes | None) -> None:
 class ThriftSyncWorker(ThriftWorker):
     """``thrift_sync``: threads; Apache's buffered binary by default."""
 
-    defaults = _APACHE_DEFAULTS
+    defaults = APACHE_DEFAULTS
 
 
 class ThriftpySyncWorker(ThriftWorker):
     """``thriftpy_sync``: threads; thriftpy2's buffered binary by default."""
 
-    defaults = _THRIFTPY_DEFAULTS
+    defaults = THRIFTPY_DEFAULTS
