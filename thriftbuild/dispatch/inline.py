@@ -1,4 +1,7 @@
-"""Which plain (non-``async``) handler methods the asyncio server runs on its loop.
+"""Which plain (non-``async``) handler methods a server runs on its I/O thread.
+
+The I/O thread is the asyncio server's event loop, or the threaded gunicorn
+worker's epoll loop (:mod:`thriftbuild.gunicorn.reactor`); "the loop" below.
 
 Handing a call to a handler thread costs a thread switch and a hand-over of the
 GIL per call (futex calls, a context switch): for a handler that returns in a
@@ -32,7 +35,21 @@ from __future__ import annotations
 import logging
 import time
 
-__all__ = ["BLOCKED", "HOLD", "LIMIT", "MAX_LEVEL", "PROVE", "SLOW", "InlineGuard"]
+try:
+    import resource
+except ImportError:  # pragma: no cover - not on Windows
+    resource = None  # type: ignore[assignment]
+
+__all__ = [
+    "BLOCKED",
+    "HOLD",
+    "LIMIT",
+    "MAX_LEVEL",
+    "PROVE",
+    "SLOW",
+    "InlineGuard",
+    "PreemptionWatch",
+]
 
 log = logging.getLogger("thriftbuild.server")
 
@@ -123,3 +140,39 @@ class InlineGuard:
             seconds * 1000,
             PROVE << level,
         )
+
+
+_RUSAGE_THREAD = getattr(resource, "RUSAGE_THREAD", None)  # Linux
+
+
+class PreemptionWatch:
+    """Tells a slow call the OS preempted from one that blocked, on one thread.
+
+    On a busy machine the scheduler takes the CPU from the loop's thread for a tick
+    (4 ms at 250 Hz) now and then: a call running then looks slow, though moving its
+    method to the threads would not help. The kernel counts a thread's voluntary
+    context switches (it waited: I/O, a lock, a sleep, the GIL) apart from the
+    involuntary ones (preempted). :meth:`mark` before calls (once per loop
+    iteration: a system call); :meth:`preempted` after a slow one: it switched
+    involuntarily and never waited since the mark. Without ``RUSAGE_THREAD`` (not
+    Linux) it never answers yes.
+    """
+
+    __slots__ = ("_mark",)
+
+    def __init__(self) -> None:
+        self._mark: tuple[int, int] | None = None
+
+    def mark(self) -> None:
+        """Remember this thread's context switches so far."""
+        if _RUSAGE_THREAD is not None:
+            usage = resource.getrusage(_RUSAGE_THREAD)
+            self._mark = (usage.ru_nvcsw, usage.ru_nivcsw)
+
+    def preempted(self) -> bool:
+        """Whether, since :meth:`mark`, the thread was preempted and never waited."""
+        if self._mark is None or _RUSAGE_THREAD is None:
+            return False
+        usage = resource.getrusage(_RUSAGE_THREAD)
+        voluntary, involuntary = self._mark
+        return usage.ru_nvcsw == voluntary and usage.ru_nivcsw > involuntary
