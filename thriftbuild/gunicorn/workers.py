@@ -1,13 +1,15 @@
-"""Thrift workers for gunicorn: one thread (or greenlet) per client connection.
+"""Thrift workers for gunicorn on threads (and, monkey-patched, on greenlets).
 
-The worker's main thread accepts connections and keeps gunicorn's heartbeat; each
-connection is served by its own thread, which decodes requests with
-:class:`~thriftbuild.dispatch.ServerConnection` and runs them with
-:meth:`~thriftbuild.dispatch.Dispatcher.handle` -- the request handling the
-asyncio server shares. A process serves up to ``--worker-connections`` clients at
-once (default 1000; ``--threads`` is not used); more wait in the listen backlog.
-The gevent workers (:mod:`thriftbuild.gunicorn.geventworkers`) run this same code
-with gevent's monkey-patching, so the threads are greenlets.
+The worker's main thread keeps gunicorn's heartbeat and accepts connections. Plain
+TCP connections are then served by :class:`~thriftbuild.gunicorn.reactor.Reactor`,
+an ``epoll`` loop on that same thread with handler threads for calls that must not
+run on it. Over TLS, and in the gevent workers
+(:mod:`thriftbuild.gunicorn.geventworkers`, where threads are greenlets), each
+connection is served by a thread of its own. Either way requests are decoded by
+:class:`~thriftbuild.dispatch.ServerConnection` and run by
+:meth:`~thriftbuild.dispatch.Dispatcher.handle` -- the request handling the asyncio
+server shares. A process serves up to ``--worker-connections`` clients at once
+(default 1000; ``--threads`` is not used); more wait in the listen backlog.
 
 Lifecycle, as gunicorn's own workers:
 
@@ -15,8 +17,7 @@ Lifecycle, as gunicorn's own workers:
   than ``--timeout``; a stuck call stops the heartbeat, so the arbiter replaces
   the worker. Idle keep-alive connections never count;
 * ``SIGTERM`` (and ``--max-requests``, counted in RPCs): stop accepting, close idle
-  connections (at once, or within 0.1 s of their last request on the threaded
-  workers), let every call in progress finish and send its reply
+  connections at once, let every call in progress finish and send its reply
   (calls are not read from a connection after that), exit once all connections
   are closed or after ``--graceful-timeout``;
 * ``SIGINT``/``SIGQUIT``: exit at once (gunicorn's quick shutdown).
@@ -33,7 +34,6 @@ import select
 import selectors
 import socket
 import ssl
-import struct
 import threading
 import time
 from typing import Any, Protocol
@@ -49,9 +49,6 @@ __all__ = ["ThriftSyncWorker", "ThriftWorker", "ThriftpySyncWorker"]
 log = logging.getLogger("thriftbuild.server")
 
 _READ = 65536
-# Seconds a connection thread waits for the next request with recv alone (see
-# ThriftWorker._hot_window): what an idle connection may delay a graceful shutdown.
-_HOT = 0.1
 # accept() failures that mean "out of resources for now": log and keep serving.
 _ACCEPT_RETRY = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
 _EPOLL = getattr(select, "epoll", None)  # Linux
@@ -239,34 +236,20 @@ class ThriftWorker(ThriftWorkerBase):
         handle = self.dispatcher.handle
         timeout = self.client_timeout
         tls = isinstance(sock, ssl.SSLSocket)
-        # Up to `hot` seconds, the next request is awaited by a blocking recv alone
-        # (the kernel's SO_RCVTIMEO bounds it); past that, by the wait, which also
-        # watches the stop pipe. See _hot_window.
-        hot = 0.0 if tls else self._hot_window(sock, timeout)
-        rest = timeout if timeout is None or not hot else max(0.0, timeout - hot)
         try:
             while True:
-                data = None
-                if hot and self.alive:
-                    try:  # noqa: SIM105 - suppress() costs a context manager per request
-                        data = sock.recv(_READ)
-                    except BlockingIOError:  # SO_RCVTIMEO expired: the client paused
-                        pass
-                if data is None:
-                    if not (tls and sock.pending()):
-                        # Shutting down, a connection between requests closes -- unless
-                        # a request is already arriving: the client sent it before it
-                        # could see the close, so it is served (else it would be lost).
-                        idle = not self.alive and conn.buffered == 0
-                        readable, stopping = wait(0 if idle else (rest if hot else timeout))
-                        if not (readable or stopping or idle):
-                            log.info(
-                                "closing connection from %s: idle past the client timeout", addr
-                            )
-                            return
-                        if not readable and conn.buffered == 0:
-                            return
-                    data = sock.recv(_READ)
+                if not (tls and sock.pending()):
+                    # Shutting down, a connection between requests closes -- unless a
+                    # request is already arriving: the client sent it before it could
+                    # see the close, so it is served (else it would be lost).
+                    idle = not self.alive and conn.buffered == 0
+                    readable, stopping = wait(0 if idle else timeout)
+                    if not (readable or stopping or idle):
+                        log.info("closing connection from %s: idle past the client timeout", addr)
+                        return
+                    if not readable and conn.buffered == 0:
+                        return
+                data = sock.recv(_READ)
                 if not data:
                     return
                 calls = conn.feed(data)
@@ -298,28 +281,6 @@ class ThriftWorker(ThriftWorkerBase):
         if self.native_poll and _EPOLL is not None:
             return _EpollWait(sock.fileno(), self._stop_r)
         return _SelectorWait(sock, self._stop_r)
-
-    def _hot_window(self, sock: Any, timeout: float | None) -> float:
-        """Set how long a bare ``recv`` may wait for a request; 0.0: not at all.
-
-        Waiting with the ``epoll`` costs a system call and a GIL hand-off per
-        request; a client sending its next call soon after a reply (the busy case)
-        is better met by the ``recv`` alone. It blocks at most ``_HOT`` seconds (or
-        the client timeout, if shorter), so a worker shutting down closes such an
-        idle connection that much later instead of at once; then, or when the
-        client pauses longer, the loop waits as before. Only threads blocking on the
-        kernel use it (not gevent's greenlets, whose ``recv`` yields to the hub).
-        """
-        if not (self.native_poll and _EPOLL is not None):
-            return 0.0
-        hot = _HOT if timeout is None else min(_HOT, timeout)
-        if hot <= 0:
-            return 0.0
-        try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(hot))
-        except OSError:
-            return 0.0
-        return hot
 
     def count_rpc(self) -> None:
         """Count one RPC towards ``--max-requests``."""
@@ -393,12 +354,6 @@ class _SelectorWait:
             else:
                 stopping = True
         return readable, stopping
-
-
-def _timeval(seconds: float) -> bytes:
-    """``seconds`` as the ``struct timeval`` of ``SO_RCVTIMEO``."""
-    whole = int(seconds)
-    return struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
 
 
 def _send(sock: Any, reply: bytes) -> None:
