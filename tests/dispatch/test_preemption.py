@@ -33,17 +33,24 @@ def test_a_thread_preempted_by_a_busy_sibling_counts_as_preempted() -> None:
         try:
             assert sibling.stdout is not None and sibling.stdout.readline() == "pinned\n"
             os.sched_setaffinity(0, {cpu})  # this thread only: the sibling's CPU
-            watch = PreemptionWatch()
-            watch.mark()
-            # Pure Python never waits: only the scheduler (the sibling spinning on
-            # the same CPU) takes the CPU away, which it does within a few ticks.
+            # Quick calls in pure Python never wait: only the scheduler (the sibling
+            # spinning on the same CPU) takes the CPU away, within a few ticks.
+            watch, found = PreemptionWatch(), False
             deadline = time.monotonic() + 30
-            while not watch.preempted() and time.monotonic() < deadline:
-                pass
-            assert watch.preempted() is True
+            while not found and time.monotonic() < deadline:
+                watch.mark()
+                _spin(0.00005)
+                found = watch.preempted()
+            assert found
         finally:
             os.sched_setaffinity(0, before)
             sibling.kill()
+
+
+def _spin(seconds: float) -> None:
+    until = time.perf_counter() + seconds
+    while time.perf_counter() < until:
+        pass
 
 
 def test_a_wait_is_never_taken_for_preemption() -> None:
@@ -51,6 +58,13 @@ def test_a_wait_is_never_taken_for_preemption() -> None:
     watch.mark()
     time.sleep(0.01)  # a voluntary switch: the thread waited
     assert watch.preempted() is False
+
+
+def test_calls_that_used_the_cpu_are_never_taken_for_preemption() -> None:
+    watch = PreemptionWatch()
+    watch.mark()
+    _spin(0.002)  # 2 ms of CPU: whatever the scheduler did meanwhile, the call was slow
+    assert watch.preempted(cpu_below=0.0005) is False
 
 
 def test_without_a_mark_nothing_counts_as_preempted() -> None:

@@ -41,7 +41,7 @@ from thriftbuild import wire
 from thriftbuild.aio._handler_threads import HandlerThreads, default_size
 from thriftbuild.aio._options import Address, warn_loop
 from thriftbuild.dispatch import Call, Dispatcher, ServerConnection
-from thriftbuild.dispatch.inline import SLOW, InlineGuard
+from thriftbuild.dispatch.inline import SLOW, InlineGuard, PreemptionWatch
 from thriftbuild.server_metrics import ServerMetrics
 
 __all__ = ["Server", "create_server"]
@@ -154,6 +154,7 @@ class Server:
         self.slots = None if max_concurrency is None else asyncio.Semaphore(max_concurrency)
         self.threads: HandlerThreads | None = None
         self.inline: InlineGuard | None = None  # plain methods proven fast run on the loop
+        self.preemption = PreemptionWatch()  # the loop's thread, marked per inline batch
         if handler_threads != 0:
             size = default_size() if handler_threads is None else handler_threads
             self.threads = HandlerThreads(size, asyncio.get_running_loop())
@@ -437,6 +438,8 @@ class _Connection(asyncio.Protocol):
         guard, dispatcher = server.inline, server.dispatcher
         assert guard is not None
         inline = guard.inline
+        watch = server.preemption
+        watch.mark()
         self.busy = True  # a close (on_finish, shutdown) meanwhile waits for the reply
         try:
             while queue:
@@ -456,14 +459,14 @@ class _Connection(asyncio.Protocol):
                     value = call.invoke()
                 except BaseException as exc:  # mapped to the reply by the dispatcher
                     elapsed = time.perf_counter() - started
-                    if elapsed >= SLOW:
+                    if elapsed >= SLOW and not watch.preempted():
                         guard.slow(call.request.method, elapsed)
                     reply = dispatcher.finish(call, error=exc)
                     if not isinstance(exc, Exception):
                         raise
                 else:
                     elapsed = time.perf_counter() - started
-                    if elapsed >= SLOW:
+                    if elapsed >= SLOW and not watch.preempted():
                         guard.slow(call.request.method, elapsed)
                     reply = dispatcher.finish(call, value)
                 if reply is None or self.lost:

@@ -149,30 +149,34 @@ class PreemptionWatch:
     """Tells a slow call the OS preempted from one that blocked, on one thread.
 
     On a busy machine the scheduler takes the CPU from the loop's thread for a tick
-    (4 ms at 250 Hz) now and then: a call running then looks slow, though moving its
-    method to the threads would not help. The kernel counts a thread's voluntary
-    context switches (it waited: I/O, a lock, a sleep, the GIL) apart from the
-    involuntary ones (preempted). :meth:`mark` before calls (once per loop
-    iteration: a system call); :meth:`preempted` after a slow one: it switched
-    involuntarily and never waited since the mark. Without ``RUSAGE_THREAD`` (not
-    Linux) it never answers yes.
+    (4 ms at 250 Hz) now and then: a quick call running then looks slow, though
+    moving its method to the threads would not help. The kernel counts a thread's
+    voluntary context switches (it waited: I/O, a lock, a sleep, the GIL) apart
+    from the involuntary ones (preempted), and its CPU time. :meth:`mark` before
+    calls (once per batch: a system call); :meth:`preempted` after a slow one.
+    Without ``RUSAGE_THREAD`` (not Linux) it never answers yes.
     """
 
     __slots__ = ("_mark",)
 
     def __init__(self) -> None:
-        self._mark: tuple[int, int] | None = None
+        self._mark: tuple[int, int, float] | None = None
 
     def mark(self) -> None:
-        """Remember this thread's context switches so far."""
+        """Remember this thread's context switches and CPU time so far."""
         if _RUSAGE_THREAD is not None:
             usage = resource.getrusage(_RUSAGE_THREAD)
-            self._mark = (usage.ru_nvcsw, usage.ru_nivcsw)
+            self._mark = (usage.ru_nvcsw, usage.ru_nivcsw, usage.ru_utime + usage.ru_stime)
 
-    def preempted(self) -> bool:
-        """Whether, since :meth:`mark`, the thread was preempted and never waited."""
+    def preempted(self, cpu_below: float = SLOW / 2) -> bool:
+        """Whether, since :meth:`mark`, this thread was preempted, never waited, and
+        ran under ``cpu_below`` seconds of CPU: the calls were quick, the OS slow."""
         if self._mark is None or _RUSAGE_THREAD is None:
             return False
         usage = resource.getrusage(_RUSAGE_THREAD)
-        voluntary, involuntary = self._mark
-        return usage.ru_nvcsw == voluntary and usage.ru_nivcsw > involuntary
+        voluntary, involuntary, cpu = self._mark
+        return (
+            usage.ru_nvcsw == voluntary
+            and usage.ru_nivcsw > involuntary
+            and usage.ru_utime + usage.ru_stime - cpu < cpu_below
+        )
