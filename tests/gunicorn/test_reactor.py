@@ -36,7 +36,8 @@ def test_quick_methods_earn_the_loop_while_a_slow_call_holds_a_thread(workdir: P
         assert not slow.done()
         (workdir / "release").touch()
         assert slow.result(60) == -1
-        assert slow_client.header("thread-name") == LOOP  # the loop is per worker
+        # The thread that ran sleep() may take one more call; then the loop has it.
+        assert _until_on_the_loop(slow_client) <= 2
 
 
 def test_a_method_that_blocks_the_loop_runs_in_handler_threads_from_then_on(

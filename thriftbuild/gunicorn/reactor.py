@@ -9,7 +9,9 @@ one ``epoll_wait`` returns several ready connections and no thread switches at a
 
 Any other request (a method not proven quick yet, a coroutine method, a reply
 the socket cannot take at once) hands its connection to a handler thread, which
-runs the calls, sends the replies and hands the connection back. Meanwhile the
+runs the calls, sends the replies and serves the connection's next requests as
+well while they come within :data:`HOT` seconds of each other; then (or once the
+method called last earned the loop) it hands the connection back. Meanwhile the
 loop does not read from it, so one connection's calls run in order. There are as
 many handler threads as connections have ever been handed off at once (at most
 ``--worker-connections``); idle ones wait for the next hand-off.
@@ -30,6 +32,7 @@ import os
 import queue
 import select
 import socket
+import struct
 import threading
 import time
 from collections.abc import Iterable
@@ -37,7 +40,7 @@ from typing import Any, Protocol
 
 from thriftbuild import wire
 from thriftbuild.dispatch import Call, Dispatcher, ServerConnection
-from thriftbuild.dispatch.inline import SLOW, InlineGuard, PreemptionWatch
+from thriftbuild.dispatch.inline import LIMIT, SLOW, InlineGuard, PreemptionWatch
 from thriftbuild.gunicorn.settings import setting
 
 __all__ = ["Dropped", "Reactor", "Worker", "send_last"]
@@ -49,12 +52,16 @@ _DONTWAIT = socket.MSG_DONTWAIT
 _IN = select.EPOLLIN
 _QUIET_ERRNOS = (errno.ECONNRESET, errno.EPIPE)
 _CORK = getattr(socket, "TCP_CORK", None)  # Linux: hold segments until uncorked
+#: Seconds a handler thread waits for its connection's next request before handing
+#: it back to the loop: what such an idle connection may delay a graceful shutdown.
+HOT = 0.1
+_HOT_TIMEVAL = struct.pack("@ll", 0, int(HOT * 1_000_000))  # struct timeval
 
 
 class _Link:
     """One connection the loop serves."""
 
-    __slots__ = ("addr", "conn", "fd", "in_thread", "last", "sock")
+    __slots__ = ("addr", "bounded", "conn", "fd", "in_thread", "last", "sock")
 
     def __init__(self, sock: socket.socket, addr: Any, conn: ServerConnection) -> None:
         self.sock = sock
@@ -62,6 +69,7 @@ class _Link:
         self.addr = addr
         self.conn = conn
         self.in_thread = False  # handed to a handler thread: not in the epoll
+        self.bounded = False  # SO_RCVTIMEO set (HOT)
         self.last = time.monotonic()  # when it last sent bytes (the client timeout)
 
 
@@ -319,6 +327,10 @@ class Reactor:
         """Give ``link`` to a handler thread: send ``unsent``, then run ``calls``."""
         self._poll.unregister(link.fd)
         link.in_thread = True
+        if not link.bounded:  # the thread's recv: see _serve_in_thread
+            link.bounded = True
+            with contextlib.suppress(OSError):
+                link.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _HOT_TIMEVAL)
         with self._lock:
             spawn = self._idle_threads == 0
             if not spawn:
@@ -328,10 +340,11 @@ class Reactor:
         self._jobs.put((link, unsent, calls))
 
     def _thread(self) -> None:
+        watch = PreemptionWatch()  # this thread's
         while True:
             link, unsent, calls = self._jobs.get()
             try:
-                open_ = self._serve_in_thread(link, unsent, calls)
+                open_ = self._serve_in_thread(link, unsent, calls, watch)
             except BaseException:
                 log.exception("connection from %s failed", link.addr)
                 open_ = False
@@ -340,33 +353,78 @@ class Reactor:
             with self._lock:
                 self._idle_threads += 1
 
-    def _serve_in_thread(self, link: _Link, unsent: bytes, calls: list[Call]) -> bool:
-        """Send, run and reply in this thread; whether the connection stays open."""
-        worker, handle, timed = self.worker, self.dispatcher.handle, self.guard.timed
-        sock, last = link.sock, len(calls) - 1
-        clock = time.perf_counter
+    def _serve_in_thread(
+        self, link: _Link, unsent: bytes, calls: list[Call], watch: PreemptionWatch
+    ) -> bool:
+        """Serve ``link`` in this thread while its client keeps it busy; whether the
+        connection stays open (it goes back to the loop).
+
+        Handing a connection back and forth per call would cost two thread switches
+        a call; so the thread keeps it and waits for the next request with a
+        ``recv`` the kernel bounds (``SO_RCVTIMEO``, :data:`HOT` seconds). It hands
+        the connection back when that expires, when the worker stops, or once the
+        method called last earned the loop.
+        """
+        sock, guard, worker = link.sock, self.guard, self.worker
         try:
             if unsent:
                 sock.sendall(unsent)
-            for index, call in enumerate(calls):
-                started = clock()
+            while True:
+                if calls:
+                    if not self._run_in_thread(link, calls, watch):
+                        return False
+                    if calls[-1].request.method in guard.inline:
+                        return True
+                if not worker.alive:
+                    return True
                 try:
-                    reply = handle(call)
-                except BaseException:
-                    self._drop(calls[index + 1 :])
-                    raise
-                if call.handler is not None and not call.is_coroutine:
-                    timed(call.request.method, clock() - started)
-                worker.count_rpc()
-                if index == last and not worker.alive and link.conn.buffered == 0:
-                    send_last(sock, reply)
+                    data = sock.recv(_READ)
+                except BlockingIOError:  # SO_RCVTIMEO expired: the client paused
+                    return True
+                if not data:
                     return False
-                if reply is not None:
-                    sock.sendall(reply)
+                if self._client_timeout is not None:
+                    link.last = time.monotonic()
+                calls = link.conn.feed(data)
+        except wire.WireError as exc:
+            log.warning("closing connection from %s: %s", link.addr, exc)
+            setting(worker.cfg, "on_tdecode_exception")(exc)
+            return False
         except OSError as exc:
             if exc.errno not in _QUIET_ERRNOS:
                 log.info("connection from %s failed: %s", link.addr, exc)
             return False
+
+    def _run_in_thread(self, link: _Link, calls: list[Call], watch: PreemptionWatch) -> bool:
+        """Run and answer ``calls`` here; ``False`` once the connection is closed.
+
+        Each plain call is timed for the guard; one the OS preempted (on a busy
+        machine, often) counts by its CPU time, else no method proves quick under
+        load.
+        """
+        worker, handle, timed = self.worker, self.dispatcher.handle, self.guard.timed
+        sock, last, clock = link.sock, len(calls) - 1, time.perf_counter
+        for index, call in enumerate(calls):
+            plain = call.handler is not None and not call.is_coroutine
+            if plain:
+                watch.mark()
+            started = clock()
+            try:
+                reply = handle(call)
+            except BaseException:
+                self._drop(calls[index + 1 :])
+                raise
+            if plain:
+                elapsed = clock() - started
+                if elapsed >= LIMIT and watch.preempted(cpu_below=LIMIT):
+                    elapsed = 0.0  # quick, but the OS ran something else meanwhile
+                timed(call.request.method, elapsed)
+            worker.count_rpc()
+            if index == last and not worker.alive and link.conn.buffered == 0:
+                send_last(sock, reply)
+                return False
+            if reply is not None:
+                sock.sendall(reply)
         return True
 
     def _take_back(self) -> None:

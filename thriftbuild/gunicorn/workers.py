@@ -17,7 +17,8 @@ Lifecycle, as gunicorn's own workers:
   than ``--timeout``; a stuck call stops the heartbeat, so the arbiter replaces
   the worker. Idle keep-alive connections never count;
 * ``SIGTERM`` (and ``--max-requests``, counted in RPCs): stop accepting, close idle
-  connections at once, let every call in progress finish and send its reply
+  connections (at once, or within 0.1 s when a handler thread served their last
+  call), let every call in progress finish and send its reply
   (calls are not read from a connection after that), exit once all connections
   are closed or after ``--graceful-timeout``;
 * ``SIGINT``/``SIGQUIT``: exit at once (gunicorn's quick shutdown).
