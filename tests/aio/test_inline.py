@@ -1,5 +1,5 @@
 """Plain handler methods that prove fast in the handler threads run on the event loop;
-one that turns slow there goes back to the threads (``thriftbuild/dispatch/inline.py``)."""
+one that turns slow there goes back to the threads (``thriftbuild/aio/_inline.py``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from thrift.Thrift import TApplicationException
 from tests.aio.conftest import aio_server, run
 from tests.support.handlers import AsyncEchoHandler
 from thriftbuild import aio
-from thriftbuild.dispatch.inline import BLOCKED, LIMIT, PROVE, SLOW, InlineGuard
+from thriftbuild.aio._inline import BLOCKED, LIMIT, PROVE, SLOW, InlineGuard
 
 
 class SlowOnRequestHandler(AsyncEchoHandler):

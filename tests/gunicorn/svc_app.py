@@ -6,9 +6,7 @@ directory (``SVC_DIR``) let a test see and steer calls in other processes:
 * ``sleep(ms)`` writes ``started-<pid>``; ``ms < 0`` waits for a ``release`` file;
 * ``bump(key)`` returns the serving worker's pid (``"block-hub"``: block the
   gevent hub for a second first);
-* ``echo("boom")`` raises an exception the IDL does not declare;
-* ``header("thread-name")`` names the thread running it; ``header("block")``
-  waits 50 ms first.
+* ``echo("boom")`` raises an exception the IDL does not declare.
 """
 
 from __future__ import annotations
@@ -62,9 +60,6 @@ class Handler:
 
     def header(self, name: str) -> str:
         if name == "thread-name":  # which thread runs plain handlers
-            return threading.current_thread().name
-        if name == "block":  # wait 50 ms wherever it runs (the loop, once proven quick)
-            _real_sleep()(0.05)
             return threading.current_thread().name
         request = current_request()
         return "" if request is None else request.headers.get(name, "")

@@ -13,7 +13,7 @@ gunicorn workers; this module only runs it on an event loop:
   the loop: it runs each handler, encodes the reply and writes it to the socket,
   and gives the connection back to the loop only when something needs it (see
   :meth:`_Connection._serve_in_thread`); a plain method that proves quick in
-  the threads runs on the loop until it is slow there (:mod:`thriftbuild.dispatch.inline`);
+  the threads runs on the loop until it is slow there (``_inline.py``);
 * the idle ``timeout`` closes a connection that sent nothing for that long while
   no request of it is being handled -- never a request in progress;
 * ``max_connections``: connections over the cap are closed as soon as they are
@@ -39,9 +39,9 @@ from typing import Any, cast
 
 from thriftbuild import wire
 from thriftbuild.aio._handler_threads import HandlerThreads, default_size
+from thriftbuild.aio._inline import SLOW, InlineGuard, PreemptionWatch
 from thriftbuild.aio._options import Address, warn_loop
 from thriftbuild.dispatch import Call, Dispatcher, ServerConnection
-from thriftbuild.dispatch.inline import SLOW, InlineGuard, PreemptionWatch
 from thriftbuild.server_metrics import ServerMetrics
 
 __all__ = ["Server", "create_server"]
@@ -426,9 +426,7 @@ class _Connection(asyncio.Protocol):
             self.more.set_result(None)
 
     def _serve_inline(self) -> None:
-        """On the loop: run the queued calls of plain methods proven fast.
-
-        See :mod:`thriftbuild.dispatch.inline`.
+        """On the loop: run the queued calls of plain methods proven fast (see ``_inline``).
 
         Only while the connection is idle -- no task, no thread serves it -- and
         only the calls at the head of the queue, so replies keep the requests'

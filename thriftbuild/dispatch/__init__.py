@@ -13,8 +13,6 @@ pieces:
   it is a coroutine; run it however the driver runs code, then
   ``dispatcher.finish(call, value)`` (or ``error=``) gives the reply bytes;
   ``dispatcher.handle(call)`` does both in the calling thread;
-* :class:`~thriftbuild.dispatch.inline.InlineGuard` -- which plain handler
-  methods have proven quick enough to run on a driver's I/O thread;
 * :func:`current_request` -- inside a handler, the :class:`Request` it serves:
   THeader headers and the caller's deadline (``Deadline-Budget``).
 """

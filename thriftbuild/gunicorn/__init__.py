@@ -4,7 +4,7 @@
 the worker classes also work as ``gunicorn -k thriftbuild.gunicorn.<Worker>``:
 
 * ``thrift_sync`` / ``thriftpy_sync``: :class:`ThriftSyncWorker`,
-  :class:`ThriftpySyncWorker` (an epoll loop and handler threads);
+  :class:`ThriftpySyncWorker` (a thread per connection);
 * ``thrift_gevent`` / ``thriftpy_gevent``: :class:`ThriftGeventWorker`,
   :class:`ThriftpyGeventWorker` (a greenlet per connection);
 * ``thrift_asyncio``: :class:`ThriftAsyncioWorker` (:mod:`thriftbuild.aio`'s server).

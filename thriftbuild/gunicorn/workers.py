@@ -1,15 +1,13 @@
-"""Thrift workers for gunicorn on threads (and, monkey-patched, on greenlets).
+"""Thrift workers for gunicorn: one thread (or greenlet) per client connection.
 
-The worker's main thread keeps gunicorn's heartbeat and accepts connections. Plain
-TCP connections are then served by :class:`~thriftbuild.gunicorn.reactor.Reactor`,
-an ``epoll`` loop on that same thread with handler threads for calls that must not
-run on it. Over TLS, and in the gevent workers
-(:mod:`thriftbuild.gunicorn.geventworkers`, where threads are greenlets), each
-connection is served by a thread of its own. Either way requests are decoded by
-:class:`~thriftbuild.dispatch.ServerConnection` and run by
-:meth:`~thriftbuild.dispatch.Dispatcher.handle` -- the request handling the asyncio
-server shares. A process serves up to ``--worker-connections`` clients at once
-(default 1000; ``--threads`` is not used); more wait in the listen backlog.
+The worker's main thread accepts connections and keeps gunicorn's heartbeat; each
+connection is served by its own thread, which decodes requests with
+:class:`~thriftbuild.dispatch.ServerConnection` and runs them with
+:meth:`~thriftbuild.dispatch.Dispatcher.handle` -- the request handling the
+asyncio server shares. A process serves up to ``--worker-connections`` clients at
+once (default 1000; ``--threads`` is not used); more wait in the listen backlog.
+The gevent workers (:mod:`thriftbuild.gunicorn.geventworkers`) run this same code
+with gevent's monkey-patching, so the threads are greenlets.
 
 Lifecycle, as gunicorn's own workers:
 
@@ -17,8 +15,8 @@ Lifecycle, as gunicorn's own workers:
   than ``--timeout``; a stuck call stops the heartbeat, so the arbiter replaces
   the worker. Idle keep-alive connections never count;
 * ``SIGTERM`` (and ``--max-requests``, counted in RPCs): stop accepting, close idle
-  connections (at once, or within 0.1 s when a handler thread served their last
-  call), let every call in progress finish and send its reply
+  connections (at once, or within 0.1 s of their last request on the threaded
+  workers), let every call in progress finish and send its reply
   (calls are not read from a connection after that), exit once all connections
   are closed or after ``--graceful-timeout``;
 * ``SIGINT``/``SIGQUIT``: exit at once (gunicorn's quick shutdown).
@@ -35,6 +33,7 @@ import select
 import selectors
 import socket
 import ssl
+import struct
 import threading
 import time
 from typing import Any, Protocol
@@ -42,7 +41,6 @@ from typing import Any, Protocol
 from thriftbuild import wire
 from thriftbuild.dispatch import Dispatcher, ServerConnection
 from thriftbuild.gunicorn.base import APACHE_DEFAULTS, THRIFTPY_DEFAULTS, ThriftWorkerBase
-from thriftbuild.gunicorn.reactor import Dropped, Reactor, send_last
 from thriftbuild.gunicorn.settings import setting
 
 __all__ = ["ThriftSyncWorker", "ThriftWorker", "ThriftpySyncWorker"]
@@ -50,8 +48,12 @@ __all__ = ["ThriftSyncWorker", "ThriftWorker", "ThriftpySyncWorker"]
 log = logging.getLogger("thriftbuild.server")
 
 _READ = 65536
+# Seconds a connection thread waits for the next request with recv alone (see
+# ThriftWorker._hot_window): what an idle connection may delay a graceful shutdown.
+_HOT = 0.1
 # accept() failures that mean "out of resources for now": log and keep serving.
 _ACCEPT_RETRY = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
+_CORK = getattr(socket, "TCP_CORK", None)  # Linux: hold segments until uncorked
 _EPOLL = getattr(select, "epoll", None)  # Linux
 
 
@@ -62,6 +64,10 @@ class _Client:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
+
+
+class _Dropped(BaseException):
+    """Finishes a received call that is never run (its connection failed first)."""
 
 
 class ThriftWorker(ThriftWorkerBase):
@@ -94,9 +100,6 @@ class ThriftWorker(ThriftWorkerBase):
     # -- the main thread --------------------------------------------------------------
 
     def run(self) -> None:
-        if self.native_poll and _EPOLL is not None and self.ssl_context is None:
-            Reactor(self).run()
-            return
         self._stop_r, self._stop_w = os.pipe()
         selector = selectors.DefaultSelector()
         selector.register(self.PIPE[0], selectors.EVENT_READ, None)
@@ -120,7 +123,7 @@ class ThriftWorker(ThriftWorkerBase):
                 accepting = want
             for key, _ in selector.select(interval):
                 if key.data is None:
-                    self.drain_pipe()
+                    self._drain_pipe()
                 elif self.alive:
                     self._accept(key.data, limit)
         # Only a normal exit drains: SIGQUIT/SIGINT/SIGABRT leave through SystemExit.
@@ -131,40 +134,31 @@ class ThriftWorker(ThriftWorkerBase):
     def worker_connections(self) -> int:
         return int(self.cfg.worker_connections)
 
-    def drain_pipe(self) -> None:
+    def _drain_pipe(self) -> None:
         with contextlib.suppress(OSError):
             while os.read(self.PIPE[0], 4096):
                 pass
 
-    def wake(self) -> None:
+    def _wake(self) -> None:
         with contextlib.suppress(OSError):
             os.write(self.PIPE[1], b".")
 
-    def accept_one(self, listener: Any) -> tuple[socket.socket, Any] | None:
-        """A connection from ``listener`` (blocking, TCP_NODELAY); ``None``: none now."""
-        while True:
+    def _accept(self, listener: Any, limit: int) -> None:
+        while len(self._clients) < limit:
             try:
                 sock, addr = listener.accept()
             except (BlockingIOError, InterruptedError):
-                return None
+                return
             except OSError as exc:
                 if exc.errno in _ACCEPT_RETRY:
                     self.log.error("accept() failed, will retry: %s", exc)
-                    return None
+                    return
                 if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
                     continue
                 raise
             sock.setblocking(True)
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            return sock, addr
-
-    def _accept(self, listener: Any, limit: int) -> None:
-        while len(self._clients) < limit:
-            accepted = self.accept_one(listener)
-            if accepted is None:
-                return
-            sock, addr = accepted
             client = _Client(sock)
             with self._lock:
                 self._clients.add(client)
@@ -186,7 +180,7 @@ class ThriftWorker(ThriftWorkerBase):
             while self._clients and time.monotonic() < deadline:
                 self.heartbeat((self.dispatcher,))
                 selector.select(min(1.0, max(0.0, deadline - time.monotonic())))
-                self.drain_pipe()
+                self._drain_pipe()
         finally:
             selector.close()
         if self._clients:
@@ -230,27 +224,41 @@ class ThriftWorker(ThriftWorkerBase):
                 self._clients.discard(client)
             with contextlib.suppress(Exception):
                 setting(self.cfg, "post_connect_closed")(self)
-            self.wake()
+            self._wake()
 
     def _loop(self, sock: Any, conn: Any, addr: Any) -> None:
         wait = self._waiter(sock)
         handle = self.dispatcher.handle
         timeout = self.client_timeout
         tls = isinstance(sock, ssl.SSLSocket)
+        # Up to `hot` seconds, the next request is awaited by a blocking recv alone
+        # (the kernel's SO_RCVTIMEO bounds it); past that, by the wait, which also
+        # watches the stop pipe. See _hot_window.
+        hot = 0.0 if tls else self._hot_window(sock, timeout)
+        rest = timeout if timeout is None or not hot else max(0.0, timeout - hot)
         try:
             while True:
-                if not (tls and sock.pending()):
-                    # Shutting down, a connection between requests closes -- unless a
-                    # request is already arriving: the client sent it before it could
-                    # see the close, so it is served (else it would be lost).
-                    idle = not self.alive and conn.buffered == 0
-                    readable, stopping = wait(0 if idle else timeout)
-                    if not (readable or stopping or idle):
-                        log.info("closing connection from %s: idle past the client timeout", addr)
-                        return
-                    if not readable and conn.buffered == 0:
-                        return
-                data = sock.recv(_READ)
+                data = None
+                if hot and self.alive:
+                    try:  # noqa: SIM105 - suppress() costs a context manager per request
+                        data = sock.recv(_READ)
+                    except BlockingIOError:  # SO_RCVTIMEO expired: the client paused
+                        pass
+                if data is None:
+                    if not (tls and sock.pending()):
+                        # Shutting down, a connection between requests closes -- unless
+                        # a request is already arriving: the client sent it before it
+                        # could see the close, so it is served (else it would be lost).
+                        idle = not self.alive and conn.buffered == 0
+                        readable, stopping = wait(0 if idle else (rest if hot else timeout))
+                        if not (readable or stopping or idle):
+                            log.info(
+                                "closing connection from %s: idle past the client timeout", addr
+                            )
+                            return
+                        if not readable and conn.buffered == 0:
+                            return
+                    data = sock.recv(_READ)
                 if not data:
                     return
                 calls = conn.feed(data)
@@ -258,15 +266,15 @@ class ThriftWorker(ThriftWorkerBase):
                 for index, call in enumerate(calls):
                     try:
                         reply = handle(call)
-                        self.count_rpc()  # first: a worker that is done closes after this reply
+                        self._count()  # first: a worker that is done closes after this reply
                         if index == last and not self.alive and conn.buffered == 0:
-                            send_last(sock, reply)
+                            _send_last(sock, reply)
                             return
                         if reply is not None:
                             _send(sock, reply)
                     except BaseException:
                         for left in calls[index + 1 :]:  # never run: not in progress either
-                            self.dispatcher.finish(left, error=Dropped())
+                            self.dispatcher.finish(left, error=_Dropped())
                         raise
         finally:
             wait.close()
@@ -283,7 +291,29 @@ class ThriftWorker(ThriftWorkerBase):
             return _EpollWait(sock.fileno(), self._stop_r)
         return _SelectorWait(sock, self._stop_r)
 
-    def count_rpc(self) -> None:
+    def _hot_window(self, sock: Any, timeout: float | None) -> float:
+        """Set how long a bare ``recv`` may wait for a request; 0.0: not at all.
+
+        Waiting with the ``epoll`` costs a system call and a GIL hand-off per
+        request; a client sending its next call soon after a reply (the busy case)
+        is better met by the ``recv`` alone. It blocks at most ``_HOT`` seconds (or
+        the client timeout, if shorter), so a worker shutting down closes such an
+        idle connection that much later instead of at once; then, or when the
+        client pauses longer, the loop waits as before. Only threads blocking on the
+        kernel use it (not gevent's greenlets, whose ``recv`` yields to the hub).
+        """
+        if not (self.native_poll and _EPOLL is not None):
+            return 0.0
+        hot = _HOT if timeout is None else min(_HOT, timeout)
+        if hot <= 0:
+            return 0.0
+        try:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(hot))
+        except OSError:
+            return 0.0
+        return hot
+
+    def _count(self) -> None:
         """Count one RPC towards ``--max-requests``."""
         self.nr = served = next(self._served)  # itertools.count: atomic under the GIL
         if served < self.max_requests or not self.alive:
@@ -294,7 +324,7 @@ class ThriftWorker(ThriftWorkerBase):
                 return
             self.alive = False
         self.log.info("Autorestarting worker after current request.")
-        self.wake()
+        self._wake()
 
 
 class Wait(Protocol):
@@ -357,6 +387,12 @@ class _SelectorWait:
         return readable, stopping
 
 
+def _timeval(seconds: float) -> bytes:
+    """``seconds`` as the ``struct timeval`` of ``SO_RCVTIMEO``."""
+    whole = int(seconds)
+    return struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
+
+
 def _send(sock: Any, reply: bytes) -> None:
     """``sock.sendall(reply)``, trying one ``send`` first.
 
@@ -367,6 +403,24 @@ def _send(sock: Any, reply: bytes) -> None:
     sent = sock.send(reply)
     if sent < len(reply):
         sock.sendall(memoryview(reply)[sent:])
+
+
+def _send_last(sock: Any, reply: bytes | None) -> None:
+    """Send a connection's last reply with the FIN in the same TCP segment.
+
+    The client then sees the close as soon as it has the reply, so a pool's
+    checkout-time EOF check discards the connection instead of sending on it.
+    """
+    tcp = sock.family in (socket.AF_INET, socket.AF_INET6)
+    if tcp and _CORK is not None:
+        sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1)
+    if reply is not None:
+        sock.sendall(reply)
+    with contextlib.suppress(OSError):
+        socket.socket.shutdown(sock, socket.SHUT_WR)  # the plain socket's: no TLS unwrap
+    if tcp and _CORK is not None:
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, _CORK, 0)
 
 
 class ThriftSyncWorker(ThriftWorker):

@@ -1,7 +1,4 @@
-"""Which plain (non-``async``) handler methods a server runs on its I/O thread.
-
-The I/O thread is the asyncio server's event loop, or the threaded gunicorn
-worker's epoll loop (:mod:`thriftbuild.gunicorn.reactor`); "the loop" below.
+"""Which plain (non-``async``) handler methods the asyncio server runs on its loop.
 
 Handing a call to a handler thread costs a thread switch and a hand-over of the
 GIL per call (futex calls, a context switch): for a handler that returns in a

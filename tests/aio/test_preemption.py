@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from thriftbuild.dispatch.inline import PreemptionWatch
+from thriftbuild.aio._inline import PreemptionWatch
 
 pytestmark = pytest.mark.skipif(sys.platform != "linux", reason="RUSAGE_THREAD is Linux's")
 
