@@ -90,13 +90,17 @@ def test_sigterm_finishes_call_in_flight_and_closes_idle_connections(
         assert "Shutting down: Master" in log
 
 
-@pytest.mark.parametrize("worker", ["thrift_sync", "thrift_gevent", "thrift_asyncio"])
+# "thrift_sync --threads 0": every call on the worker's epoll loop (gunicorn/loop.py).
+WORKERS = ["thrift_sync", "thrift_sync --threads 0", "thrift_gevent", "thrift_asyncio"]
+
+
+@pytest.mark.parametrize("worker", WORKERS)
 def test_restarts_hup_ttin_ttou_and_max_requests_fail_no_pooled_call(
     workdir: Path, worker: str
 ) -> None:
     if "gevent" in worker:
         need_gevent()
-    args = ("-k", worker, "--thrift-auto-dialect")
+    args = ("-k", *worker.split(), "--thrift-auto-dialect")
     args += ("--max-requests", "20", "--max-requests-jitter", "10")
     with Gunicorn(workdir, "svc_app:app", *args, workers=2) as server:
         pool = ThriftConnectionPool(f"127.0.0.1:{server.port}", size=4, timeout=10)
@@ -148,13 +152,14 @@ def test_asyncio_worker_max_requests_counts_plain_calls_run_on_the_loop(workdir:
         pool.close()
 
 
-@pytest.mark.parametrize("worker", ["thrift_sync", "thrift_gevent", "thrift_asyncio"])
+@pytest.mark.parametrize("worker", WORKERS)
 def test_stuck_call_gets_worker_replaced_idle_keepalive_never_times_out(
     workdir: Path, worker: str
 ) -> None:
     if "gevent" in worker:
         need_gevent()
-    with Gunicorn(workdir, "svc_app:app", "-k", worker, "--timeout", "1", workers=2) as server:
+    args = ("-k", *worker.split(), "--timeout", "1")
+    with Gunicorn(workdir, "svc_app:app", *args, workers=2) as server:
         # Keep-alive clients on both workers, then idle for longer than --timeout.
         idle: dict[int, Any] = {}
         while len(idle) < 2:

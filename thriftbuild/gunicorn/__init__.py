@@ -4,7 +4,8 @@
 the worker classes also work as ``gunicorn -k thriftbuild.gunicorn.<Worker>``:
 
 * ``thrift_sync`` / ``thriftpy_sync``: :class:`ThriftSyncWorker`,
-  :class:`ThriftpySyncWorker` (a thread per connection);
+  :class:`ThriftpySyncWorker` (a thread per connection; with ``--threads 0``
+  one epoll loop running every call);
 * ``thrift_gevent`` / ``thriftpy_gevent``: :class:`ThriftGeventWorker`,
   :class:`ThriftpyGeventWorker` (a greenlet per connection);
 * ``thrift_asyncio``: :class:`ThriftAsyncioWorker` (:mod:`thriftbuild.aio`'s server).

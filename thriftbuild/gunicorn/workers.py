@@ -1,5 +1,8 @@
 """Thrift workers for gunicorn: one thread (or greenlet) per client connection.
 
+(``thrift_sync --threads 0`` serves every connection from one epoll loop instead:
+:mod:`thriftbuild.gunicorn.loop`.)
+
 The worker's main thread accepts connections and keeps gunicorn's heartbeat; each
 connection is served by its own thread, which decodes requests with
 :class:`~thriftbuild.dispatch.ServerConnection` and runs them with
@@ -41,6 +44,7 @@ from typing import Any, Protocol
 from thriftbuild import wire
 from thriftbuild.dispatch import Dispatcher, ServerConnection
 from thriftbuild.gunicorn.base import APACHE_DEFAULTS, THRIFTPY_DEFAULTS, ThriftWorkerBase
+from thriftbuild.gunicorn.loop import Dropped, EpollLoop, send_last
 from thriftbuild.gunicorn.settings import setting
 
 __all__ = ["ThriftSyncWorker", "ThriftWorker", "ThriftpySyncWorker"]
@@ -53,7 +57,6 @@ _READ = 65536
 _HOT = 0.1
 # accept() failures that mean "out of resources for now": log and keep serving.
 _ACCEPT_RETRY = {errno.EMFILE, errno.ENFILE, errno.ENOBUFS, errno.ENOMEM}
-_CORK = getattr(socket, "TCP_CORK", None)  # Linux: hold segments until uncorked
 _EPOLL = getattr(select, "epoll", None)  # Linux
 
 
@@ -64,10 +67,6 @@ class _Client:
 
     def __init__(self, sock: socket.socket) -> None:
         self.sock = sock
-
-
-class _Dropped(BaseException):
-    """Finishes a received call that is never run (its connection failed first)."""
 
 
 class ThriftWorker(ThriftWorkerBase):
@@ -100,6 +99,9 @@ class ThriftWorker(ThriftWorkerBase):
     # -- the main thread --------------------------------------------------------------
 
     def run(self) -> None:
+        if self.on_the_loop:
+            EpollLoop(self).run()
+            return
         self._stop_r, self._stop_w = os.pipe()
         selector = selectors.DefaultSelector()
         selector.register(self.PIPE[0], selectors.EVENT_READ, None)
@@ -123,7 +125,7 @@ class ThriftWorker(ThriftWorkerBase):
                 accepting = want
             for key, _ in selector.select(interval):
                 if key.data is None:
-                    self._drain_pipe()
+                    self.drain_pipe()
                 elif self.alive:
                     self._accept(key.data, limit)
         # Only a normal exit drains: SIGQUIT/SIGINT/SIGABRT leave through SystemExit.
@@ -131,10 +133,21 @@ class ThriftWorker(ThriftWorkerBase):
         self._shutdown()
 
     @property
+    def on_the_loop(self) -> bool:
+        """``--threads 0``: every call on one epoll loop (plain TCP on Linux; see
+        :mod:`thriftbuild.gunicorn.loop`)."""
+        return (
+            int(self.cfg.threads) == 0
+            and self.native_poll
+            and _EPOLL is not None
+            and self.ssl_context is None
+        )
+
+    @property
     def worker_connections(self) -> int:
         return int(self.cfg.worker_connections)
 
-    def _drain_pipe(self) -> None:
+    def drain_pipe(self) -> None:
         with contextlib.suppress(OSError):
             while os.read(self.PIPE[0], 4096):
                 pass
@@ -143,22 +156,31 @@ class ThriftWorker(ThriftWorkerBase):
         with contextlib.suppress(OSError):
             os.write(self.PIPE[1], b".")
 
-    def _accept(self, listener: Any, limit: int) -> None:
-        while len(self._clients) < limit:
+    def accept_one(self, listener: Any) -> tuple[socket.socket, Any] | None:
+        """A connection from ``listener`` (blocking, TCP_NODELAY); ``None``: none now."""
+        while True:
             try:
                 sock, addr = listener.accept()
             except (BlockingIOError, InterruptedError):
-                return
+                return None
             except OSError as exc:
                 if exc.errno in _ACCEPT_RETRY:
                     self.log.error("accept() failed, will retry: %s", exc)
-                    return
+                    return None
                 if exc.errno in (errno.ECONNABORTED, errno.EPROTO):
                     continue
                 raise
             sock.setblocking(True)
             if sock.family in (socket.AF_INET, socket.AF_INET6):
                 sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            return sock, addr
+
+    def _accept(self, listener: Any, limit: int) -> None:
+        while len(self._clients) < limit:
+            accepted = self.accept_one(listener)
+            if accepted is None:
+                return
+            sock, addr = accepted
             client = _Client(sock)
             with self._lock:
                 self._clients.add(client)
@@ -180,7 +202,7 @@ class ThriftWorker(ThriftWorkerBase):
             while self._clients and time.monotonic() < deadline:
                 self.heartbeat((self.dispatcher,))
                 selector.select(min(1.0, max(0.0, deadline - time.monotonic())))
-                self._drain_pipe()
+                self.drain_pipe()
         finally:
             selector.close()
         if self._clients:
@@ -266,15 +288,15 @@ class ThriftWorker(ThriftWorkerBase):
                 for index, call in enumerate(calls):
                     try:
                         reply = handle(call)
-                        self._count()  # first: a worker that is done closes after this reply
+                        self.count_rpc()  # first: a worker that is done closes after this reply
                         if index == last and not self.alive and conn.buffered == 0:
-                            _send_last(sock, reply)
+                            send_last(sock, reply)
                             return
                         if reply is not None:
                             _send(sock, reply)
                     except BaseException:
                         for left in calls[index + 1 :]:  # never run: not in progress either
-                            self.dispatcher.finish(left, error=_Dropped())
+                            self.dispatcher.finish(left, error=Dropped())
                         raise
         finally:
             wait.close()
@@ -313,7 +335,7 @@ class ThriftWorker(ThriftWorkerBase):
             return 0.0
         return hot
 
-    def _count(self) -> None:
+    def count_rpc(self) -> None:
         """Count one RPC towards ``--max-requests``."""
         self.nr = served = next(self._served)  # itertools.count: atomic under the GIL
         if served < self.max_requests or not self.alive:
@@ -403,24 +425,6 @@ def _send(sock: Any, reply: bytes) -> None:
     sent = sock.send(reply)
     if sent < len(reply):
         sock.sendall(memoryview(reply)[sent:])
-
-
-def _send_last(sock: Any, reply: bytes | None) -> None:
-    """Send a connection's last reply with the FIN in the same TCP segment.
-
-    The client then sees the close as soon as it has the reply, so a pool's
-    checkout-time EOF check discards the connection instead of sending on it.
-    """
-    tcp = sock.family in (socket.AF_INET, socket.AF_INET6)
-    if tcp and _CORK is not None:
-        sock.setsockopt(socket.IPPROTO_TCP, _CORK, 1)
-    if reply is not None:
-        sock.sendall(reply)
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_WR)  # the plain socket's: no TLS unwrap
-    if tcp and _CORK is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, _CORK, 0)
 
 
 class ThriftSyncWorker(ThriftWorker):
