@@ -11,7 +11,7 @@ processes, each listening on the port with ``SO_REUSEPORT``) and TProcessPoolSer
 (2 workers), gunicorn_thrift (2 ``thriftpy_sync`` workers, its Python 3 worker, with
 thriftpy2's cython codec), and thriftbuild's gunicorn workers once
 ``thriftbuild.gunicorn`` exists: one row per worker class (``thrift_sync``,
-``thrift_gevent``, ``thrift_asyncio``).
+``thrift_gevent``, ``thrift_asyncio``) and one for ``thrift_sync --threads 0``.
 """
 
 from __future__ import annotations
@@ -37,6 +37,8 @@ OUR_WORKERS = {
     "thrift_sync": "from thriftbuild.gunicorn.workers import ThriftSyncWorker",
     "thrift_gevent": "from thriftbuild.gunicorn.geventworkers import ThriftGeventWorker",
     "thrift_asyncio": "from thriftbuild.gunicorn.aioworker import ThriftAsyncioWorker",
+    # every call on the worker's epoll loop, for handlers that never block
+    "thrift_sync --threads 0": "from thriftbuild.gunicorn.loop import EpollLoop",
 }
 
 
@@ -104,11 +106,16 @@ def contenders(worker: str) -> tuple[tuple[Contender, ...], tuple[Target, ...]]:
         ),
     ]
     if importable("thriftbuild.gunicorn"):
+        kind, *options = worker.split()
         ours = _gunicorn(
             "benchmarks.worker.apache_app:app",
-            worker,
+            kind,
             "project",
-            ("--thrift-transport-factory", "thrift.transport.TTransport:TFramedTransportFactory"),
+            (
+                "--thrift-transport-factory",
+                "thrift.transport.TTransport:TFramedTransportFactory",
+                *options,
+            ),
         )
         spec = {"server": ours, "requires": OUR_WORKERS[worker]}
         found.append(Contender("ours", Role.OURS, "project", spec))
@@ -121,9 +128,10 @@ def contenders(worker: str) -> tuple[tuple[Contender, ...], tuple[Target, ...]]:
 
 for (op, size, op_id), worker in [(o, w) for o in OPS[:2] for w in OUR_WORKERS]:
     row_contenders, row_targets = contenders(worker)
+    row_name = worker.replace(" --", "-").replace(" ", "")  # thrift_sync-threads0
     register(
         Row(
-            id=f"server/{op_id}/{PROCESSES}procs-{CLIENTS}clients/{worker}",
+            id=f"server/{op_id}/{PROCESSES}procs-{CLIENTS}clients/{row_name}",
             title=(
                 f"server: {OP_TITLES[op_id]}, {PROCESSES} processes, {CLIENTS} persistent "
                 f"clients in {CLIENT_PROCESSES} processes, ours = {worker}"
