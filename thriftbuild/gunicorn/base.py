@@ -3,7 +3,9 @@ settings pin, the exit hook, log routing and the heartbeat."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import socket
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -16,7 +18,15 @@ from thriftbuild.gunicorn.app import processor_of
 from thriftbuild.gunicorn.factories import dialect_for, resolve_name
 from thriftbuild.gunicorn.settings import setting
 
-__all__ = ["APACHE_DEFAULTS", "THRIFTPY_DEFAULTS", "ThriftWorkerBase", "route_logs"]
+__all__ = [
+    "APACHE_DEFAULTS",
+    "THRIFTPY_DEFAULTS",
+    "Dropped",
+    "ThriftWorkerBase",
+    "cork",
+    "route_logs",
+    "send_last",
+]
 
 log = logging.getLogger("thriftbuild.server")
 
@@ -30,6 +40,10 @@ THRIFTPY_DEFAULTS = (
     "thriftpy2.transport:TBufferedTransportFactory",
     "thriftpy2.protocol:TBinaryProtocolFactory",
 )
+
+
+class Dropped(BaseException):
+    """Finishes a received call that is never run (its connection failed first)."""
 
 
 def route_logs(worker: Any) -> None:
@@ -122,3 +136,29 @@ class ThriftWorkerBase(Worker):  # type: ignore[misc]
                     )
                 return
         self.notify()
+
+
+_CORK = getattr(socket, "TCP_CORK", None)  # Linux: hold segments until uncorked
+
+
+def cork(sock: Any, on: bool) -> None:
+    """Hold (``True``) or release a TCP socket's outgoing segments; elsewhere a no-op."""
+    if _CORK is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, _CORK, int(on))
+
+
+def send_last(sock: Any, reply: bytes | None) -> None:
+    """Send a connection's last reply with the FIN in the same TCP segment.
+
+    The client then sees the close as soon as it has the reply, so a pool's
+    checkout-time EOF check discards the connection instead of sending on it.
+    """
+    cork(sock, True)
+    try:
+        if reply is not None:
+            sock.sendall(reply)
+        with contextlib.suppress(OSError):
+            socket.socket.shutdown(sock, socket.SHUT_WR)  # the plain socket's: no TLS unwrap
+    finally:
+        cork(sock, False)

@@ -25,9 +25,10 @@ from typing import Any, Protocol
 
 from thriftbuild import wire
 from thriftbuild.dispatch import Call, Dispatcher, ServerConnection
+from thriftbuild.gunicorn.base import Dropped, cork
 from thriftbuild.gunicorn.settings import setting
 
-__all__ = ["Dropped", "EpollLoop", "LoopWorker", "send_last"]
+__all__ = ["EpollLoop", "LoopWorker"]
 
 log = logging.getLogger("thriftbuild.server")
 
@@ -36,11 +37,6 @@ _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
 _IN = getattr(select, "EPOLLIN", 1)
 _OUT = getattr(select, "EPOLLOUT", 4)
 _QUIET_ERRNOS = (errno.ECONNRESET, errno.EPIPE)
-_CORK = getattr(socket, "TCP_CORK", None)  # Linux: hold segments until uncorked
-
-
-class Dropped(BaseException):
-    """Finishes a received call that is never run (its connection failed first)."""
 
 
 class LoopWorker(Protocol):
@@ -261,7 +257,7 @@ class EpollLoop:
                 # into one segment), unless the client is not reading.
                 closing = index == last and not worker.alive and link.conn.buffered == 0
                 if closing:
-                    _cork(sock, True)
+                    cork(sock, True)
                 sent = 0
                 if reply is not None:
                     try:  # noqa: SIM105 - suppress() costs a context manager per call
@@ -270,7 +266,7 @@ class EpollLoop:
                         pass
                 if reply is not None and sent < len(reply):  # wait till the client reads
                     if closing:
-                        _cork(sock, False)
+                        cork(sock, False)
                     link.unsent = memoryview(reply)[sent:]
                     link.queued = calls[index + 1 :]
                     self._poll.modify(link.fd, _OUT)
@@ -278,7 +274,7 @@ class EpollLoop:
                 if closing:
                     with contextlib.suppress(OSError):
                         sock.shutdown(socket.SHUT_WR)
-                    _cork(sock, False)
+                    cork(sock, False)
                     self._close(link)
                     return
             except OSError as exc:
@@ -315,27 +311,3 @@ class EpollLoop:
     def _drop(self, calls: list[Call]) -> None:
         for call in calls:  # never run: not in progress either
             self.dispatcher.finish(call, error=Dropped())
-
-
-def _cork(sock: socket.socket, on: bool) -> None:
-    if _CORK is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, _CORK, int(on))
-
-
-def send_last(sock: Any, reply: bytes | None) -> None:
-    """Send a connection's last reply with the FIN in the same TCP segment.
-
-    The client then sees the close as soon as it has the reply, so a pool's
-    checkout-time EOF check discards the connection instead of sending on it.
-    """
-    cork = _CORK if sock.family in (socket.AF_INET, socket.AF_INET6) else None
-    if cork is not None:
-        sock.setsockopt(socket.IPPROTO_TCP, cork, 1)
-    if reply is not None:
-        sock.sendall(reply)
-    with contextlib.suppress(OSError):
-        socket.socket.shutdown(sock, socket.SHUT_WR)  # the plain socket's: no TLS unwrap
-    if cork is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.IPPROTO_TCP, cork, 0)

@@ -43,8 +43,14 @@ from typing import Any, Protocol
 
 from thriftbuild import wire
 from thriftbuild.dispatch import Dispatcher, ServerConnection
-from thriftbuild.gunicorn.base import APACHE_DEFAULTS, THRIFTPY_DEFAULTS, ThriftWorkerBase
-from thriftbuild.gunicorn.loop import Dropped, EpollLoop, send_last
+from thriftbuild.gunicorn.base import (
+    APACHE_DEFAULTS,
+    THRIFTPY_DEFAULTS,
+    Dropped,
+    ThriftWorkerBase,
+    send_last,
+)
+from thriftbuild.gunicorn.loop import EpollLoop
 from thriftbuild.gunicorn.settings import setting
 
 __all__ = ["ThriftSyncWorker", "ThriftWorker", "ThriftpySyncWorker"]
