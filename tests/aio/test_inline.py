@@ -78,9 +78,16 @@ def test_a_proven_plain_method_runs_on_the_loop_and_pipelined_replies_keep_their
             address = ("127.0.0.1", server.port)
             conn = await aio.create_connection(echo.service, address)
             await _prove(server, conn)
-            handler.threads.clear()
-            assert await conn.echo("on the loop") == "on the loop"
-            assert handler.threads == {threading.current_thread().name}
+            # The thread that ran the last proof may still hold the connection for a
+            # call or two (it hands it back when idle); then the loop runs echo.
+            loop_thread = threading.current_thread().name
+            for _ in range(PROVE):
+                handler.threads.clear()
+                assert await conn.echo("on the loop") == "on the loop"
+                if handler.threads == {loop_thread}:
+                    break
+            else:
+                raise AssertionError(f"echo still ran in {handler.threads} once proven")
 
             piped = await aio.create_connection(echo.service, address, pipeline=16)
 
