@@ -31,6 +31,7 @@ from thrift.transport.TTransport import (
 )
 
 from thriftbuild import wire
+from thriftbuild._sockopt import set_receive_timeout
 from thriftbuild.errors import (
     CallTimeoutError,
     ConnectionLostError,
@@ -43,7 +44,6 @@ __all__ = ["Channel"]
 _DEADLINE_BUDGET = b"Deadline-Budget"
 _RECV_CHUNK = 65536
 _DONTWAIT = getattr(socket, "MSG_DONTWAIT", 0)
-_timeval = struct.Struct("@ll")  # struct timeval, as SO_RCVTIMEO takes it (Linux)
 _budget_blocks: dict[tuple[int, int], bytes] = {}
 _monotonic = time.monotonic
 # The framings as plain ints: comparing with an enum member costs a class attribute
@@ -398,9 +398,7 @@ class Channel(TTransportBase, CReadableTransport):  # type: ignore[misc]
 
     def _set_rcvtimeo(self, sock: socket.socket, ms: int) -> None:
         """Bound blocking recv() calls by ``ms`` milliseconds (0: no bound)."""
-        sock.setsockopt(
-            socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval.pack(ms // 1000, ms % 1000 * 1000)
-        )
+        set_receive_timeout(sock, ms * 1000)
         self._rcvtimeo_ms = ms
 
     def _recv(self, size: int) -> bytes:

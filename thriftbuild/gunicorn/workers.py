@@ -36,12 +36,12 @@ import select
 import selectors
 import socket
 import ssl
-import struct
 import threading
 import time
 from typing import Any, Protocol
 
 from thriftbuild import wire
+from thriftbuild._sockopt import set_receive_timeout
 from thriftbuild.dispatch import Dispatcher, ServerConnection
 from thriftbuild.gunicorn.base import (
     APACHE_DEFAULTS,
@@ -336,7 +336,7 @@ class ThriftWorker(ThriftWorkerBase):
         if hot <= 0:
             return 0.0
         try:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVTIMEO, _timeval(hot))
+            set_receive_timeout(sock, round(hot * 1_000_000))
         except OSError:
             return 0.0
         return hot
@@ -413,12 +413,6 @@ class _SelectorWait:
             else:
                 stopping = True
         return readable, stopping
-
-
-def _timeval(seconds: float) -> bytes:
-    """``seconds`` as the ``struct timeval`` of ``SO_RCVTIMEO``."""
-    whole = int(seconds)
-    return struct.pack("@ll", whole, int((seconds - whole) * 1_000_000))
 
 
 def _send(sock: Any, reply: bytes) -> None:
