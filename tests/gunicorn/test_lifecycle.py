@@ -104,6 +104,7 @@ def test_restarts_hup_ttin_ttou_and_max_requests_fail_no_pooled_call(
     args += ("--max-requests", "20", "--max-requests-jitter", "10")
     with Gunicorn(workdir, "svc_app:app", *args, workers=2) as server:
         pool = ThriftConnectionPool(f"127.0.0.1:{server.port}", size=4, timeout=10)
+        _OPEN.append(pool)  # closed after the test, also when it fails
         proxy = ThriftContextFactory(pool, echo_module(workdir).Client, metrics=False).proxy("e")
         served: list[int] = []
 
@@ -117,7 +118,9 @@ def test_restarts_hup_ttin_ttou_and_max_requests_fail_no_pooled_call(
         calls(100)
         assert server.log.count("Autorestarting worker") >= 2
         # Signals while the pool holds idle connections to the workers they replace.
-        first = set(server.booted())
+        # The last recycled worker may still be booting: HUP once both are up, so
+        # that every worker it replaces is known.
+        first = server.wait_workers(2)
         server.signal(signal.SIGHUP)
         poll(lambda: not (server.live_workers() & first), "old workers to go", 60)
         server.wait_workers(2)
@@ -130,7 +133,6 @@ def test_restarts_hup_ttin_ttou_and_max_requests_fail_no_pooled_call(
         calls(10)
         assert len(served) == 130
         assert len(set(served)) >= 5  # served by many successive workers
-        pool.close()
 
 
 def test_asyncio_worker_max_requests_counts_plain_calls_run_on_the_loop(workdir: Path) -> None:
