@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from benchmarks.registry import Placement
+from benchmarks.worker.measure import process_cpu
 
 
 def allowed_cpus() -> list[int]:
@@ -39,6 +40,15 @@ def _session_members(sid: int) -> list[int]:
         if int(fields[3]) == sid:  # the fields after the name: state, ppid, pgrp, session
             members.append(int(entry.name))
     return members or [sid]
+
+
+def session_cpu(sid: int) -> float:
+    """CPU seconds used so far by the live processes of session ``sid`` (a server)."""
+    total = 0.0
+    for member in _session_members(sid):
+        with contextlib.suppress(OSError):  # ended meanwhile
+            total += process_cpu(member)
+    return total
 
 
 def place(pid: int, cpus: list[int]) -> None:

@@ -53,10 +53,14 @@ def summarize(row: Row, results: Measurements) -> dict[str, Any]:
         good = _values(results[contender.name])
         stats = _spread([m["value"] for m in good.values()])
         starved = [m["starved"] for m in good.values() if "starved" in m]
+        server_cpu = _spread(
+            [m["server_cpu_per_call"] for m in good.values() if "server_cpu_per_call" in m]
+        )
         contenders[contender.name] = {
             "role": contender.role.value,
             "stats": stats,
             "starved_max": max(starved) if starved else None,
+            "server_cpu_per_call": None if server_cpu is None else server_cpu["median"],
             "errors": sum(1 for m in results[contender.name] if "error" in m),
         }
     peers = [c.name for c in row.by_role(Role.PEER) if contenders[c.name]["stats"] is not None]
@@ -111,6 +115,8 @@ def _cell(row: Row, summary: dict[str, Any], name: str, spread: bool = True) -> 
         text += f" ({_number(row.metric, stats['min'])}-{_number(row.metric, stats['max'])})"
     if data["starved_max"] is not None:
         text += f", {data['starved_max']} starved"
+    if data.get("server_cpu_per_call") is not None:
+        text += f", server {data['server_cpu_per_call'] * 1e6:.0f} µs CPU/call"
     return text
 
 
@@ -183,6 +189,25 @@ def full_table(rows: list[Row], summaries: dict[str, dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
+def failures(rows: list[Row], results: dict[str, Measurements]) -> str:
+    """Why measurements failed: one line per row and contender, with how many
+    failed and the first error's first and last lines ("" when none failed)."""
+    lines = []
+    for row in rows:
+        for contender in row.contenders:
+            errors = [m["error"] for m in results[row.id][contender.name] if "error" in m]
+            if errors:
+                said = [line.strip() for line in errors[0].splitlines() if line.strip()]
+                # The first line says what failed; a traceback's last line, why.
+                reason = " … ".join(dict.fromkeys(said[:1] + said[-1:])) or "(no message)"
+                total = len(results[row.id][contender.name])
+                lines.append(
+                    f"- {row.id} / {contender.name}: {len(errors)} of {total} "
+                    f"measurements failed: {reason}"
+                )
+    return "Failed measurements:\n\n" + "\n".join(lines) + "\n" if lines else ""
+
+
 def header(meta: dict[str, Any]) -> str:
     machine = meta["machine"]
     peers = "; ".join(f"{name}: {pins}" for name, pins in meta["peers"].items())
@@ -231,6 +256,9 @@ def write(rows: list[Row], results: dict[str, Measurements], meta: dict[str, Any
     }
     (RESULTS / "latest.json").write_text(json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     markdown = header(meta) + "\n\n" + summary_table(rows, summaries) + "\n"
+    failed = failures(rows, results)
+    if failed:
+        markdown += "\n" + failed
     full = markdown + "\n### Every contender\n\n" + full_table(rows, summaries) + "\n"
     (RESULTS / "latest.md").write_text("# Latest benchmark run\n\n" + full)
     return markdown

@@ -108,7 +108,9 @@ def measure_server(row: Row, contender: Contender, state: RunState, duration: fl
     running for the whole run and shared by every row that runs the same one. Row
     params: ``clients``, ``client_processes``, ``op``, ``size``, ``protocol``,
     ``transport``. The value is the clients' total calls/s; ``starved`` counts the
-    clients that made under a tenth of their fair share (issue 12's definition).
+    clients that made under a tenth of their fair share (issue 12's definition);
+    ``server_cpu_per_call``, the CPU seconds the server's processes used per call
+    (what sets throughput where the clients need CPU too, as on a small machine).
     """
     spec: ServerSpec = contender.spec["server"]
     # Rows running the same server (ping and echo rows) share one process tree.
@@ -132,12 +134,16 @@ def measure_server(row: Row, contender: Contender, state: RunState, duration: fl
     shares = [clients // processes + (i < clients % processes) for i in range(processes)]
     contexts = [dataclasses.replace(base, connections=n) for n in shares]
     python = state.space.python("project")
+    cpu = machine.session_cpu(server.pid)
     results = run_load_clients(python, contexts, state.settings.warmup, timeout=duration + 60)
+    cpu = machine.session_cpu(server.pid) - cpu
     calls = [int(c) for r in results for c in r["per_connection"]]
     return {
         "value": sum(calls) / duration,
         "starved": starved(calls),
         "per_client": calls,
+        # Over the clients' whole run (connecting and warm-up too): a slight excess.
+        "server_cpu_per_call": cpu / max(1, sum(calls)),
     }
 
 

@@ -10,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks import machine
 from benchmarks.procs import RunningServer, Workspace, run_load_clients, start_server
 from benchmarks.registry import ROWS, Role, ServerSpec
 from benchmarks.runner import starved
 from benchmarks.scenarios import load_all
 from benchmarks.worker import wire
 from benchmarks.worker.context import Context
+from benchmarks.worker.measure import process_cpu
 from benchmarks.worker.servers import ROWS as SERVED
 
 
@@ -115,3 +117,24 @@ def test_load_clients_run_in_processes_of_several_connections(tmp_path: Path) ->
     assert len(counts) == 8
     assert counts == [50] * 8  # each thread counted its own calls, up to max_calls
     assert [r["calls"] for r in results] == [sum(counts[:4]), sum(counts[4:])]
+
+
+def test_server_cpu_counts_the_processes_the_server_forked(tmp_path: Path) -> None:
+    """The floor serves in forked children while its first process only waits: the
+    server's CPU per call must come from all of them."""
+    name, spec = _floor("server/")
+    server = start_server(name, spec, Workspace(tmp_path))
+    try:
+        workers = int(spec.argv[spec.argv.index("--processes") + 1])
+        assert workers > 1 and len(machine._session_members(server.pid)) == 1 + workers
+        session, parent = machine.session_cpu(server.pid), process_cpu(server.pid)
+        ctx = Context(factory="", mode="load", port=server.port, transport="framed")
+        ctx = dataclasses.replace(ctx, duration=60.0, max_calls=5000, connections=4)
+        run_load_clients(Path(sys.executable), [ctx], warmup=0.0, timeout=120)
+        session, parent = (
+            machine.session_cpu(server.pid) - session,
+            process_cpu(server.pid) - parent,
+        )
+    finally:
+        server.stop()
+    assert session > parent  # 20,000 calls served by the children

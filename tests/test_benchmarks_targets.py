@@ -39,3 +39,21 @@ def test_report_marks_a_missed_floor_target_with_its_paired_ratio() -> None:
     table = report.summary_table([row], {row.id: summary})
     assert "**≥ 0.5x raw asyncio streams ✗ missed** (0.40x)" in table
     assert "≥ 3x aiothrift ✓" in table  # 3x and 5x the peers: median 4x
+
+
+def test_report_says_why_a_contender_has_no_value() -> None:
+    load_all()
+    row = ROWS["aio/ping/100tasks-10conns/asyncio"]
+    results = {c.name: [{"round": r, "value": 10.0} for r in range(3)] for c in row.contenders}
+    results["aiothrift"] = [
+        {"round": r, "error": "aiothrift failed:\nTraceback ...\nImportError: six"}
+        for r in range(3)
+    ]
+    summary = report.summarize(row, results)
+    assert "error" in report.full_table([row], {row.id: summary})
+    assert report.failures([row], {row.id: results}) == (
+        "Failed measurements:\n\n"
+        f"- {row.id} / aiothrift: 3 of 3 measurements failed: "
+        "aiothrift failed: … ImportError: six\n"
+    )
+    assert report.failures([row], {row.id: {**results, "aiothrift": results["ours"]}}) == ""

@@ -3,8 +3,10 @@ from __future__ import annotations
 import os
 import pickle
 import socket
+import sys
 import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -237,7 +239,35 @@ def test_pool_connection_other_exception_closes_connection(echo: Any, exc_type: 
         pool.close()
 
 
-@pytest.mark.parametrize("in_flight", [False, True], ids=["alone", "another-call-in-flight"])
+@pytest.fixture(params=["alone", "another-call-in-flight", "another-call-in-flight-one-cpu"])
+def in_flight(request: pytest.FixtureRequest) -> Iterator[bool]:
+    """Whether another call is in flight when an idle connection is checked out.
+
+    The pool checks the idle connection differently then: with the kernel's
+    ``tcp_info`` where the process has several CPUs, with ``poll`` on one CPU (see
+    ``channel._several_cpus``); alone, always with ``poll``. The one-CPU case confines
+    this thread (and the threads it starts) to one CPU for the test.
+    """
+    if request.param != "another-call-in-flight-one-cpu":
+        yield request.param != "alone"
+        return
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("CPU affinity is Linux's")
+    allowed = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(allowed)})
+    try:
+        yield True
+    finally:
+        os.sched_setaffinity(0, allowed)
+
+
+def _assert_contended_check_fits_the_cpus(conn: Any) -> None:
+    """A contended checkout of ``conn`` reads ``tcp_info`` only on Linux in a process
+    that may run on several CPUs; it polls otherwise."""
+    several = len(os.sched_getaffinity(0)) > 1 if hasattr(os, "sched_getaffinity") else True
+    assert (conn.channel._tcp_info is not None) == (sys.platform == "linux" and several)
+
+
 def test_pool_idle_connection_closed_by_server_discarded_at_checkout(
     echo: Any, in_flight: bool
 ) -> None:
@@ -245,6 +275,7 @@ def test_pool_idle_connection_closed_by_server_discarded_at_checkout(
         pool = _pool(server.endpoint, size=2)
         conn = pool.checkout()
         other = pool.checkout() if in_flight else None  # checked differently then
+        _assert_contended_check_fits_the_cpus(conn)
         echo.service.Client(conn.protocol).ping()
         pool.checkin(conn, True)
         server.drop_connections()
@@ -288,7 +319,6 @@ def test_pool_unexpected_bytes_on_idle_connection_discarded(echo: Any) -> None:
         pool.close()
 
 
-@pytest.mark.parametrize("in_flight", [False, True], ids=["alone", "another-call-in-flight"])
 def test_pool_bytes_arriving_while_idle_discard_the_connection_at_checkout(
     echo: Any, in_flight: bool
 ) -> None:
@@ -319,6 +349,7 @@ def test_pool_bytes_arriving_while_idle_discard_the_connection_at_checkout(
         pool = _pool(server.endpoint, size=2, protocol_factory=TBinaryProtocolAcceleratedFactory())
         first = pool.checkout()
         other = pool.checkout() if in_flight else None
+        _assert_contended_check_fits_the_cpus(first)
         echo.service.Client(first.protocol).ping()
         pool.checkin(first, True)
         assert pool.idle == 1  # clean when given back

@@ -60,6 +60,7 @@ class LoopWorker(Protocol):
     def accept_one(self, listener: Any) -> tuple[socket.socket, Any] | None: ...
     def count_rpc(self) -> None: ...
     def drain_pipe(self) -> None: ...
+    def warn_still_open(self, connections: int) -> None: ...
 
 
 class _Link:
@@ -168,12 +169,7 @@ class EpollLoop:
                     self._readable(ready)
                 else:
                     self._writable(ready)
-        if self.links:
-            worker.log.warning(
-                "Worker graceful timeout (pid:%s): %d connections still open",
-                worker.pid,
-                len(self.links),
-            )
+        worker.warn_still_open(len(self.links))
 
     def _accept(self, listener: Any, limit: int) -> None:
         worker = self.worker

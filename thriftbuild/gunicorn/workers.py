@@ -211,11 +211,15 @@ class ThriftWorker(ThriftWorkerBase):
                 self.drain_pipe()
         finally:
             selector.close()
-        if self._clients:
+        self.warn_still_open(len(self._clients))
+
+    def warn_still_open(self, connections: int) -> None:
+        """Log the connections a shutdown leaves open when the graceful timeout ends."""
+        if connections:
             self.log.warning(
                 "Worker graceful timeout (pid:%s): %d connections still open",
                 self.pid,
-                len(self._clients),
+                connections,
             )
 
     # -- one connection ---------------------------------------------------------------
