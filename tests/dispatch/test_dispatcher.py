@@ -482,3 +482,48 @@ def test_handled_counts_every_call_finished_from_threads(echo: Any) -> None:
     finally:
         sys.setswitchinterval(interval)
     assert dispatcher.handled == 8000
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+@pytest.mark.parametrize("framing", [wire.Framing.FRAMED, wire.Framing.UNFRAMED])
+def test_a_string_result_reply_is_the_encoded_result_whatever_the_handler_returns(
+    echo: Any, protocol: int, framing: wire.Framing
+) -> None:
+    """Strings and binaries are encoded without a result struct; a value of another
+    type still gets what the result struct's encoder makes of it."""
+    returned: list[Any] = []
+
+    class Handler(RequestEchoHandler):
+        def echo_bytes(self, data: bytes) -> Any:
+            return returned[-1]
+
+    dialect = wire.Dialect(framing, protocol)
+    dispatcher = Dispatcher(echo.service, Handler(echo.ttypes), metrics=False)
+    connection = ServerConnection(dispatcher, dialect=dialect)
+    method = dispatcher.view.methods["echo_bytes"]
+    assert method.result_cls is not None
+    for seqid, value in enumerate([b"", b"\x00\xff" * 600, "text for binary", None, 12]):
+        returned.append(value)
+        (call,) = connection.feed(dialect.frame(wire.encode_call(method, protocol, seqid, (b"x",))))
+        reply = dispatcher.handle(call)
+        assert reply is not None
+        payload = reply[4:] if framing is wire.Framing.FRAMED else reply
+        if value is None or value == 12:
+            # No value (the client reports a missing result) or one the IDL type
+            # cannot hold (the server reports it).
+            with pytest.raises(TApplicationException) as raised:
+                wire.decode_reply(method, protocol, payload, seqid)
+            kind = (
+                TApplicationException.MISSING_RESULT
+                if value is None
+                else TApplicationException.INTERNAL_ERROR
+            )
+            assert raised.value.type == kind
+            continue
+        expected = wire.encode_reply(method, protocol, seqid, method.result_cls(success=value))
+        assert reply == dialect.frame(expected)
+        decoded = wire.decode_reply(method, protocol, payload, seqid)
+        assert (type(decoded), decoded) == (
+            bytes,
+            value.encode() if isinstance(value, str) else value,
+        )

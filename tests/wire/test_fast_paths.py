@@ -444,3 +444,139 @@ def test_encode_call_of_string_only_arguments_is_the_codecs_bytes(echo: Any, pro
         assert wire.encode_call(method, protocol, 77, args) == want
     with pytest.raises(TypeError):
         wire.encode_call(view["echo_bytes"], protocol, 1, (bytearray(b"x"),))
+
+
+def _c_decode(cls: type, data: bytes, protocol: int, limits: wire.Limits) -> Any:
+    """What ``decode_from`` gave before the string-struct reader: scan, then C."""
+    from thrift.protocol import fastbinary
+
+    from thriftbuild.wire.calls import _decode_c
+
+    decode = fastbinary.decode_binary if protocol == wire.BINARY else fastbinary.decode_compact
+    return _decode_c(decode, cls, [cls, cls.thrift_spec], data, 0, protocol=protocol, limits=limits)
+
+
+def _fields_of(obj: Any) -> list[tuple[str, type, Any]]:
+    """Every attribute with its type: a str where bytes belong must not compare equal."""
+    return sorted((name, type(value), value) for name, value in vars(obj).items())
+
+
+def _decoded(run: Callable[[], Any]) -> tuple[str, Any]:
+    kind, value = _outcome(run)
+    return (kind, _fields_of(value)) if kind == "value" else (kind, value)
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+@pytest.mark.parametrize("layout", STRING_LAYOUTS)
+def test_string_struct_reader_reads_what_the_c_decoder_reads(
+    protocol: int, layout: tuple[tuple[int, str], ...]
+) -> None:
+    cls = _string_struct(layout)
+    fields = wire.string_field_ids(cls)
+    assert fields is not None
+    texts = [None, "", "snow ☃ é" * 40]
+    blobs = [None, b"", bytes(range(256)) * 4, os.urandom(70_000)]
+    choices = [texts if kind == "UTF8" else blobs for _, kind in layout]
+    for values in itertools.product(*choices):
+        obj = cls(**{f"f{fid}": value for (fid, _), value in zip(layout, values, strict=True)})
+        data = _c_codec(protocol)(obj, [cls, cls.thrift_spec]) + b"trailing"
+        fast = wire.decode_string_struct(cls, fields, data, 0, protocol, 1 << 20)
+        assert fast is not None
+        assert _fields_of(fast) == _fields_of(obj)
+        assert _fields_of(fast) == _fields_of(_c_decode(cls, data, protocol, wire.DEFAULT_LIMITS))
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+def test_string_struct_reader_skips_unknown_ids_and_keeps_the_last_repeat(protocol: int) -> None:
+    cls = _string_struct(((2, "BINARY"),))
+    fields = wire.string_field_ids(cls)
+    assert fields is not None
+    data = b"".join(
+        wire.string_field_head(protocol, fid, len(value)) + value
+        for fid, value in ((1, b"a"), (2, b"first"), (40, b"x"), (2, b"second"))
+    )
+    data += wire.STRUCT_STOP
+    fast = wire.decode_string_struct(cls, fields, data, 0, protocol, 1 << 20)
+    assert fast is not None and vars(fast) == {"f2": b"second"}
+    assert vars(_c_decode(cls, data, protocol, wire.DEFAULT_LIMITS)) == vars(fast)
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+def test_string_struct_reader_leaves_anything_else_to_the_c_decoder(protocol: int) -> None:
+    cls = _string_struct(((1, "UTF8"), (2, "BINARY")))
+    fields = wire.string_field_ids(cls)
+    assert fields is not None
+    good = _c_codec(protocol)(cls(f1="é", f2=b"xyz"), [cls, cls.thrift_spec])
+    i32_field = _c_codec(protocol)(_i32_struct(5), [_I32Struct, _I32Struct.thrift_spec])
+    not_utf8 = good.replace("é".encode(), b"\xff\xfe")
+    cases = [
+        good[:cut]
+        for cut in range(len(good))  # no stop byte yet
+    ] + [i32_field, not_utf8]
+    for data in cases:
+        assert wire.decode_string_struct(cls, fields, data, 0, protocol, 1 << 20) is None
+    # over max_string: refused before anything is copied
+    assert wire.decode_string_struct(cls, fields, good, 0, protocol, 2) is None
+    assert wire.decode_string_struct(cls, fields, good, 0, 99, 1 << 20) is None  # no such protocol
+
+
+class _I32Struct:
+    from thrift.Thrift import TType
+
+    thrift_spec = (None, (1, TType.I32, "f1", None, None))
+
+    def __init__(self, f1: Any = None) -> None:
+        self.f1 = f1
+
+
+def _i32_struct(value: int) -> _I32Struct:
+    return _I32Struct(value)
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+@FAST
+@given(data=st.data())
+def test_decode_from_of_a_string_struct_matches_the_c_decoder_on_any_bytes(
+    protocol: int, data: st.DataObject
+) -> None:
+    cls = _string_struct(((1, "UTF8"), (2, "BINARY"), (17, "UTF8")))
+    limits = data.draw(st.sampled_from(LIMITS))
+    valid = _c_codec(protocol)(
+        cls(f1=data.draw(st.text(max_size=70)), f2=data.draw(st.binary(max_size=70))),
+        [cls, cls.thrift_spec],
+    )
+    raw = bytearray(valid)
+    for _ in range(data.draw(st.integers(0, 3))):
+        if raw:
+            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    blob = data.draw(st.one_of(st.just(bytes(raw)), st.binary(max_size=40)))
+    codec = wire.calls.APACHE._get()
+    fast = _decoded(functools.partial(codec.decode_from, cls, blob, 0, protocol, limits))
+    assert fast == _decoded(functools.partial(_c_decode, cls, blob, protocol, limits))
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+def test_encode_string_value_writes_the_codecs_bytes(protocol: int) -> None:
+    for fid in (0, 1, 15, 16, 300):
+        for kind, value in (("UTF8", "snow ☃"), ("BINARY", os.urandom(300)), ("BINARY", b"")):
+            cls = _string_struct(((fid, kind),))
+            want = _c_codec(protocol)(cls(**{f"f{fid}": value}), [cls, cls.thrift_spec])
+            assert wire.encode_string_value(protocol, fid, value, kind == "UTF8") == want
+    for value, text in ((b"bytes", True), ("text", False), (bytearray(b"x"), False), (7, True)):
+        assert wire.encode_string_value(protocol, 0, value, text) is None
+
+
+@pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
+def test_success_encoder_is_the_result_encoder_of_string_results(echo: Any, protocol: int) -> None:
+    from thriftbuild.wire.calls import result_encoder, success_encoder
+
+    methods = service_view(echo.service).methods
+    for name, value in (("echo_bytes", os.urandom(1024)), ("echo", "héllo"), ("echo", "")):
+        method = methods[name]
+        assert method.result_cls is not None
+        encode = success_encoder(method, protocol)
+        assert encode is not None
+        assert encode(value) == result_encoder(method, protocol)(method.result_cls(success=value))
+        assert encode(12) is None  # not the declared type: the result encoder reports it
+    for name in ("fail", "bump", "ping"):  # declared exceptions, an i64, void
+        assert success_encoder(methods[name], protocol) is None

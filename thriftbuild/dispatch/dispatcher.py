@@ -38,7 +38,7 @@ from thriftbuild import wire
 from thriftbuild.dispatch.request import Request, _current, deadline_from, decode_headers
 from thriftbuild.server_metrics import ServerMetrics, default_server_metrics
 from thriftbuild.service import ServiceView, service_view
-from thriftbuild.wire.calls import args_decoder, result_encoder
+from thriftbuild.wire.calls import args_decoder, result_encoder, success_encoder
 
 __all__ = ["Call", "Dispatcher"]
 
@@ -85,6 +85,7 @@ class _Plan:
         "name",
         "oneway",
         "recorders",
+        "success_encoders",
         "void_framed",
     )
 
@@ -104,6 +105,9 @@ class _Plan:
         # Protocol -> the method's argument decoder / result encoder (see wire.calls).
         self.decoders: dict[int, Callable[[bytes, int], Any]] = {}
         self.encoders: dict[int, Callable[[Any], bytes]] = {}
+        # Protocol -> the encoder of a returned value without a result struct, for a
+        # method whose result is one string/binary success (None: other methods).
+        self.success_encoders: dict[int, Callable[[Any], bytes | None] | None] = {}
         # A void method's framed binary reply around its sequence id (made on first use).
         self.void_framed: tuple[bytes, bytes] | None = None
 
@@ -381,25 +385,40 @@ class Dispatcher:
             # by every codec and protocol.
             outcome, body = "success", _STOP
         else:
-            result = method.result_cls()
+            encoded = None
             if error is None:
                 outcome = "success"
-                result.success = value
-            else:
-                field = self._declared_field(request.method, error)
-                if field is None:
-                    return self._failed(call, error)
-                outcome = "declared_exception"
-                setattr(result, field, error)
-            encode = plan.encoders.get(protocol)
-            if encode is None:
-                encode = plan.encoders[protocol] = result_encoder(method, protocol)
-            try:
-                body = encode(result)
-            except Exception as exc:  # a handler returned a value its IDL type cannot hold
-                log.error("%s.%s: cannot encode the reply", self.name, request.method, exc_info=exc)
-                self._done(call, "internal_error")
-                return self._app_error(call, INTERNAL_ERROR, "Internal error: cannot encode result")
+                if protocol in plan.success_encoders:
+                    encode_value = plan.success_encoders[protocol]
+                else:
+                    encode_value = success_encoder(method, protocol)
+                    plan.success_encoders[protocol] = encode_value
+                if encode_value is not None:  # None back: not the declared type (below)
+                    encoded = encode_value(value)
+            if encoded is None:
+                result = method.result_cls()
+                if error is None:
+                    result.success = value
+                else:
+                    field = self._declared_field(request.method, error)
+                    if field is None:
+                        return self._failed(call, error)
+                    outcome = "declared_exception"
+                    setattr(result, field, error)
+                encode = plan.encoders.get(protocol)
+                if encode is None:
+                    encode = plan.encoders[protocol] = result_encoder(method, protocol)
+                try:
+                    encoded = encode(result)
+                except Exception as exc:  # a handler returned a value its IDL type cannot hold
+                    log.error(
+                        "%s.%s: cannot encode the reply", self.name, request.method, exc_info=exc
+                    )
+                    self._done(call, "internal_error")
+                    return self._app_error(
+                        call, INTERNAL_ERROR, "Internal error: cannot encode result"
+                    )
+            body = encoded
         before, after = wire.head_parts(protocol, plan.name, _REPLY)  # cached by wire
         seqid = wire.seqid_bytes(protocol, request.seqid)
         self._done(call, outcome)

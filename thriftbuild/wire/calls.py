@@ -20,8 +20,11 @@ from typing import Any, NamedTuple, Protocol
 from thriftbuild.wire.errors import WireError
 from thriftbuild.wire.fields import (
     STRUCT_STOP,
+    decode_string_struct,
     encode_string_struct,
+    encode_string_value,
     only_string_fields,
+    string_field_ids,
     string_fields,
     take_large_strings,
 )
@@ -143,6 +146,11 @@ class _ApacheCodec:
         plan = _plans.get(cls)
         spec = getattr(cls, "thrift_spec", None) if plan is None else plan[0]
         if fast is not None and spec is not None:
+            ids = string_field_ids(cls) if type(data) is bytes else None
+            if ids is not None:
+                obj = decode_string_struct(cls, ids, data, offset, protocol, limits.max_string)
+                if obj is not None:
+                    return obj
             return _decode_c(
                 fast[1],
                 cls,
@@ -177,9 +185,22 @@ class _ApacheCodec:
         if fast is None or spec is None:
             return lambda data, offset: self.decode_from(cls, data, offset, protocol, limits)
         # A partial is called from C: no Python frame of its own per call.
-        return functools.partial(
+        decode_c = functools.partial(
             _decode_c, fast[1], cls, [cls, spec], protocol=protocol, limits=limits
         )
+        ids = string_field_ids(cls)
+        if ids is None:
+            return decode_c
+        max_string = limits.max_string
+
+        def decode(data: bytes, offset: int) -> Any:
+            if type(data) is bytes:
+                obj = decode_string_struct(cls, ids, data, offset, protocol, max_string)
+                if obj is not None:
+                    return obj
+            return decode_c(data, offset)
+
+        return decode
 
     def encoder(self, cls: type, protocol: int) -> Callable[[Any], bytes]:
         """``encode(obj, protocol)`` for ``cls`` objects, its lookups done once."""
@@ -500,6 +521,22 @@ def result_encoder(method: Method, protocol: int) -> Callable[[Any], bytes]:
     if codec is _APACHE and cls is not None:
         return (_APACHE._codec or _APACHE._get()).encoder(cls, protocol)
     return lambda result: codec.encode(result, protocol)
+
+
+def success_encoder(method: Method, protocol: int) -> Callable[[Any], bytes | None] | None:
+    """What :func:`result_encoder` gives for ``<method>_result(success=value)``, as a
+    function of ``value`` alone, for a method whose result struct is one string or
+    binary ``success`` (``echo``'s); None for any other method.
+
+    The function returns None when ``value`` is not of the declared type: the result
+    struct's encoder then reports it.
+    """
+    cls = method.result_cls
+    fields = None if method.codec is not _APACHE or cls is None else only_string_fields(cls)
+    if fields is None or len(fields) != 1 or fields[0][1] != "success":
+        return None
+    field_id, _, text = fields[0]
+    return functools.partial(encode_string_value, protocol, field_id, text=text)
 
 
 def encode_reply(method: Method, protocol: int, seqid: int, result: Any) -> bytes:

@@ -1,9 +1,13 @@
-"""Large string and binary struct fields, written without a struct codec.
+"""String and binary struct fields, written and read without a struct codec.
 
 Apache's C codec copies string and binary values into its buffer one byte at a
 time (~2 ns a byte: 137 us for 64 KiB), so large ones are written here, after the
 rest of the struct as the C codec encoded it. Thrift decoders find fields by id, in
 any order, so they may follow the others; only the stop byte must come last.
+
+Structs of string and binary fields only (``echo(1: binary data)`` and its result)
+are also read here: one pass over the fields instead of a bounds scan followed by
+the C decoder.
 """
 
 from __future__ import annotations
@@ -11,16 +15,20 @@ from __future__ import annotations
 import struct
 from typing import Any
 
+from thriftbuild.wire.errors import WireError
 from thriftbuild.wire.heads import BINARY, COMPACT
-from thriftbuild.wire.varint import encode_varint
+from thriftbuild.wire.varint import Incomplete, encode_varint, read_varint, unzigzag
 
 __all__ = [
     "LARGE_STRING",
     "STRUCT_STOP",
     "StringField",
+    "decode_string_struct",
     "encode_string_struct",
+    "encode_string_value",
     "only_string_fields",
     "string_field_head",
+    "string_field_ids",
     "string_fields",
     "take_large_strings",
 ]
@@ -187,3 +195,141 @@ def encode_string_struct(
         parts.append(value)
     parts.append(STRUCT_STOP)
     return parts
+
+
+def encode_string_value(protocol: int, field_id: int, value: Any, text: bool) -> bytes | None:
+    """The encoding of a struct holding one string (``text``) or binary field set to
+    ``value``, byte for byte as Apache's C codec writes it (see
+    :func:`encode_string_struct`); None when ``value`` is not of that type or too long.
+
+    Raises:
+        ValueError: an unknown protocol.
+    """
+    if text:
+        if type(value) is not str:
+            return None
+        data = value.encode()
+    elif type(value) is bytes:
+        data = value
+    else:
+        return None
+    size = len(data)
+    if size > _MAX_SIZE:
+        return None
+    if protocol == COMPACT and 0 < field_id <= 15:
+        head = _CT_BINARY_HEADS[field_id] + encode_varint(size)
+    else:
+        head = string_field_head(protocol, field_id, size)
+    return b"".join((head, data, STRUCT_STOP))
+
+
+_string_ids: dict[type, dict[int, tuple[str, bool]] | None] = {}
+
+
+def string_field_ids(cls: type) -> dict[int, tuple[str, bool]] | None:
+    """:func:`only_string_fields` by field id: ``{id: (attribute, UTF-8 text)}``, or
+    None when ``cls`` has other fields too (cached per class)."""
+    if cls not in _string_ids:
+        fields = only_string_fields(cls)
+        _string_ids[cls] = (
+            None if fields is None else {fid: (name, text) for fid, name, text in fields}
+        )
+    return _string_ids[cls]
+
+
+def decode_string_struct(
+    cls: type,
+    fields: dict[int, tuple[str, bool]],
+    data: bytes,
+    pos: int,
+    protocol: int,
+    max_string: int,
+) -> Any:
+    """A ``cls`` read from the struct at ``data[pos:]``, as Apache's C decoder reads
+    it: fields by id, unknown ones skipped, the last of a repeated id kept, anything
+    after the stop byte ignored.
+
+    ``fields``: :func:`string_field_ids` of ``cls``. Every length is checked against
+    ``max_string`` and the bytes present before a value is copied.
+
+    Returns:
+        The object; None when the bytes hold anything else (a field of another type,
+        a length out of bounds, a missing stop byte, text that is not UTF-8) or the
+        protocol is neither binary nor compact: the C decoder then reads them, with
+        its own errors.
+    """
+    if protocol == BINARY:
+        return _binary_strings(cls, fields, data, pos, max_string)
+    if protocol == COMPACT:
+        return _compact_strings(cls, fields, data, pos, max_string)
+    return None
+
+
+def _set(obj: Any, field: tuple[str, bool], value: bytes) -> bool:
+    """Store a field's value (as text when it is a string); False: not UTF-8."""
+    name, text = field
+    if text:
+        try:
+            setattr(obj, name, str(value, "utf-8"))
+        except UnicodeDecodeError:
+            return False
+    else:
+        setattr(obj, name, value)
+    return True
+
+
+def _binary_strings(
+    cls: type, fields: dict[int, tuple[str, bool]], data: bytes, pos: int, max_string: int
+) -> Any:
+    obj = cls()
+    end = len(data)
+    unpack = _BINARY_STRING_HEAD.unpack_from
+    while pos < end:
+        ftype = data[pos]
+        if ftype == 0:
+            return obj
+        if ftype != _T_STRING or pos + 7 > end:
+            return None
+        _, field_id, size = unpack(data, pos)
+        start, pos = pos + 7, pos + 7 + size
+        if size < 0 or size > max_string or pos > end:
+            return None
+        field = fields.get(field_id)
+        if field is not None and not _set(obj, field, data[start:pos]):
+            return None
+    return None
+
+
+def _compact_strings(
+    cls: type, fields: dict[int, tuple[str, bool]], data: bytes, pos: int, max_string: int
+) -> Any:
+    obj = cls()
+    end = len(data)
+    last = 0
+    try:
+        while pos < end:
+            head = data[pos]
+            if head == 0:
+                return obj
+            if head & 0x0F != _CT_BINARY:
+                return None
+            if head >> 4:  # the short form: the id as a delta from the previous one
+                field_id, pos = last + (head >> 4), pos + 1
+            else:  # the long form: a zigzag varint i16
+                zigzagged, pos = read_varint(data, pos + 1, 3)
+                field_id = unzigzag(zigzagged)
+            size = data[pos] if pos < end else 0x80
+            if size < 0x80:
+                pos += 1
+            else:
+                size, pos = read_varint(data, pos, 5)
+            start, pos = pos, pos + size
+            if not -32768 <= field_id <= 32767 or size > max_string or pos > end:
+                return None
+            field = fields.get(field_id)
+            if field is not None and not _set(obj, field, data[start:pos]):
+                return None
+            last = field_id
+    except (Incomplete, WireError):
+        return None
+    return None
