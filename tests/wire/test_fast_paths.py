@@ -580,3 +580,4 @@ def test_success_encoder_is_the_result_encoder_of_string_results(echo: Any, prot
         assert encode(12) is None  # not the declared type: the result encoder reports it
     for name in ("fail", "bump", "ping"):  # declared exceptions, an i64, void
         assert success_encoder(methods[name], protocol) is None
+    assert success_encoder(methods["echo"], 99) is None  # no such protocol

@@ -532,7 +532,8 @@ def success_encoder(method: Method, protocol: int) -> Callable[[Any], bytes | No
     struct's encoder then reports it.
     """
     cls = method.result_cls
-    fields = None if method.codec is not _APACHE or cls is None else only_string_fields(cls)
+    usable = method.codec is _APACHE and cls is not None and protocol in (BINARY, COMPACT)
+    fields = only_string_fields(cls) if usable and cls is not None else None
     if fields is None or len(fields) != 1 or fields[0][1] != "success":
         return None
     field_id, _, text = fields[0]
