@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -370,6 +370,16 @@ STRING_LAYOUTS = [
 ]
 
 
+def _filled(cls: type, layout: tuple[tuple[int, str], ...]) -> Iterator[Any]:
+    """``cls`` objects (see :func:`_string_struct`) with every mix of unset, empty,
+    small and large values (70 KB, past every short-length encoding)."""
+    texts = [None, "", "snow ☃ é" * 40]
+    blobs = [None, b"", bytes(range(256)) * 4, os.urandom(127), os.urandom(128), os.urandom(70_000)]
+    choices = [texts if kind == "UTF8" else blobs for _, kind in layout]
+    for values in itertools.product(*choices):
+        yield cls(**{f"f{fid}": value for (fid, _), value in zip(layout, values, strict=True)})
+
+
 @pytest.mark.parametrize("protocol", [wire.BINARY, wire.COMPACT])
 @pytest.mark.parametrize("layout", STRING_LAYOUTS)
 def test_encode_string_struct_writes_the_codecs_bytes(
@@ -378,11 +388,7 @@ def test_encode_string_struct_writes_the_codecs_bytes(
     cls = _string_struct(layout)
     fields = wire.only_string_fields(cls)
     assert fields is not None
-    texts = [None, "", "snow ☃ é" * 40]
-    blobs = [None, b"", bytes(range(256)) * 4, os.urandom(127), os.urandom(128), os.urandom(70_000)]
-    choices = [texts if kind == "UTF8" else blobs for _, kind in layout]
-    for values in itertools.product(*choices):
-        obj = cls(**{f"f{fid}": value for (fid, _), value in zip(layout, values, strict=True)})
+    for obj in _filled(cls, layout):
         parts = wire.encode_string_struct(obj, fields, protocol)
         assert parts is not None
         got = b"".join(parts)
@@ -474,11 +480,7 @@ def test_string_struct_reader_reads_what_the_c_decoder_reads(
     cls = _string_struct(layout)
     fields = wire.string_field_ids(cls)
     assert fields is not None
-    texts = [None, "", "snow ☃ é" * 40]
-    blobs = [None, b"", bytes(range(256)) * 4, os.urandom(70_000)]
-    choices = [texts if kind == "UTF8" else blobs for _, kind in layout]
-    for values in itertools.product(*choices):
-        obj = cls(**{f"f{fid}": value for (fid, _), value in zip(layout, values, strict=True)})
+    for obj in _filled(cls, layout):
         data = _c_codec(protocol)(obj, [cls, cls.thrift_spec]) + b"trailing"
         fast = wire.decode_string_struct(cls, fields, data, 0, protocol, 1 << 20)
         assert fast is not None

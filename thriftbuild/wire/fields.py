@@ -145,6 +145,7 @@ def only_string_fields(cls: type) -> tuple[StringField, ...] | None:
 
 
 _CT_BINARY_HEADS = tuple(bytes(((delta << 4) | _CT_BINARY,)) for delta in range(16))
+_CT_LONG = bytes((_CT_BINARY,))
 _MAX_SIZE = 0x7FFFFFFF
 
 
@@ -169,32 +170,41 @@ def encode_string_struct(
         value = getattr(obj, name, None)
         if value is None:
             continue  # an unset field is not written
-        if text:
-            if type(value) is not str:
-                return None
-            value = value.encode()
-        elif type(value) is not bytes:
+        field = _encoded_field(protocol, field_id, last, value, text)
+        if field is None:
             return None
-        size = len(value)
-        if size > _MAX_SIZE:
-            return None
-        if protocol == BINARY:
-            parts.append(_BINARY_STRING_HEAD.pack(_T_STRING, field_id, size))
-        elif protocol == COMPACT:
-            # The short form (the id as a delta from the previous one) when it fits,
-            # as the C codec writes it.
-            delta = field_id - last
-            if 0 < delta <= 15:
-                head = _CT_BINARY_HEADS[delta]
-            else:  # the long form: the type, then the id zigzagged (ids here are >= 0)
-                head = bytes((_CT_BINARY,)) + encode_varint(field_id << 1)
-            parts.append(head + encode_varint(size))
-            last = field_id
-        else:
-            return None
-        parts.append(value)
+        parts += field
+        last = field_id
     parts.append(STRUCT_STOP)
     return parts
+
+
+def _encoded_field(
+    protocol: int, field_id: int, last: int, value: Any, text: bool
+) -> tuple[bytes, bytes] | None:
+    """The head and the bytes of string (``text``) or binary field ``field_id`` set to
+    ``value``, written after field ``last`` as the C codec writes it; None when
+    ``value`` is not of the field's type or too long, or the protocol is unknown."""
+    if text:
+        if type(value) is not str:
+            return None
+        value = value.encode()
+    elif type(value) is not bytes:
+        return None
+    size = len(value)
+    if size > _MAX_SIZE:
+        return None
+    if protocol == BINARY:
+        return _BINARY_STRING_HEAD.pack(_T_STRING, field_id, size), value
+    if protocol == COMPACT:
+        # The short form (the id as a delta from the previous one) when it fits, as
+        # the C codec writes it; else the long form: the type, then the id zigzagged
+        # (ids here are >= 0).
+        delta = field_id - last
+        if 0 < delta <= 15:
+            return _CT_BINARY_HEADS[delta] + encode_varint(size), value
+        return _CT_LONG + encode_varint(field_id << 1) + encode_varint(size), value
+    return None
 
 
 def encode_string_value(protocol: int, field_id: int, value: Any, text: bool) -> bytes | None:
@@ -205,22 +215,10 @@ def encode_string_value(protocol: int, field_id: int, value: Any, text: bool) ->
     Raises:
         ValueError: an unknown protocol.
     """
-    if text:
-        if type(value) is not str:
-            return None
-        data = value.encode()
-    elif type(value) is bytes:
-        data = value
-    else:
-        return None
-    size = len(data)
-    if size > _MAX_SIZE:
-        return None
-    if protocol == COMPACT and 0 < field_id <= 15:
-        head = _CT_BINARY_HEADS[field_id] + encode_varint(size)
-    else:
-        head = string_field_head(protocol, field_id, size)
-    return b"".join((head, data, STRUCT_STOP))
+    if protocol not in (BINARY, COMPACT):
+        raise ValueError(f"unknown protocol id {protocol}")
+    field = _encoded_field(protocol, field_id, 0, value, text)
+    return None if field is None else b"".join((*field, STRUCT_STOP))
 
 
 _string_ids: dict[type, dict[int, tuple[str, bool]] | None] = {}
